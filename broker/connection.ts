@@ -1,0 +1,318 @@
+/**
+ * One client's network connection: framing of the bytes it sends, dispatch of each packet to its handler,
+ * a batched output buffer, and every way the connection can end.
+ *
+ * Output: packets are encoded straight into a slab; the broker flushes every dirty connection once per tick with
+ * one socket write. When that write completes synchronously (the usual case) the slab goes back to a shared pool,
+ * so an idle connection holds no output memory.
+ */
+import type { Socket } from 'node:net';
+import { RC, reasonName } from '../src/protocol/reason-codes.js';
+import { dispatch } from './handlers/index.js';
+import type { Broker } from './server.js';
+import type { Session } from './session.js';
+import { WireError } from './wire.js';
+
+export const ConnState = {
+  /** Socket open, no CONNECT yet. */
+  New: 0,
+  Connected: 1,
+  /** Closing or closed: nothing more is read from it or routed to it. */
+  Closed: 2,
+} as const;
+export type ConnState = (typeof ConnState)[keyof typeof ConnState];
+
+/** Why a connection ended; decides the log line and whether the will is published. */
+export const CloseReason = {
+  /** DISCONNECT received (the handler has settled the will). */
+  Disconnect: 0,
+  /** The peer closed the socket without DISCONNECT. */
+  PeerClosed: 1,
+  SocketError: 2,
+  KeepaliveTimeout: 3,
+  TakenOver: 4,
+  ProtocolError: 5,
+  Malformed: 6,
+  /** Refused at CONNECT (no session was attached). */
+  Refused: 7,
+  BrokerShutdown: 8,
+  /** The broker ended it with a DISCONNECT of its own (e.g. packet too large). */
+  ServerDisconnect: 9,
+} as const;
+export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
+
+const SLAB_SIZE = 64 * 1024;
+const MAX_PACKET = 268_435_455 + 5;
+
+export class Connection {
+  state: ConnState = ConnState.New;
+  session: Session | null = null;
+  clientId = '';
+  /** 3, 4 or 5 once CONNECT has been read. */
+  protocolVersion = 0;
+  keepaliveMs = 0;
+  lastRx: number;
+  readonly connectedAt: number;
+
+  // Limits the client declared in its v5 CONNECT.
+  /** Receive Maximum: outgoing QoS 1/2 in flight [MQTT-3.3.4-7]. */
+  receiveMaximum = 65535;
+  /** Largest packet the client accepts. */
+  maxPacketOut = MAX_PACKET;
+  /** Topic aliases the client accepts from us, and those assigned so far. */
+  aliasOutMax = 0;
+  aliasOut: Map<string, number> | null = null;
+  /** Topic aliases the client has set towards us (index = alias). */
+  aliasIn: (string | undefined)[] | null = null;
+  /** v5 Request Problem Information: reason strings allowed on packets other than CONNACK/DISCONNECT/PUBLISH. */
+  problemInfo = true;
+  /** QoS 1/2 messages the broker may have in flight to this client at once. */
+  inflightLimit = 65535;
+  /** Largest packet accepted from this client (total bytes). */
+  maxPacketIn: number;
+
+  // Input framing: bytes of a packet split across reads.
+  private pendingParts: Buffer[] = [];
+  private pendingLen = 0;
+  /** Total bytes of the packet being assembled, or 0 while its fixed header is incomplete. */
+  private pendingNeed = 0;
+
+  // Output.
+  out: Buffer | null = null;
+  private outStart = 0;
+  private outEnd = 0;
+  dirty = false;
+
+  private closeTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly broker: Broker,
+    readonly socket: Socket,
+    readonly address: string,
+  ) {
+    this.lastRx = Date.now();
+    this.connectedAt = this.lastRx;
+    this.maxPacketIn = broker.options.maxPacketSize > 0 ? broker.options.maxPacketSize : MAX_PACKET;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.close(CloseReason.PeerClosed));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      // A reset is the peer going away, which Mosquitto reports as the client closing its connection.
+      this.close(err.code === 'ECONNRESET' ? CloseReason.PeerClosed : CloseReason.SocketError),
+    );
+    socket.on('close', () => this.onSocketClosed());
+  }
+
+  /** Name used in log lines: the client id, or "<unknown>" before CONNECT. */
+  get logId(): string {
+    return this.clientId || '<unknown>';
+  }
+
+  get v5(): boolean {
+    return this.protocolVersion === 5;
+  }
+
+  // ---- input ------------------------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.state === ConnState.Closed) return;
+    this.lastRx = Date.now();
+    this.broker.stats.bytesReceived += chunk.length;
+    let pos = 0;
+    if (this.pendingLen > 0) {
+      pos = this.completePending(chunk);
+      if (pos < 0) return;
+    }
+    this.parse(chunk, pos);
+  }
+
+  /**
+   * Finish the packet begun in an earlier read with the start of `chunk`. Returns where the rest of `chunk`
+   * begins, or -1 when the packet is still incomplete (or the connection closed).
+   */
+  private completePending(chunk: Buffer): number {
+    if (this.pendingNeed === 0) {
+      // The fixed header itself was split: join and parse afresh (the pending part is at most 4 bytes).
+      const joined = Buffer.concat([...this.pendingParts, chunk]);
+      this.pendingParts = [];
+      this.pendingLen = 0;
+      this.parse(joined, 0);
+      return -1;
+    }
+    const missing = this.pendingNeed - this.pendingLen;
+    if (chunk.length < missing) {
+      this.pendingParts.push(chunk);
+      this.pendingLen += chunk.length;
+      return -1;
+    }
+    this.pendingParts.push(chunk.subarray(0, missing));
+    const packet = Buffer.concat(this.pendingParts, this.pendingNeed);
+    this.pendingParts = [];
+    this.pendingLen = 0;
+    this.pendingNeed = 0;
+    this.parse(packet, 0);
+    return this.state === ConnState.Closed ? -1 : missing;
+  }
+
+  private parse(buf: Buffer, pos: number): void {
+    const len = buf.length;
+    while (pos < len) {
+      const header = buf[pos];
+      let rl = 0;
+      let mult = 1;
+      let i = pos + 1;
+      let complete = false;
+      for (let k = 0; k < 4 && i < len; k++) {
+        const b = buf[i++];
+        rl += (b & 0x7f) * mult;
+        if ((b & 0x80) === 0) {
+          complete = true;
+          break;
+        }
+        mult *= 128;
+      }
+      if (!complete) {
+        if (i - pos > 4) {
+          this.fail(RC.MalformedPacket, 'remaining length is longer than 4 bytes');
+          return;
+        }
+        this.keepPending(buf, pos, 0);
+        return;
+      }
+      const end = i + rl;
+      if (end - pos > this.maxPacketIn) {
+        // [MQTT-3.1.2-?] v5: a packet above the Maximum Packet Size the broker declared.
+        this.fail(RC.PacketTooLarge, `packet of ${end - pos} bytes is larger than ${this.maxPacketIn}`);
+        return;
+      }
+      if (end > len) {
+        this.keepPending(buf, pos, end - pos);
+        return;
+      }
+      this.broker.stats.msgsReceived++;
+      try {
+        dispatch(this, header, buf, i, end);
+      } catch (err) {
+        if (err instanceof WireError) {
+          this.fail(err.rc, err.message);
+        } else {
+          this.broker.logError(`Error handling packet from client ${this.logId}: ${(err as Error).stack ?? err}`);
+          this.fail(RC.ImplementationSpecificError, 'internal error');
+        }
+      }
+      if (this.state === ConnState.Closed) return;
+      pos = end;
+    }
+  }
+
+  private keepPending(buf: Buffer, pos: number, need: number): void {
+    // Copy: the read buffer may be a slice of a larger one that should not stay alive for a partial packet.
+    const part = Buffer.from(buf.subarray(pos));
+    this.pendingParts = [part];
+    this.pendingLen = part.length;
+    this.pendingNeed = need;
+  }
+
+  // ---- output -----------------------------------------------------------------------------------------------
+
+  /** Reserve `n` bytes in the output buffer; returns the offset in `this.out` to write them at. */
+  reserve(n: number): number {
+    if (this.out === null || this.out.length - this.outEnd < n) this.newSlab(n);
+    const off = this.outEnd;
+    this.outEnd = off + n;
+    if (!this.dirty) {
+      this.dirty = true;
+      this.broker.markDirty(this);
+    }
+    this.broker.stats.msgsSent++;
+    return off;
+  }
+
+  writeBytes(bytes: Buffer): void {
+    const off = this.reserve(bytes.length);
+    bytes.copy(this.out!, off);
+  }
+
+  /** Bytes waiting to be written: in the socket's buffer and in ours. */
+  get backlog(): number {
+    return this.socket.writableLength + (this.outEnd - this.outStart);
+  }
+
+  private newSlab(n: number): void {
+    // Write out what the current slab holds, then leave that slab to the socket: a packet encoded earlier in this
+    // tick may still be copied from it (fan-out), so it is not handed back to the pool here.
+    this.writeOut();
+    this.out = n > SLAB_SIZE ? Buffer.allocUnsafe(n) : this.broker.takeSlab();
+    this.outStart = 0;
+    this.outEnd = 0;
+  }
+
+  private writeOut(): void {
+    if (this.outEnd > this.outStart && this.out !== null) {
+      const n = this.outEnd - this.outStart;
+      this.broker.stats.bytesSent += n;
+      if (!this.socket.destroyed) this.socket.write(this.out.subarray(this.outStart, this.outEnd));
+      this.outStart = this.outEnd;
+    }
+  }
+
+  /** Called once per tick by the broker for every connection that has output. */
+  flush(): void {
+    this.dirty = false;
+    this.writeOut();
+    if (this.out !== null && this.socket.writableLength === 0) {
+      // Everything reached the kernel synchronously: nobody references the slab any more.
+      if (this.out.length === SLAB_SIZE) this.broker.releaseSlab(this.out);
+      this.out = null;
+      this.outStart = 0;
+      this.outEnd = 0;
+    }
+  }
+
+  // ---- ending -----------------------------------------------------------------------------------------------
+
+  /**
+   * End the connection because of an error in what the client sent: v5 clients get a DISCONNECT with the reason
+   * first [MQTT-4.13.1-1]; 3.1/3.1.1 clients are just closed [MQTT-4.8.0-1].
+   */
+  fail(rc: number, detail: string): void {
+    if (this.state === ConnState.Closed) return;
+    const log = this.broker.log;
+    if (log.debug) log.line(`Client ${this.logId} protocol problem: ${detail} (${reasonName(rc)}).`);
+    if (this.state === ConnState.Connected && this.v5) this.sendDisconnect(rc, this.problemInfo ? detail : undefined);
+    this.close(rc === RC.MalformedPacket ? CloseReason.Malformed : rc === RC.PacketTooLarge ? CloseReason.ServerDisconnect : CloseReason.ProtocolError);
+  }
+
+  sendDisconnect(rc: number, reasonString?: string): void {
+    const properties = reasonString ? { reasonString } : undefined;
+    const bytes = this.broker.generate({ cmd: 'disconnect', reasonCode: rc, properties }, 5);
+    // [MQTT-3.14.2-?] a reason string that would exceed the client's maximum packet size is left out.
+    this.writeBytes(bytes.length > this.maxPacketOut ? this.broker.generate({ cmd: 'disconnect', reasonCode: rc }, 5) : bytes);
+  }
+
+  /** End this connection. Idempotent. Pending output is flushed before the socket closes. */
+  close(reason: CloseReason): void {
+    if (this.state === ConnState.Closed) return;
+    const wasConnected = this.state === ConnState.Connected;
+    this.state = ConnState.Closed;
+    this.writeOut();
+    this.out = null;
+    if (!this.socket.destroyed) {
+      if (reason === CloseReason.PeerClosed || reason === CloseReason.SocketError) {
+        this.socket.destroy();
+      } else {
+        this.socket.end();
+        // A peer that never reads must not keep the socket alive.
+        this.closeTimer = setTimeout(() => this.socket.destroy(), 2_000);
+        this.closeTimer.unref();
+      }
+    }
+    this.broker.connectionClosed(this, reason, wasConnected);
+  }
+
+  private onSocketClosed(): void {
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.close(CloseReason.PeerClosed);
+    this.broker.socketGone(this);
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * DISCONNECT from a client: a normal end. The will is discarded [MQTT-3.1.2-10], unless a v5 client asked for it
+ * with reason 0x04; a v5 client may change its session expiry on the way out.
+ */
+import { RC } from '../../src/protocol/reason-codes.js';
+import { CloseReason, type Connection } from '../connection.js';
+import { decodeDisconnect } from '../decode.js';
+import { P, num, protocolError } from '../wire.js';
+
+export function handleDisconnect(conn: Connection, buf: Buffer, start: number, end: number): void {
+  const v5 = conn.protocolVersion === 5;
+  const pkt = decodeDisconnect(buf, start, end, v5);
+  const log = conn.broker.log;
+  if (log.debug) log.line(`Received DISCONNECT from ${conn.logId}`);
+  const session = conn.session!;
+  const expiry = num(pkt.props, P.SessionExpiryInterval);
+  if (expiry !== undefined) {
+    // [MQTT-3.14.2-2] a session that was to end with the connection cannot be made to outlive it now.
+    if (session.expiryInterval === 0 && expiry !== 0) throw protocolError('session expiry set on DISCONNECT after 0 at CONNECT');
+    session.expiryInterval = expiry;
+  }
+  if (pkt.rc !== RC.DisconnectWithWill) session.will = null;
+  conn.close(CloseReason.Disconnect);
+}

@@ -1,0 +1,64 @@
+/**
+ * SUBSCRIBE: validate each filter, add or replace the subscription, SUBACK with one code per filter, then send the
+ * retained messages the retain handling option asks for (§3.8, §3.9).
+ */
+import { RC, SUBACK_FAILURE_V3 } from '../../src/protocol/reason-codes.js';
+import { parseSharedFilter, topicFilterProblem } from '../../src/protocol/topic.js';
+import type { Connection } from '../connection.js';
+import { decodeSubscribe } from '../decode.js';
+import { deliverRetained } from '../deliver.js';
+import type { Msg } from '../message.js';
+import type { Subscription } from '../session.js';
+import { P, num, protocolError } from '../wire.js';
+
+export function handleSubscribe(conn: Connection, buf: Buffer, start: number, end: number): void {
+  const v5 = conn.protocolVersion === 5;
+  const pkt = decodeSubscribe(buf, start, end, v5);
+  const broker = conn.broker;
+  const log = broker.log;
+  const session = conn.session!;
+  if (log.debug) log.line(`Received SUBSCRIBE from ${conn.logId}`);
+  const subId = v5 ? (num(pkt.props, P.SubscriptionIdentifier) ?? 0) : 0;
+  const codes: number[] = [];
+  const retained: [Subscription, Msg[]][] = [];
+  const now = broker.now();
+  for (const req of pkt.subscriptions) {
+    if (log.debug) log.line(`\t${req.filter} (QoS ${req.qos})`);
+    if (topicFilterProblem(req.filter) !== undefined) {
+      // [MQTT-4.7.1-?] an invalid filter is refused in its SUBACK slot.
+      codes.push(v5 ? RC.TopicFilterInvalid : SUBACK_FAILURE_V3);
+      continue;
+    }
+    const shared = parseSharedFilter(req.filter);
+    // [MQTT-3.8.3-4] no local on a shared subscription is a protocol error.
+    if (shared && req.noLocal) throw protocolError('no local set on a shared subscription');
+    const existing = session.subs.get(req.filter);
+    const sub: Subscription = {
+      session,
+      key: req.filter,
+      filter: shared ? shared.filter : req.filter,
+      share: shared ? shared.group : null,
+      qos: req.qos,
+      noLocal: req.noLocal,
+      retainAsPublished: req.retainAsPublished,
+      retainHandling: req.retainHandling,
+      subId,
+      subIds: subId !== 0 ? [subId] : null,
+    };
+    // [MQTT-3.8.4-3] a subscription with the same filter is replaced, not duplicated.
+    if (existing) broker.router.remove(existing);
+    session.subs.set(req.filter, sub);
+    broker.router.add(sub);
+    codes.push(req.qos);
+    if (log.subscribe) log.line(`${conn.logId} ${req.qos} ${req.filter}`);
+    // Retained messages: not for shared subscriptions [MQTT-4.8.2-?]; retain handling 1 only for a new one,
+    // 2 never [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11].
+    if (!shared && (req.retainHandling === 0 || (req.retainHandling === 1 && !existing))) {
+      const msgs = broker.retained.match(sub.filter, now);
+      if (msgs.length > 0) retained.push([sub, msgs]);
+    }
+  }
+  broker.writeGenerated(conn, { cmd: 'suback', messageId: pkt.packetId, granted: codes });
+  if (log.debug) log.line(`Sending SUBACK to ${conn.logId}`);
+  for (const [sub, msgs] of retained) deliverRetained(broker, sub, msgs, now);
+}

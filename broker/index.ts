@@ -1,0 +1,91 @@
+/**
+ * The bundled MQTT 3.1 / 3.1.1 / 5.0 broker, in process: `startBroker(options) → { port, close(), stats() }`.
+ */
+import { createRequire } from 'node:module';
+import { ALL_LOG_TYPES, defaultBrokerOptions, type BrokerOptions } from './options.js';
+import { Broker } from './server.js';
+
+export type { AuthRequest, Authenticate, BrokerOptions, ListenerOptions, LogType } from './options.js';
+export { ConfigError, loadConfigFile, parseConfig } from './config.js';
+
+export interface StartBrokerOptions extends Partial<BrokerOptions> {
+  /** Log everything, like `mosquitto -v` (overrides logTypes). */
+  verbose?: boolean;
+}
+
+export interface BrokerStatsSnapshot {
+  clientsConnected: number;
+  /** Sessions held, connected or not. */
+  sessions: number;
+  subscriptions: number;
+  retained: number;
+  messagesReceived: number;
+  messagesSent: number;
+  publishReceived: number;
+  publishSent: number;
+  publishDropped: number;
+  bytesReceived: number;
+  bytesSent: number;
+  uptimeSeconds: number;
+}
+
+export interface RunningBroker {
+  /** Host and port of the first listener. */
+  host: string;
+  port: number;
+  listeners: { host: string; port: number }[];
+  stats(): BrokerStatsSnapshot;
+  close(): Promise<void>;
+}
+
+export function brokerVersion(): string {
+  const require = createRequire(import.meta.url);
+  for (const path of ['../package.json', '../../package.json']) {
+    try {
+      return (require(path) as { version: string }).version;
+    } catch {
+      // Compiled (dist/broker) and source (broker/) sit at different depths.
+    }
+  }
+  return 'unknown';
+}
+
+export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
+  const { verbose, ...rest } = options;
+  const opts: BrokerOptions = { ...defaultBrokerOptions(), version: `mqbench version ${brokerVersion()}` };
+  for (const [key, value] of Object.entries(rest)) {
+    if (value !== undefined) (opts as unknown as Record<string, unknown>)[key] = value;
+  }
+  if (verbose) opts.logTypes = new Set(ALL_LOG_TYPES);
+  const broker = new Broker(opts);
+  let bound: { host: string; port: number }[];
+  try {
+    bound = await broker.listen();
+  } catch (err) {
+    await broker.close();
+    throw err;
+  }
+  return {
+    host: bound[0].host,
+    port: bound[0].port,
+    listeners: bound,
+    stats: () => {
+      const s = broker.stats;
+      return {
+        clientsConnected: s.clientsConnected,
+        sessions: broker.sessions.size,
+        subscriptions: broker.router.count,
+        retained: broker.retained.count,
+        messagesReceived: s.msgsReceived,
+        messagesSent: s.msgsSent,
+        publishReceived: s.pubReceived,
+        publishSent: s.pubSent,
+        publishDropped: s.pubDropped,
+        bytesReceived: s.bytesReceived,
+        bytesSent: s.bytesSent,
+        uptimeSeconds: Math.floor((Date.now() - broker.startedAt) / 1000),
+      };
+    },
+    close: () => broker.close(),
+  };
+}

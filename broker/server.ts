@@ -1,0 +1,298 @@
+/**
+ * The broker: listeners, the connections and sessions it holds, session and will lifecycles, keepalive, and the
+ * once-per-tick flush of every connection's output.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import mqtt, { type Packet } from 'mqtt-packet';
+import { RC } from '../src/protocol/reason-codes.js';
+import { CloseReason, ConnState, Connection } from './connection.js';
+import { route } from './deliver.js';
+import { Log } from './log.js';
+import type { BrokerOptions } from './options.js';
+import { RetainStore } from './retain.js';
+import { Router } from './router.js';
+import { NEVER, type Session } from './session.js';
+import { SysTree } from './sys.js';
+
+const SLAB_SIZE = 64 * 1024;
+const SLAB_POOL_LIMIT = 1024;
+/** A socket that has not sent CONNECT within this time is closed. */
+const CONNECT_TIMEOUT_MS = 20_000;
+const SWEEP_INTERVAL_MS = 250;
+
+export class BrokerStats {
+  /** Every packet received / sent (Mosquitto's $SYS/broker/messages/...). */
+  msgsReceived = 0;
+  msgsSent = 0;
+  bytesReceived = 0;
+  bytesSent = 0;
+  pubReceived = 0;
+  pubSent = 0;
+  pubBytesReceived = 0;
+  pubBytesSent = 0;
+  /** PUBLISH not delivered to a client for lack of room (queue full, QoS 0 backlog, over message_size_limit). */
+  pubDropped = 0;
+  /** Queued messages whose v5 expiry passed before they could be sent. */
+  pubExpired = 0;
+  /** Sockets accepted / clients that completed CONNECT, since start (Mosquitto's load/sockets and load/connections). */
+  socketsAccepted = 0;
+  connectsAccepted = 0;
+  clientsConnected = 0;
+  clientsMaximum = 0;
+  clientsExpired = 0;
+}
+
+export class Broker {
+  readonly log: Log;
+  readonly stats = new BrokerStats();
+  readonly router = new Router();
+  readonly retained = new RetainStore();
+  readonly sessions = new Map<string, Session>();
+  /** Receive Maximum the broker declares to v5 clients (QoS 2 awaiting PUBREL). */
+  readonly receiveMaximum: number;
+  readonly startedAt = Date.now();
+
+  private readonly conns = new Set<Connection>();
+  private readonly servers: Server[] = [];
+  private dirty: Connection[] = [];
+  private flushScheduled = false;
+  private readonly slabs: Buffer[] = [];
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly sys: SysTree;
+  private closing = false;
+
+  constructor(readonly options: BrokerOptions) {
+    this.log = new Log(options.logTypes, options.logSink);
+    const mi = options.maxInflightMessages;
+    this.receiveMaximum = mi > 0 && mi < 65535 ? mi : 65535;
+    this.sys = new SysTree(this);
+  }
+
+  now(): number {
+    return Date.now();
+  }
+
+  async listen(): Promise<{ host: string; port: number }[]> {
+    const bound: { host: string; port: number }[] = [];
+    for (const l of this.options.listeners) {
+      const server = createServer({ noDelay: true }, (socket) => this.accept(socket, server));
+      this.servers.push(server);
+      const port = await new Promise<number>((resolve, reject) => {
+        server.once('error', (err: NodeJS.ErrnoException) => {
+          reject(new Error(`cannot listen on ${l.host}:${l.port}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`));
+        });
+        server.listen(l.port, l.host, () => {
+          const a = server.address();
+          resolve(typeof a === 'object' && a ? a.port : l.port);
+        });
+      });
+      server.on('error', (err) => this.logError(`Listener error: ${err.message}`));
+      bound.push({ host: l.host, port });
+      if (this.log.notice) this.log.line(`Opening ipv4 listen socket on port ${port}.`);
+    }
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweepTimer.unref();
+    this.sys.start();
+    return bound;
+  }
+
+  private accept(socket: Socket, server: Server): void {
+    const address = `${(socket.remoteAddress ?? '').replace(/^::ffff:/, '')}:${socket.remotePort}`;
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const max = this.options.maxConnections;
+    if (max >= 0 && this.conns.size >= max) {
+      if (this.log.notice) this.log.line(`Client connection from ${address} denied: max_connections exceeded.`);
+      socket.destroy();
+      return;
+    }
+    this.stats.socketsAccepted++;
+    const local = server.address();
+    if (this.log.notice) this.log.line(`New connection from ${address} on port ${typeof local === 'object' && local ? local.port : ''}.`);
+    this.conns.add(new Connection(this, socket, address));
+  }
+
+  // ---- output batching --------------------------------------------------------------------------------------
+
+  markDirty(conn: Connection): void {
+    this.dirty.push(conn);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(this.flushAll);
+    }
+  }
+
+  private readonly flushAll = (): void => {
+    this.flushScheduled = false;
+    const list = this.dirty;
+    this.dirty = [];
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i];
+      if (c.dirty) c.flush();
+    }
+  };
+
+  takeSlab(): Buffer {
+    return this.slabs.pop() ?? Buffer.allocUnsafeSlow(SLAB_SIZE);
+  }
+
+  releaseSlab(slab: Buffer): void {
+    if (this.slabs.length < SLAB_POOL_LIMIT) this.slabs.push(slab);
+  }
+
+  // ---- packets ----------------------------------------------------------------------------------------------
+
+  generate(packet: Packet, protocolVersion: number): Buffer {
+    return mqtt.generate(packet, { protocolVersion });
+  }
+
+  writeGenerated(conn: Connection, packet: Packet): void {
+    conn.writeBytes(this.generate(packet, conn.protocolVersion));
+  }
+
+  logError(text: string): void {
+    if (this.log.error) this.log.line(text);
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------------------------
+
+  clientConnected(_conn: Connection): void {
+    const s = this.stats;
+    s.connectsAccepted++;
+    s.clientsConnected++;
+    if (s.clientsConnected > s.clientsMaximum) s.clientsMaximum = s.clientsConnected;
+  }
+
+  connectionClosed(conn: Connection, reason: CloseReason, wasConnected: boolean): void {
+    const log = this.log;
+    if (log.notice) {
+      const id = conn.logId;
+      switch (reason) {
+        case CloseReason.Disconnect:
+          log.line(`Client ${id} disconnected.`);
+          break;
+        case CloseReason.PeerClosed:
+          log.line(`Client ${id} closed its connection.`);
+          break;
+        case CloseReason.SocketError:
+          log.line(`Socket error on client ${id}, disconnecting.`);
+          break;
+        case CloseReason.KeepaliveTimeout:
+          log.line(`Client ${id} has exceeded timeout, disconnecting.`);
+          break;
+        case CloseReason.ProtocolError:
+          log.line(`Client ${id} disconnected due to protocol error.`);
+          break;
+        case CloseReason.Malformed:
+          log.line(`Client ${id} disconnected due to malformed packet.`);
+          break;
+        case CloseReason.ServerDisconnect:
+          log.line(`Client ${id} disconnected due to oversize packet.`);
+          break;
+        default:
+          // Take-over and refusals were logged where they happened; shutdown is silent, as in Mosquitto.
+          break;
+      }
+    }
+    if (!wasConnected) return;
+    this.stats.clientsConnected--;
+    const session = conn.session;
+    if (session === null || session.conn !== conn) return;
+    session.conn = null;
+    if (reason === CloseReason.BrokerShutdown) return;
+    const will = session.will;
+    if (will !== null) {
+      // [MQTT-3.1.2-8] the will goes out when the connection ends without DISCONNECT, after the v5 will delay
+      // unless the session ends first [MQTT-3.1.3-9].
+      if (will.delay > 0 && session.expiryInterval > 0) {
+        session.willTimer = setTimeout(() => this.publishWill(session), Math.min(will.delay, session.expiryInterval) * 1000);
+        session.willTimer.unref();
+      } else {
+        this.publishWill(session);
+      }
+    }
+    if (session.expiryInterval === 0) {
+      this.endSession(session);
+    } else if (session.expiryInterval !== NEVER) {
+      session.expiryTimer = setTimeout(() => this.expireSession(session), session.expiryInterval * 1000);
+      session.expiryTimer.unref();
+    }
+  }
+
+  socketGone(conn: Connection): void {
+    this.conns.delete(conn);
+  }
+
+  publishWill(session: Session): void {
+    const will = session.will;
+    if (will === null) return;
+    session.will = null;
+    if (session.willTimer) clearTimeout(session.willTimer);
+    session.willTimer = null;
+    const now = this.now();
+    const msg = will.msg;
+    if (will.expiry > 0) msg.expiryAt = now + will.expiry * 1000;
+    if (this.log.debug) this.log.line(`Sending will message for client ${session.clientId} to '${msg.topic}'`);
+    if (msg.retain) this.retained.set(msg);
+    this.stats.pubReceived++;
+    route(this, msg, now);
+  }
+
+  private expireSession(session: Session): void {
+    if (session.conn !== null || session.ended) return;
+    if (this.log.notice) this.log.line(`Expiring client ${session.clientId} due to timeout.`);
+    this.stats.clientsExpired++;
+    this.endSession(session);
+  }
+
+  /** End a session: its pending will goes out [MQTT-3.1.3-9], its subscriptions and queued messages go away. */
+  endSession(session: Session): void {
+    if (session.ended) return;
+    session.ended = true;
+    if (session.expiryTimer) clearTimeout(session.expiryTimer);
+    session.expiryTimer = null;
+    if (session.will !== null && session.conn === null) this.publishWill(session);
+    session.clearTimers();
+    for (const sub of session.subs.values()) this.router.remove(sub);
+    session.subs.clear();
+    session.inflight.clear();
+    session.clearQueue();
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const conn of this.conns) {
+      if (conn.state === ConnState.Connected) {
+        // [MQTT-3.1.2-24] no packet within 1.5 × keepalive: the connection is treated as failed (will sent).
+        if (conn.keepaliveMs > 0 && now - conn.lastRx > conn.keepaliveMs * 1.5) {
+          if (conn.protocolVersion === 5) conn.sendDisconnect(RC.KeepAliveTimeout);
+          conn.close(CloseReason.KeepaliveTimeout);
+        }
+      } else if (conn.state === ConnState.New && now - conn.connectedAt > CONNECT_TIMEOUT_MS) {
+        conn.close(CloseReason.ProtocolError);
+      }
+    }
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.sys.stop();
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    for (const conn of [...this.conns]) {
+      if (conn.state === ConnState.Connected && conn.protocolVersion === 5) conn.sendDisconnect(RC.ServerShuttingDown);
+      conn.close(CloseReason.BrokerShutdown);
+      conn.socket.destroy();
+    }
+    for (const session of this.sessions.values()) session.clearTimers();
+    await Promise.all(closed);
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * `mqbench broker`: run the bundled broker in the foreground, with Mosquitto's flags and config file.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfigFile, startBroker, type StartBrokerOptions } from '../../../broker/index.js';
+import { brokerVersion } from '../../../broker/index.js';
+import { CliError, EXIT } from '../exit-codes.js';
+
+export const usage = `Usage: mqbench broker [--host 127.0.0.1] [--port 1883] [-v] [-c mosquitto.conf]
+
+Runs the bundled MQTT 3.1/3.1.1/5.0 broker until interrupted (Ctrl-C).
+
+Options:
+  --host <addr>      address to listen on (default 127.0.0.1)
+  -p, --port <n>     port to listen on; 0 picks a free port (default 1883)
+  -c, --config <f>   read the supported mosquitto.conf options from <f>
+  -v, --verbose      log every packet, like mosquitto -v
+  -h, --help         show this help`;
+
+export async function brokerCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string', short: 'p' },
+      config: { type: 'string', short: 'c' },
+      verbose: { type: 'boolean', short: 'v' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    process.stdout.write(usage + '\n');
+    return EXIT.ok;
+  }
+  const options: StartBrokerOptions = {};
+  if (values.config) {
+    const parsed = loadConfigFile(values.config);
+    if (parsed.problems.length > 0) throw new CliError(new ConfigError(parsed.problems).message, EXIT.usage);
+    Object.assign(options, parsed.options);
+    for (const n of parsed.notices) process.stderr.write(`${Math.floor(Date.now() / 1000)}: ${n}\n`);
+  }
+  if (values.host !== undefined || values.port !== undefined) {
+    const port = values.port === undefined ? 1883 : Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be 0-65535, got "${values.port}"`);
+    const first = options.listeners?.[0];
+    const listener = { host: values.host ?? first?.host ?? '127.0.0.1', port: values.port === undefined && first ? first.port : port };
+    options.listeners = [listener, ...(options.listeners?.slice(1) ?? [])];
+  }
+  options.verbose = values.verbose;
+  const stamp = () => `${Math.floor(Date.now() / 1000)}:`;
+  const version = `mqbench version ${brokerVersion()}`;
+  process.stderr.write(`${stamp()} ${version} starting\n`);
+  if (values.config) process.stderr.write(`${stamp()} Config loaded from ${values.config}.\n`);
+  let broker;
+  try {
+    broker = await startBroker(options);
+  } catch (err) {
+    throw new CliError((err as Error).message, EXIT.unavailable);
+  }
+  for (const l of broker.listeners) process.stderr.write(`${stamp()} Listening on ${l.host}:${l.port}\n`);
+  process.stderr.write(`${stamp()} ${version} running\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  process.stderr.write(`${stamp()} ${version} terminating\n`);
+  await broker.close();
+  return EXIT.ok;
+}

@@ -1,0 +1,46 @@
+/**
+ * mqbench command line: the only place that reads argv and sets the exit code.
+ */
+import { brokerCommand, usage as brokerUsage } from './commands/broker.js';
+import { CliError, EXIT } from './exit-codes.js';
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  broker: { run: brokerCommand, summary: 'run the bundled MQTT broker' },
+};
+
+function mainUsage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
+  return `Usage: mqbench <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun "mqbench <command> --help" for a command's options.`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write(mainUsage() + '\n');
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) throw new CliError(`unknown command "${name}"\n\n${mainUsage()}`);
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof CliError) {
+      process.stderr.write(`mqbench: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+    } else if (err instanceof Error && 'code' in err && String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`mqbench: ${err.message}\n`);
+      process.exitCode = EXIT.usage;
+    } else {
+      process.stderr.write(`mqbench: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = EXIT.failed;
+    }
+  },
+);
+export { brokerUsage };
