@@ -85,6 +85,11 @@ export class Connection {
 
   private closeTimer: NodeJS.Timeout | null = null;
 
+  /** Set while reading is paused because a subscriber's queue is full (flow control, see deliver.ts). */
+  blockedOn: Session | null = null;
+  /** Bytes read but not yet parsed while blocked. */
+  private held: Buffer[] | null = null;
+
   constructor(
     readonly broker: Broker,
     readonly socket: Socket,
@@ -116,12 +121,24 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     if (this.state === ConnState.Closed) return;
-    this.lastRx = Date.now();
+    this.lastRx = this.broker.clock = Date.now();
     this.broker.stats.bytesReceived += chunk.length;
+    if (this.blockedOn !== null) {
+      (this.held ??= []).push(chunk);
+      return;
+    }
+    this.consume(chunk);
+  }
+
+  private consume(chunk: Buffer): void {
     let pos = 0;
     if (this.pendingLen > 0) {
       pos = this.completePending(chunk);
       if (pos < 0) return;
+      if (this.blockedOn !== null) {
+        if (pos < chunk.length) this.held = [Buffer.from(chunk.subarray(pos))];
+        return;
+      }
     }
     this.parse(chunk, pos);
   }
@@ -158,6 +175,12 @@ export class Connection {
     const len = buf.length;
     while (pos < len) {
       const header = buf[pos];
+      // [MQTT-3.1.0-1] judge the first packet by its first byte: do not wait for the body of something that is
+      // not a CONNECT (its length may be anything).
+      if (this.state === ConnState.New && header >> 4 !== 1) {
+        this.fail(RC.ProtocolError, 'first packet is not CONNECT');
+        return;
+      }
       let rl = 0;
       let mult = 1;
       let i = pos + 1;
@@ -202,7 +225,30 @@ export class Connection {
       }
       if (this.state === ConnState.Closed) return;
       pos = end;
+      if (this.blockedOn !== null) {
+        // Stop at this packet boundary; the rest is parsed when the block lifts.
+        if (pos < len) this.held = [Buffer.from(buf.subarray(pos))];
+        return;
+      }
     }
+  }
+
+  /** Stop reading this client until `session` has room (called by the broker). */
+  block(session: Session): void {
+    this.blockedOn = session;
+    this.socket.pause();
+  }
+
+  unblock(): void {
+    if (this.blockedOn === null) return;
+    this.blockedOn = null;
+    if (this.state === ConnState.Closed) return;
+    this.lastRx = this.broker.clock;
+    const held = this.held;
+    this.held = null;
+    if (held !== null) this.consume(held.length === 1 ? held[0] : Buffer.concat(held));
+    // consume() may have closed or re-blocked the connection.
+    if (this.blockedOn === null && (this.state as ConnState) !== ConnState.Closed) this.socket.resume();
   }
 
   private keepPending(buf: Buffer, pos: number, need: number): void {

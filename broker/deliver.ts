@@ -5,7 +5,7 @@
  * A fan-out encodes each packet variant (protocol family, QoS, retain) once per message and copies the bytes to the
  * other targets, patching only the packet id.
  */
-import type { Broker } from './server.js';
+import { STALL_MS, type Broker } from './server.js';
 import { ConnState, type Connection } from './connection.js';
 import { copyPublish, encodePublish, lastPublish, writeAck, PUBREL } from './encode.js';
 import type { Msg } from './message.js';
@@ -127,6 +127,14 @@ export function deliver(
   }
   const limit = broker.options.maxQueuedMessages;
   if (limit > 0 && session.queued >= limit) {
+    // The subscriber is connected and acknowledging: rather than drop a QoS 1/2 message the publisher was told
+    // is accepted, stop reading that publisher until this queue drains (the message itself is kept).
+    const pub = m.origin !== null ? m.origin.conn : null;
+    if (online && pub !== null && pub !== conn && pub.state === ConnState.Connected && now - session.lastProgress < STALL_MS) {
+      broker.holdPublisher(pub, session);
+      session.enqueue(new Outgoing(storedCopy(m), qos, retain, subIds));
+      return;
+    }
     session.dropped++;
     broker.stats.pubDropped++;
     if (broker.log.debug) broker.log.line(`Outgoing messages are being dropped for client ${session.clientId}.`);
@@ -199,6 +207,7 @@ export function pumpQueue(broker: Broker, session: Session, now: number): void {
     out.packetId = packetId;
     session.inflight.set(packetId, out);
   }
+  if (session.waiters !== null && session.queued <= broker.options.maxQueuedMessages / 2) broker.releaseWaiters(session);
 }
 
 /**

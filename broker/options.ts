@@ -22,7 +22,8 @@ export interface AuthRequest {
 }
 
 /**
- * Decides whether a client may connect. Return true to accept, false to refuse as "not authorized",
+ * Decides whether a client may connect. Return true to accept, false to refuse as "not authorized" (as Mosquitto 2.0
+ * answers a failed password check),
  * or a v5 reason code (e.g. 0x86 bad user name or password); 3.1.1 clients get the matching CONNACK return code.
  */
 export type Authenticate = (req: AuthRequest) => boolean | number;

@@ -19,6 +19,8 @@ const SLAB_POOL_LIMIT = 1024;
 /** A socket that has not sent CONNECT within this time is closed. */
 const CONNECT_TIMEOUT_MS = 20_000;
 const SWEEP_INTERVAL_MS = 250;
+/** An online subscriber that acknowledges nothing for this long stops holding back its publishers. */
+export const STALL_MS = 5_000;
 
 export class BrokerStats {
   /** Every packet received / sent (Mosquitto's $SYS/broker/messages/...). */
@@ -58,6 +60,9 @@ export class Broker {
   private flushScheduled = false;
   private readonly slabs: Buffer[] = [];
   private sweepTimer: NodeJS.Timeout | null = null;
+  /** Sessions with publishers waiting on their queue. */
+  private readonly blocked = new Set<Session>();
+  private releasing: Connection[] = [];
   private readonly sys: SysTree;
   private closing = false;
 
@@ -68,8 +73,19 @@ export class Broker {
     this.sys = new SysTree(this);
   }
 
+  /**
+   * The broker's clock, ms: read once per socket read and per timer rather than per message, since a clock read
+   * costs as much as routing a small message.
+   */
+  clock = Date.now();
+
   now(): number {
-    return Date.now();
+    return this.clock;
+  }
+
+  /** Refresh the cached clock (timers call this; socket reads set it directly). */
+  tick(): number {
+    return (this.clock = Date.now());
   }
 
   async listen(): Promise<{ host: string; port: number }[]> {
@@ -201,6 +217,7 @@ export class Broker {
     const session = conn.session;
     if (session === null || session.conn !== conn) return;
     session.conn = null;
+    this.releaseWaiters(session);
     if (reason === CloseReason.BrokerShutdown) return;
     const will = session.will;
     if (will !== null) {
@@ -221,6 +238,31 @@ export class Broker {
     }
   }
 
+  /** `pub` stops being read until `session`'s queue has drained (flow control instead of loss). */
+  holdPublisher(pub: Connection, session: Session): void {
+    if (pub.blockedOn !== null) return;
+    pub.block(session);
+    (session.waiters ??= []).push(pub);
+    this.blocked.add(session);
+  }
+
+  /** Let the publishers waiting on `session` be read again, on the next turn of the event loop. */
+  releaseWaiters(session: Session): void {
+    const waiters = session.waiters;
+    if (waiters === null) return;
+    session.waiters = null;
+    this.blocked.delete(session);
+    if (this.releasing.length === 0) setImmediate(this.unblockAll);
+    for (const c of waiters) this.releasing.push(c);
+  }
+
+  private readonly unblockAll = (): void => {
+    this.tick();
+    const list = this.releasing;
+    this.releasing = [];
+    for (const c of list) c.unblock();
+  };
+
   socketGone(conn: Connection): void {
     this.conns.delete(conn);
   }
@@ -231,7 +273,7 @@ export class Broker {
     session.will = null;
     if (session.willTimer) clearTimeout(session.willTimer);
     session.willTimer = null;
-    const now = this.now();
+    const now = this.tick();
     const msg = will.msg;
     if (will.expiry > 0) msg.expiryAt = now + will.expiry * 1000;
     if (this.log.debug) this.log.line(`Sending will message for client ${session.clientId} to '${msg.topic}'`);
@@ -241,6 +283,7 @@ export class Broker {
   }
 
   private expireSession(session: Session): void {
+    this.tick();
     if (session.conn !== null || session.ended) return;
     if (this.log.notice) this.log.line(`Expiring client ${session.clientId} due to timeout.`);
     this.stats.clientsExpired++;
@@ -255,6 +298,7 @@ export class Broker {
     session.expiryTimer = null;
     if (session.will !== null && session.conn === null) this.publishWill(session);
     session.clearTimers();
+    this.releaseWaiters(session);
     for (const sub of session.subs.values()) this.router.remove(sub);
     session.subs.clear();
     session.inflight.clear();
@@ -263,11 +307,15 @@ export class Broker {
   }
 
   private sweep(): void {
-    const now = Date.now();
+    const now = this.tick();
+    for (const session of this.blocked) {
+      // A subscriber that has not acknowledged anything for a while no longer holds its publishers back.
+      if (now - session.lastProgress > STALL_MS) this.releaseWaiters(session);
+    }
     for (const conn of this.conns) {
       if (conn.state === ConnState.Connected) {
         // [MQTT-3.1.2-24] no packet within 1.5 × keepalive: the connection is treated as failed (will sent).
-        if (conn.keepaliveMs > 0 && now - conn.lastRx > conn.keepaliveMs * 1.5) {
+        if (conn.keepaliveMs > 0 && now - conn.lastRx > conn.keepaliveMs * 1.5 && conn.blockedOn === null) {
           if (conn.protocolVersion === 5) conn.sendDisconnect(RC.KeepAliveTimeout);
           conn.close(CloseReason.KeepaliveTimeout);
         }

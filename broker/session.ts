@@ -66,6 +66,10 @@ export class Session {
   protocolVersion = 4;
   /** Messages dropped because the queue was full. */
   dropped = 0;
+  /** Publisher connections whose reading is paused until this session's queue drains (see deliver.ts). */
+  waiters: Connection[] | null = null;
+  /** Last time the client acknowledged something or (re)connected, ms. */
+  lastProgress = 0;
   ended = false;
 
   constructor(readonly clientId: string) {}

@@ -79,6 +79,7 @@ export class SysTree {
 
   private update(): void {
     const b = this.broker;
+    b.tick();
     const nowS = Math.floor(Date.now() / 1000);
     this.publish('uptime', `${nowS - Math.floor(b.startedAt / 1000)} seconds`);
     for (const [topic, read] of this.counters) this.publish(topic, String(read()));

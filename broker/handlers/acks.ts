@@ -13,6 +13,7 @@ export function handlePuback(conn: Connection, buf: Buffer, start: number, end: 
   const broker = conn.broker;
   if (broker.log.debug) broker.log.line(`Received PUBACK from ${conn.logId} (Mid: ${packetId}, RC:${rc})`);
   const session = conn.session!;
+  session.lastProgress = broker.clock;
   const out = session.inflight.get(packetId);
   if (out === undefined || out.qos !== 1) return;
   session.inflight.delete(packetId);
@@ -27,6 +28,7 @@ export function handlePubrec(conn: Connection, buf: Buffer, start: number, end: 
   const log = broker.log;
   if (log.debug) log.line(`Received PUBREC from ${conn.logId} (Mid: ${packetId})`);
   const session = conn.session!;
+  session.lastProgress = broker.clock;
   const out = session.inflight.get(packetId);
   if (out !== undefined && out.qos === 2 && rc >= 0x80) {
     // [MQTT-4.3.3-?] a failed PUBREC ends the flow without PUBREL.
@@ -59,6 +61,7 @@ export function handlePubcomp(conn: Connection, buf: Buffer, start: number, end:
   const broker = conn.broker;
   if (broker.log.debug) broker.log.line(`Received PUBCOMP from ${conn.logId} (Mid: ${packetId}, RC:${rc})`);
   const session = conn.session!;
+  session.lastProgress = broker.clock;
   const out = session.inflight.get(packetId);
   if (out === undefined || out.qos !== 2 || out.state !== 1) return;
   session.inflight.delete(packetId);

@@ -33,9 +33,9 @@ export function handleConnect(conn: Connection, buf: Buffer, start: number, end:
   let clientId = pkt.clientId;
   let assigned: string | undefined;
   if (clientId === '') {
-    // [MQTT-3.1.3-8] 3.1.1: an empty id with a persistent session is refused; 3.1 always requires an id.
-    // v5 lets the server assign one whatever Clean Start says, and Mosquitto does.
-    if (version === 3 || (version === 4 && !pkt.clean)) {
+    // [MQTT-3.1.3-8] an empty id with a persistent session is refused (3.1 always requires an id).
+    // Mosquitto 2.0 accepts it from v5 clients; refusing is the spec's intent (there is no session to resume).
+    if (version === 3 || !pkt.clean) {
       refuse(conn, RC.ClientIdentifierNotValid, version, true, 'empty client identifier without clean session');
       return;
     }
@@ -72,7 +72,7 @@ export function handleConnect(conn: Connection, buf: Buffer, start: number, end:
       address: conn.address,
       protocolVersion: version,
     });
-    const rc = verdict === true ? 0 : verdict === false ? RC.BadUserNameOrPassword : verdict;
+    const rc = verdict === true ? 0 : verdict === false ? RC.NotAuthorized : verdict;
     if (rc !== 0) {
       refuse(conn, rc, version, true, 'authentication refused', clientId);
       return;
@@ -123,6 +123,7 @@ export function handleConnect(conn: Connection, buf: Buffer, start: number, end:
     broker.sessions.set(clientId, session);
   }
   session.conn = conn;
+  session.lastProgress = broker.clock;
   session.protocolVersion = version;
   session.expiryInterval = v5
     ? (num(pkt.props, P.SessionExpiryInterval) ?? 0)
