@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../../broker/config.js';
+
+describe('mosquitto.conf subset', () => {
+  it('reads the supported options with Mosquitto names', () => {
+    const { options, problems } = parseConfig(
+      [
+        '# comment',
+        'listener 0 127.0.0.1',
+        'allow_anonymous true',
+        'max_connections 10',
+        'max_inflight_messages 5',
+        'max_queued_messages 7',
+        'message_size_limit 1024',
+        'max_keepalive 30',
+        'sys_interval 0',
+        'retain_available false',
+        'log_type subscribe',
+        'log_type error',
+        'persistent_client_expiration 2d',
+      ].join('\n'),
+      'm.conf',
+    );
+    expect(problems).toEqual([]);
+    expect(options).toMatchObject({
+      listeners: [{ host: '127.0.0.1', port: 0 }],
+      allowAnonymous: true,
+      maxConnections: 10,
+      maxInflightMessages: 5,
+      maxQueuedMessages: 7,
+      messageSizeLimit: 1024,
+      maxKeepalive: 30,
+      sysInterval: 0,
+      retainAvailable: false,
+      persistentClientExpiration: 172_800,
+    });
+    expect([...options.logTypes!].sort()).toEqual(['error', 'subscribe']);
+  });
+
+  it('reports every unsupported, unknown or invalid line with file:line, with a hint for typos', () => {
+    const { problems } = parseConfig(
+      ['password_file /etc/pw', 'max_inflight_mesages 3', 'max_queued_messages lots', 'listener 99999'].join('\n'),
+      'bad.conf',
+    );
+    expect(problems.map((p) => `${p.file}:${p.line}`)).toEqual(['bad.conf:1', 'bad.conf:2', 'bad.conf:3', 'bad.conf:4']);
+    expect(problems[0].message).toMatch(/password_file.*does not support/);
+    expect(problems[1].message).toMatch(/unknown option "max_inflight_mesages" \(did you mean "max_inflight_messages"\?\)/);
+    expect(problems[2].message).toMatch(/max_queued_messages must be an integer/);
+    expect(problems[3].message).toMatch(/listener port must be 0-65535/);
+  });
+
+  it('refuses anonymous clients when listeners are configured without allow_anonymous, as Mosquitto 2.0', () => {
+    const { options, notices } = parseConfig('listener 1883', 'm.conf');
+    expect(options.allowAnonymous).toBe(false);
+    expect(notices[0]).toMatch(/allow_anonymous/);
+    expect(parseConfig('max_connections 3', 'm.conf').options.allowAnonymous).toBeUndefined();
+  });
+});
