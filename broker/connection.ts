@@ -1,13 +1,10 @@
 /**
  * One client's network connection: framing of the bytes it sends, dispatch of each packet to its handler,
- * a batched output buffer, and every way the connection can end.
- *
- * Output: packets are encoded straight into a slab; the broker flushes every dirty connection once per tick with
- * one socket write. When that write completes synchronously (the usual case) the slab goes back to a shared pool,
- * so an idle connection holds no output memory.
+ * batched output (src/util/batch-writer.ts), flow control, and every way the connection can end.
  */
 import type { Socket } from 'node:net';
 import { RC, reasonName } from '../src/protocol/reason-codes.js';
+import { BatchWriter } from '../src/util/batch-writer.js';
 import { dispatch } from './handlers/index.js';
 import type { Broker } from './server.js';
 import type { Session } from './session.js';
@@ -41,7 +38,6 @@ export const CloseReason = {
 } as const;
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 
-const SLAB_SIZE = 64 * 1024;
 const MAX_PACKET = 268_435_455 + 5;
 
 export class Connection {
@@ -77,11 +73,8 @@ export class Connection {
   /** Total bytes of the packet being assembled, or 0 while its fixed header is incomplete. */
   private pendingNeed = 0;
 
-  // Output.
-  out: Buffer | null = null;
-  private outStart = 0;
-  private outEnd = 0;
-  dirty = false;
+  /** Output, flushed once per tick. */
+  readonly writer: BatchWriter;
 
   private closeTimer: NodeJS.Timeout | null = null;
 
@@ -98,7 +91,7 @@ export class Connection {
     this.lastRx = Date.now();
     this.connectedAt = this.lastRx;
     this.maxPacketIn = broker.options.maxPacketSize > 0 ? broker.options.maxPacketSize : MAX_PACKET;
-    socket.setNoDelay(true);
+    this.writer = new BatchWriter(socket, broker.flushQueue, broker.stats);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.close(CloseReason.PeerClosed));
     socket.on('error', (err: NodeJS.ErrnoException) =>
@@ -261,58 +254,25 @@ export class Connection {
 
   // ---- output -----------------------------------------------------------------------------------------------
 
-  /** Reserve `n` bytes in the output buffer; returns the offset in `this.out` to write them at. */
+  /** The slab packets are encoded into, at offsets from reserve(). */
+  get out(): Buffer | null {
+    return this.writer.out;
+  }
+
+  /** Reserve `n` bytes for one packet; returns the offset in `this.out` to write it at. */
   reserve(n: number): number {
-    if (this.out === null || this.out.length - this.outEnd < n) this.newSlab(n);
-    const off = this.outEnd;
-    this.outEnd = off + n;
-    if (!this.dirty) {
-      this.dirty = true;
-      this.broker.markDirty(this);
-    }
     this.broker.stats.msgsSent++;
-    return off;
+    return this.writer.reserve(n);
   }
 
   writeBytes(bytes: Buffer): void {
     const off = this.reserve(bytes.length);
-    bytes.copy(this.out!, off);
+    bytes.copy(this.writer.out!, off);
   }
 
-  /** Bytes waiting to be written: in the socket's buffer and in ours. */
+  /** Bytes waiting to be written to this client. */
   get backlog(): number {
-    return this.socket.writableLength + (this.outEnd - this.outStart);
-  }
-
-  private newSlab(n: number): void {
-    // Write out what the current slab holds, then leave that slab to the socket: a packet encoded earlier in this
-    // tick may still be copied from it (fan-out), so it is not handed back to the pool here.
-    this.writeOut();
-    this.out = n > SLAB_SIZE ? Buffer.allocUnsafe(n) : this.broker.takeSlab();
-    this.outStart = 0;
-    this.outEnd = 0;
-  }
-
-  private writeOut(): void {
-    if (this.outEnd > this.outStart && this.out !== null) {
-      const n = this.outEnd - this.outStart;
-      this.broker.stats.bytesSent += n;
-      if (!this.socket.destroyed) this.socket.write(this.out.subarray(this.outStart, this.outEnd));
-      this.outStart = this.outEnd;
-    }
-  }
-
-  /** Called once per tick by the broker for every connection that has output. */
-  flush(): void {
-    this.dirty = false;
-    this.writeOut();
-    if (this.out !== null && this.socket.writableLength === 0) {
-      // Everything reached the kernel synchronously: nobody references the slab any more.
-      if (this.out.length === SLAB_SIZE) this.broker.releaseSlab(this.out);
-      this.out = null;
-      this.outStart = 0;
-      this.outEnd = 0;
-    }
+    return this.writer.backlog;
   }
 
   // ---- ending -----------------------------------------------------------------------------------------------
@@ -341,8 +301,7 @@ export class Connection {
     if (this.state === ConnState.Closed) return;
     const wasConnected = this.state === ConnState.Connected;
     this.state = ConnState.Closed;
-    this.writeOut();
-    this.out = null;
+    this.writer.finish();
     if (!this.socket.destroyed) {
       if (reason === CloseReason.PeerClosed || reason === CloseReason.SocketError) {
         this.socket.destroy();

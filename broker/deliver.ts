@@ -128,9 +128,18 @@ export function deliver(
   const limit = broker.options.maxQueuedMessages;
   if (limit > 0 && session.queued >= limit) {
     // The subscriber is connected and acknowledging: rather than drop a QoS 1/2 message the publisher was told
-    // is accepted, stop reading that publisher until this queue drains (the message itself is kept).
+    // is accepted, stop reading that publisher until this queue drains (the message itself is kept). A subscriber
+    // that has acknowledged nothing on this connection, or nothing for STALL_MS, gets Mosquitto's behaviour: the
+    // excess is dropped.
     const pub = m.origin !== null ? m.origin.conn : null;
-    if (online && pub !== null && pub !== conn && pub.state === ConnState.Connected && now - session.lastProgress < STALL_MS) {
+    if (
+      online &&
+      pub !== null &&
+      pub !== conn &&
+      pub.state === ConnState.Connected &&
+      session.lastProgress !== 0 &&
+      now - session.lastProgress < STALL_MS
+    ) {
       broker.holdPublisher(pub, session);
       session.enqueue(new Outgoing(storedCopy(m), qos, retain, subIds));
       return;

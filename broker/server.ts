@@ -5,6 +5,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import mqtt, { type Packet } from 'mqtt-packet';
 import { RC } from '../src/protocol/reason-codes.js';
+import { FlushQueue } from '../src/util/batch-writer.js';
 import { CloseReason, ConnState, Connection } from './connection.js';
 import { route } from './deliver.js';
 import { Log } from './log.js';
@@ -14,8 +15,6 @@ import { Router } from './router.js';
 import { NEVER, type Session } from './session.js';
 import { SysTree } from './sys.js';
 
-const SLAB_SIZE = 64 * 1024;
-const SLAB_POOL_LIMIT = 1024;
 /** A socket that has not sent CONNECT within this time is closed. */
 const CONNECT_TIMEOUT_MS = 20_000;
 const SWEEP_INTERVAL_MS = 250;
@@ -56,9 +55,8 @@ export class Broker {
 
   private readonly conns = new Set<Connection>();
   private readonly servers: Server[] = [];
-  private dirty: Connection[] = [];
-  private flushScheduled = false;
-  private readonly slabs: Buffer[] = [];
+  /** Connections with output this tick. */
+  readonly flushQueue = new FlushQueue();
   private sweepTimer: NodeJS.Timeout | null = null;
   /** Sessions with publishers waiting on their queue. */
   private readonly blocked = new Set<Session>();
@@ -128,34 +126,6 @@ export class Broker {
     const local = server.address();
     if (this.log.notice) this.log.line(`New connection from ${address} on port ${typeof local === 'object' && local ? local.port : ''}.`);
     this.conns.add(new Connection(this, socket, address));
-  }
-
-  // ---- output batching --------------------------------------------------------------------------------------
-
-  markDirty(conn: Connection): void {
-    this.dirty.push(conn);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      process.nextTick(this.flushAll);
-    }
-  }
-
-  private readonly flushAll = (): void => {
-    this.flushScheduled = false;
-    const list = this.dirty;
-    this.dirty = [];
-    for (let i = 0; i < list.length; i++) {
-      const c = list[i];
-      if (c.dirty) c.flush();
-    }
-  };
-
-  takeSlab(): Buffer {
-    return this.slabs.pop() ?? Buffer.allocUnsafeSlow(SLAB_SIZE);
-  }
-
-  releaseSlab(slab: Buffer): void {
-    if (this.slabs.length < SLAB_POOL_LIMIT) this.slabs.push(slab);
   }
 
   // ---- packets ----------------------------------------------------------------------------------------------

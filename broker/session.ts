@@ -68,7 +68,7 @@ export class Session {
   dropped = 0;
   /** Publisher connections whose reading is paused until this session's queue drains (see deliver.ts). */
   waiters: Connection[] | null = null;
-  /** Last time the client acknowledged something or (re)connected, ms. */
+  /** Last time the client acknowledged a message on its current connection, ms (0: not yet). */
   lastProgress = 0;
   ended = false;
 

@@ -295,7 +295,7 @@ function forwardable(buf: Buffer, p: number, end: number): Buffer {
 
 /**
  * A payload over message_size_limit is not delivered. As Mosquitto does: QoS 1/2 publishers still get their
- * acknowledgement (v5: with 0x97 quota exceeded) so their flow completes.
+ * acknowledgement (v5: with 0x95 packet too large, Mosquitto's choice) so their flow completes.
  */
 function rejectOversize(
   conn: Connection,
@@ -313,7 +313,7 @@ function rejectOversize(
   }
   if (log.notice) log.line(`Dropped too large PUBLISH from ${conn.logId} (d${dup ? 1 : 0}, q${qos}, r${retain ? 1 : 0}, m${packetId}, '${topic}', ... (${size} bytes))`);
   broker.stats.pubDropped++;
-  const rc = conn.protocolVersion === 5 ? RC.QuotaExceeded : 0;
+  const rc = conn.protocolVersion === 5 ? RC.PacketTooLarge : 0;
   if (qos === 1) writeAck(conn, PUBACK, packetId, rc);
   else if (qos === 2) {
     if (rc === 0) conn.session!.inboundQos2.add(packetId);

@@ -1,0 +1,204 @@
+/** Command-line options of `npm run bench:broker`. */
+import { suggest } from '../src/util/suggest.js';
+import { BROKER_KINDS, type BrokerKind } from './broker-process.js';
+import { ROWS, type BenchRow } from './rows.js';
+
+export interface BenchOptions {
+  /** Measured in this order within each round (A B A B …). */
+  brokers: BrokerKind[];
+  rows: BenchRow[];
+  rounds: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  drainSeconds: number;
+  window: number;
+  maxUndelivered: number;
+  payloadBytes: number;
+  /** mosquitto.conf lines every broker gets: the defaults below, then `--conf` lines (a later line wins). */
+  conf: string[];
+  jsonFile: string | undefined;
+  help: boolean;
+}
+
+/**
+ * Mosquitto's defaults (20 messages in flight and 1000 queued per client, then drop) make a subscriber that is
+ * slower than its publishers for a moment lose messages, and a QoS 2 publisher with more than 20 messages in flight
+ * have the extra ones acknowledged and dropped. The benchmark measures throughput, so both limits are lifted, for
+ * every broker alike; `--conf "max_inflight_messages 20" --conf "max_queued_messages 1000"` restores them.
+ */
+export const DEFAULT_CONF: readonly string[] = ['max_inflight_messages 0', 'max_queued_messages 0'];
+
+export class UsageError extends Error {
+  readonly code = 'USAGE';
+}
+
+export const USAGE = `Usage: npm run bench:broker -- [options]
+
+Measures messages received by subscribers per second, the bundled broker against Mosquitto, each in its own process
+with the same mosquitto.conf settings, driven by a raw-socket load generator in a third process.
+
+Options:
+  --brokers <list>    brokers to measure, in this order each round: bundled, mosquitto, sink (the generator's own
+                      ceiling: a stand-in that acknowledges and mirrors everything without routing). Default: bundled,mosquitto
+  --only <rows>       rows to run, by name or number (comma-separated or repeated):
+${ROWS.map((r, i) => `                        ${i + 1}  ${r.name.padEnd(16)} ${r.title}`).join('\n')}
+  --rounds <n>        rounds of A B measurements; the median is reported (default 3)
+  --duration <s>      measured window per run, after the warm-up (default 5)
+  --warmup <s>        traffic before the window opens (default 1)
+  --drain <s>         longest wait for deliveries after publishing stops (default 10)
+  --window <n>        unacknowledged QoS 1/2 packet ids per publisher (default 128)
+  --max-undelivered <n>
+                      publishers pause while this many deliveries are on their way (sent × subscribers − received),
+                      so queues and socket buffers stay bounded and a run drains quickly; 0 leaves only TCP
+                      backpressure and the QoS 1/2 window (default 65536)
+  --payload <bytes>   payload size (default 64)
+  --conf <line>       extra mosquitto.conf line for every broker (repeatable); defaults: ${DEFAULT_CONF.join('; ')}
+  --json <file>       also write every measurement to this file
+  --help              show this text
+`;
+
+const VALUE_OPTIONS = [
+  'brokers', 'only', 'rounds', 'duration', 'warmup', 'drain', 'window', 'max-undelivered', 'payload', 'conf', 'json',
+];
+
+export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  const options: BenchOptions = {
+    brokers: ['bundled', 'mosquitto'],
+    rows: [...ROWS],
+    rounds: 3,
+    durationSeconds: 5,
+    warmupSeconds: 1,
+    drainSeconds: 10,
+    window: 128,
+    maxUndelivered: 65_536,
+    payloadBytes: 64,
+    conf: [...DEFAULT_CONF],
+    jsonFile: undefined,
+    help: false,
+  };
+  const problems: string[] = [];
+  let onlyRows: BenchRow[] | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') {
+      options.help = true;
+      continue;
+    }
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!match || !VALUE_OPTIONS.includes(match[1])) {
+      const name = match ? match[1] : arg;
+      const hint = suggest(name, [...VALUE_OPTIONS, 'help']);
+      problems.push(`unknown option "${arg}"${hint ? ` (did you mean --${hint}?)` : ''}`);
+      continue;
+    }
+    const name = match[1];
+    let value = match[2];
+    if (value === undefined) {
+      if (i + 1 >= argv.length) {
+        problems.push(`--${name} needs a value`);
+        continue;
+      }
+      value = argv[++i];
+    }
+    const problem = applyOption(options, name, value, (rows) => (onlyRows = [...(onlyRows ?? []), ...rows]));
+    if (problem) problems.push(problem);
+  }
+  if (onlyRows) options.rows = ROWS.filter((r) => onlyRows!.includes(r));
+  if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  return options;
+}
+
+function applyOption(
+  options: BenchOptions,
+  name: string,
+  value: string,
+  addRows: (rows: BenchRow[]) => void,
+): string | undefined {
+  switch (name) {
+    case 'brokers': {
+      const kinds = splitList(value);
+      const unknown = kinds.filter((k) => !(BROKER_KINDS as readonly string[]).includes(k));
+      if (unknown.length > 0) return unknownNames('broker', unknown, BROKER_KINDS);
+      if (kinds.length === 0) return '--brokers needs at least one broker';
+      options.brokers = [...new Set(kinds as BrokerKind[])];
+      return undefined;
+    }
+    case 'only': {
+      const rows: BenchRow[] = [];
+      const unknown: string[] = [];
+      for (const item of splitList(value)) {
+        const row = /^\d+$/.test(item) ? ROWS[Number(item) - 1] : ROWS.find((r) => r.name === item);
+        if (row) rows.push(row);
+        else unknown.push(item);
+      }
+      if (unknown.length > 0) return unknownNames('row', unknown, ROWS.map((r) => r.name));
+      addRows(rows);
+      return undefined;
+    }
+    case 'rounds':
+      return setNumber(options, 'rounds', name, value, 1, 1000, true);
+    case 'duration':
+      return setNumber(options, 'durationSeconds', name, value, 0.1, 3600, false);
+    case 'warmup':
+      return setNumber(options, 'warmupSeconds', name, value, 0, 3600, false);
+    case 'drain':
+      return setNumber(options, 'drainSeconds', name, value, 0.5, 3600, false);
+    case 'window':
+      // The id run is eight windows long and ids are 16-bit.
+      return setNumber(options, 'window', name, value, 1, 8191, true);
+    case 'max-undelivered':
+      return setNumber(options, 'maxUndelivered', name, value, 0, 100_000_000, true);
+    case 'payload':
+      return setNumber(options, 'payloadBytes', name, value, 0, 1_000_000, true);
+    case 'conf':
+      options.conf.push(value);
+      return undefined;
+    case 'json':
+      options.jsonFile = value;
+      return undefined;
+    default:
+      return `unknown option "--${name}"`;
+  }
+}
+
+type NumericKey =
+  | 'rounds'
+  | 'durationSeconds'
+  | 'warmupSeconds'
+  | 'drainSeconds'
+  | 'window'
+  | 'maxUndelivered'
+  | 'payloadBytes';
+
+function setNumber(
+  options: BenchOptions,
+  key: NumericKey,
+  name: string,
+  value: string,
+  min: number,
+  max: number,
+  integer: boolean,
+): string | undefined {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    return `--${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got "${value}"`;
+  }
+  options[key] = n;
+  return undefined;
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function unknownNames(what: string, names: string[], known: readonly string[]): string {
+  return names
+    .map((n) => {
+      const hint = suggest(n, known);
+      return `unknown ${what} "${n}"${hint ? ` (did you mean ${hint}?)` : ''}; known: ${known.join(', ')}`;
+    })
+    .join('\n');
+}
