@@ -4,6 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import { RC, reasonName } from '../src/protocol/reason-codes.js';
+import { FrameReader, MAX_PACKET_BYTES, type FrameSink } from '../src/protocol/frame-reader.js';
 import { BatchWriter } from '../src/util/batch-writer.js';
 import { dispatch } from './handlers/index.js';
 import type { Broker } from './server.js';
@@ -38,9 +39,8 @@ export const CloseReason = {
 } as const;
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
 
-const MAX_PACKET = 268_435_455 + 5;
 
-export class Connection {
+export class Connection implements FrameSink {
   state: ConnState = ConnState.New;
   session: Session | null = null;
   clientId = '';
@@ -54,7 +54,7 @@ export class Connection {
   /** Receive Maximum: outgoing QoS 1/2 in flight [MQTT-3.3.4-7]. */
   receiveMaximum = 65535;
   /** Largest packet the client accepts. */
-  maxPacketOut = MAX_PACKET;
+  maxPacketOut = MAX_PACKET_BYTES;
   /** Topic aliases the client accepts from us, and those assigned so far. */
   aliasOutMax = 0;
   aliasOut: Map<string, number> | null = null;
@@ -67,11 +67,8 @@ export class Connection {
   /** Largest packet accepted from this client (total bytes). */
   maxPacketIn: number;
 
-  // Input framing: bytes of a packet split across reads.
-  private pendingParts: Buffer[] = [];
-  private pendingLen = 0;
-  /** Total bytes of the packet being assembled, or 0 while its fixed header is incomplete. */
-  private pendingNeed = 0;
+  /** Framing of what the client sends; stopped while the connection is blocked. */
+  private readonly reader: FrameReader;
 
   /** Output, flushed once per tick. */
   readonly writer: BatchWriter;
@@ -80,8 +77,6 @@ export class Connection {
 
   /** Set while reading is paused because a subscriber's queue is full (flow control, see deliver.ts). */
   blockedOn: Session | null = null;
-  /** Bytes read but not yet parsed while blocked. */
-  private held: Buffer[] | null = null;
 
   constructor(
     readonly broker: Broker,
@@ -90,8 +85,10 @@ export class Connection {
   ) {
     this.lastRx = Date.now();
     this.connectedAt = this.lastRx;
-    this.maxPacketIn = broker.options.maxPacketSize > 0 ? broker.options.maxPacketSize : MAX_PACKET;
+    this.maxPacketIn = broker.options.maxPacketSize > 0 ? broker.options.maxPacketSize : MAX_PACKET_BYTES;
     this.writer = new BatchWriter(socket, broker.flushQueue, broker.stats);
+    this.reader = new FrameReader(this);
+    this.reader.maxPacket = this.maxPacketIn;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.close(CloseReason.PeerClosed));
     socket.on('error', (err: NodeJS.ErrnoException) =>
@@ -116,114 +113,38 @@ export class Connection {
     if (this.state === ConnState.Closed) return;
     this.lastRx = this.broker.clock = Date.now();
     this.broker.stats.bytesReceived += chunk.length;
-    if (this.blockedOn !== null) {
-      (this.held ??= []).push(chunk);
-      return;
-    }
-    this.consume(chunk);
+    this.reader.feed(chunk);
   }
 
-  private consume(chunk: Buffer): void {
-    let pos = 0;
-    if (this.pendingLen > 0) {
-      pos = this.completePending(chunk);
-      if (pos < 0) return;
-      if (this.blockedOn !== null) {
-        if (pos < chunk.length) this.held = [Buffer.from(chunk.subarray(pos))];
-        return;
-      }
+  acceptHeader(header: number): boolean {
+    // [MQTT-3.1.0-1] judge the first packet by its first byte: do not wait for the body of something that is not a
+    // CONNECT (its length may be anything).
+    if (this.state === ConnState.New && header >> 4 !== 1) {
+      this.fail(RC.ProtocolError, 'first packet is not CONNECT');
+      return false;
     }
-    this.parse(chunk, pos);
+    return true;
   }
 
-  /**
-   * Finish the packet begun in an earlier read with the start of `chunk`. Returns where the rest of `chunk`
-   * begins, or -1 when the packet is still incomplete (or the connection closed).
-   */
-  private completePending(chunk: Buffer): number {
-    if (this.pendingNeed === 0) {
-      // The fixed header itself was split: join and parse afresh (the pending part is at most 4 bytes).
-      const joined = Buffer.concat([...this.pendingParts, chunk]);
-      this.pendingParts = [];
-      this.pendingLen = 0;
-      this.parse(joined, 0);
-      return -1;
+  onFrame(header: number, buf: Buffer, start: number, end: number): boolean {
+    this.broker.stats.msgsReceived++;
+    try {
+      dispatch(this, header, buf, start, end);
+    } catch (err) {
+      if (err instanceof WireError) {
+        this.fail(err.rc, err.message);
+      } else {
+        this.broker.logError(`Error handling packet from client ${this.logId}: ${(err as Error).stack ?? err}`);
+        this.fail(RC.ImplementationSpecificError, 'internal error');
+      }
     }
-    const missing = this.pendingNeed - this.pendingLen;
-    if (chunk.length < missing) {
-      this.pendingParts.push(chunk);
-      this.pendingLen += chunk.length;
-      return -1;
-    }
-    this.pendingParts.push(chunk.subarray(0, missing));
-    const packet = Buffer.concat(this.pendingParts, this.pendingNeed);
-    this.pendingParts = [];
-    this.pendingLen = 0;
-    this.pendingNeed = 0;
-    this.parse(packet, 0);
-    return this.state === ConnState.Closed ? -1 : missing;
+    // Stop at this packet boundary when closed or blocked; a blocked connection resumes in unblock().
+    return this.state !== ConnState.Closed && this.blockedOn === null;
   }
 
-  private parse(buf: Buffer, pos: number): void {
-    const len = buf.length;
-    while (pos < len) {
-      const header = buf[pos];
-      // [MQTT-3.1.0-1] judge the first packet by its first byte: do not wait for the body of something that is
-      // not a CONNECT (its length may be anything).
-      if (this.state === ConnState.New && header >> 4 !== 1) {
-        this.fail(RC.ProtocolError, 'first packet is not CONNECT');
-        return;
-      }
-      let rl = 0;
-      let mult = 1;
-      let i = pos + 1;
-      let complete = false;
-      for (let k = 0; k < 4 && i < len; k++) {
-        const b = buf[i++];
-        rl += (b & 0x7f) * mult;
-        if ((b & 0x80) === 0) {
-          complete = true;
-          break;
-        }
-        mult *= 128;
-      }
-      if (!complete) {
-        if (i - pos > 4) {
-          this.fail(RC.MalformedPacket, 'remaining length is longer than 4 bytes');
-          return;
-        }
-        this.keepPending(buf, pos, 0);
-        return;
-      }
-      const end = i + rl;
-      if (end - pos > this.maxPacketIn) {
-        // [MQTT-3.1.2-?] v5: a packet above the Maximum Packet Size the broker declared.
-        this.fail(RC.PacketTooLarge, `packet of ${end - pos} bytes is larger than ${this.maxPacketIn}`);
-        return;
-      }
-      if (end > len) {
-        this.keepPending(buf, pos, end - pos);
-        return;
-      }
-      this.broker.stats.msgsReceived++;
-      try {
-        dispatch(this, header, buf, i, end);
-      } catch (err) {
-        if (err instanceof WireError) {
-          this.fail(err.rc, err.message);
-        } else {
-          this.broker.logError(`Error handling packet from client ${this.logId}: ${(err as Error).stack ?? err}`);
-          this.fail(RC.ImplementationSpecificError, 'internal error');
-        }
-      }
-      if (this.state === ConnState.Closed) return;
-      pos = end;
-      if (this.blockedOn !== null) {
-        // Stop at this packet boundary; the rest is parsed when the block lifts.
-        if (pos < len) this.held = [Buffer.from(buf.subarray(pos))];
-        return;
-      }
-    }
+  onFrameError(kind: 'malformed' | 'too-large', detail: string): void {
+    // [MQTT-3.2.2-?] v5: a packet above the Maximum Packet Size the broker declared gets 0x95.
+    this.fail(kind === 'too-large' ? RC.PacketTooLarge : RC.MalformedPacket, detail);
   }
 
   /** Stop reading this client until `session` has room (called by the broker). */
@@ -237,19 +158,9 @@ export class Connection {
     this.blockedOn = null;
     if (this.state === ConnState.Closed) return;
     this.lastRx = this.broker.clock;
-    const held = this.held;
-    this.held = null;
-    if (held !== null) this.consume(held.length === 1 ? held[0] : Buffer.concat(held));
-    // consume() may have closed or re-blocked the connection.
+    this.reader.resume();
+    // resume() may have closed or re-blocked the connection.
     if (this.blockedOn === null && (this.state as ConnState) !== ConnState.Closed) this.socket.resume();
-  }
-
-  private keepPending(buf: Buffer, pos: number, need: number): void {
-    // Copy: the read buffer may be a slice of a larger one that should not stay alive for a partial packet.
-    const part = Buffer.from(buf.subarray(pos));
-    this.pendingParts = [part];
-    this.pendingLen = part.length;
-    this.pendingNeed = need;
   }
 
   // ---- output -----------------------------------------------------------------------------------------------
@@ -301,6 +212,7 @@ export class Connection {
     if (this.state === ConnState.Closed) return;
     const wasConnected = this.state === ConnState.Connected;
     this.state = ConnState.Closed;
+    this.reader.kill();
     this.writer.finish();
     if (!this.socket.destroyed) {
       if (reason === CloseReason.PeerClosed || reason === CloseReason.SocketError) {

@@ -223,7 +223,8 @@ export function decodeAuth(buf: Buffer, start: number, end: number): DisconnectP
 
 function readPacketId(c: Cursor, what: string): number {
   const id = c.u16('packet identifier');
-  // [MQTT-2.3.1-1] SUBSCRIBE, UNSUBSCRIBE and QoS>0 PUBLISH carry a non-zero packet identifier.
+  // [MQTT-2.3.1-1] SUBSCRIBE, UNSUBSCRIBE and QoS>0 PUBLISH carry a non-zero packet identifier. The spec names no
+  // reason code; Mosquitto's are kept (0x81 here, 0x82 for PUBLISH).
   if (id === 0) throw malformed(`${what} packet identifier is 0`);
   return id;
 }

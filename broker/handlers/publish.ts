@@ -34,8 +34,8 @@ export function handlePublish(conn: Connection, header: number, buf: Buffer, sta
     if (p + 2 > end) throw malformed('PUBLISH too short for its packet identifier');
     packetId = (buf[p] << 8) | buf[p + 1];
     p += 2;
-    // [MQTT-2.3.1-1] a QoS 1/2 PUBLISH carries a non-zero packet identifier.
-    if (packetId === 0) throw malformed('PUBLISH packet identifier is 0');
+    // [MQTT-2.3.1-1] a QoS 1/2 PUBLISH carries a non-zero packet identifier (0x82, as Mosquitto).
+    if (packetId === 0) throw protocolError('PUBLISH packet identifier is 0');
   }
   const topic = readTopic(buf, tOff, tOff + tLen);
 
