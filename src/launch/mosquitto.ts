@@ -102,7 +102,8 @@ async function launch(binary: string, version: string, port: number, opts: Mosqu
     'allow_anonymous true',
     'persistence false',
     `log_type ${opts.verbose ? 'all' : 'error'}`,
-    'log_dest stdout',
+    // stderr: Mosquitto buffers its log when stdout is a pipe, so output() would lag until it exits.
+    'log_dest stderr',
     'log_timestamp true',
     ...(opts.config ?? []),
   ];
@@ -114,6 +115,12 @@ async function launch(binary: string, version: string, port: number, opts: Mosqu
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
     await waitForPort('127.0.0.1', port, exited, () => output);
+    // The port was free when chosen; if another process took it first, Mosquitto exits and the connection above
+    // reached that other process. Make sure ours is still the one running.
+    await new Promise((r) => setTimeout(r, 30));
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`mosquitto exited during start-up: ${output.trim().slice(-500)}`);
+    }
   } catch (err) {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
