@@ -74,6 +74,11 @@ export class SeriesRecorder {
     this.gaugeValues[gauge] += delta;
   }
 
+  /** A gauge's current value. */
+  gauge(gauge: GaugeId): number {
+    return this.gaugeValues[gauge];
+  }
+
   /** Errors are rare, so a Map keyed by kind is cheap enough. */
   error(kind: string, amount = 1): void {
     this.errorsSinceSample.set(kind, (this.errorsSinceSample.get(kind) ?? 0) + amount);

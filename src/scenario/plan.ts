@@ -3,7 +3,7 @@
  * share of every group and of every moment of its ramp-up; clients keep their global index within the group (the
  * templates' {i}), and rates stay per client, whatever the number of workers.
  */
-import type { Arrival, ClientGroup, PublishStep, Scenario } from './schema.js';
+import type { Arrival, ClientGroup, PublishStep, SampleEvery, Scenario, Step } from './schema.js';
 import { renderTemplate } from './templates.js';
 
 export interface PlannedClient {
@@ -115,4 +115,19 @@ export function clientRatePerSec(step: PublishStep, group: ClientGroup): number 
 export function resolveWorkerCount(setting: number | 'auto', totalClients: number, cpus: number): number {
   if (setting !== 'auto') return setting;
   return Math.max(1, Math.min(cpus, totalClients));
+}
+
+/** The interval setting of a group's first subscribe step (its subscribers' interval statistics), if it subscribes. */
+export function groupSampleEvery(group: ClientGroup): SampleEvery | undefined {
+  const visit = (steps: Step[]): SampleEvery | undefined => {
+    for (const s of steps) {
+      if (s.kind === 'subscribe') return s.sampleEvery;
+      if (s.kind === 'repeat') {
+        const inner = visit(s.steps);
+        if (inner) return inner;
+      }
+    }
+    return undefined;
+  };
+  return visit(group.steps);
 }

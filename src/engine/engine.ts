@@ -1,0 +1,472 @@
+/**
+ * A worker's share of a run: its simulated clients, the scheduler that paces publishers, the once-a-second
+ * progress snapshot, and the orderly end (stop publishing, let subscribers drain, disconnect, report).
+ *
+ * The engine emits plain data (progress snapshots, a final report); it never imports the pool, the reports or the
+ * CLI. It runs the same in a worker thread or in the main thread.
+ */
+import { readFileSync } from 'node:fs';
+import type { DeliveryTracker } from '../metrics/delivery.js';
+import { LatencyHistogram, type EncodedHistogram } from '../metrics/histogram.js';
+import { Gauge, type CounterName } from '../metrics/series.js';
+import { groupSampleEvery, type PlannedClient } from '../scenario/plan.js';
+import type { ClientGroup, Payload, PublishStep, Scenario } from '../scenario/schema.js';
+import { FlushQueue } from '../util/batch-writer.js';
+import { SimClient } from './client.js';
+import { RunClock } from './clock.js';
+import { payloadTemplate } from './codec.js';
+import { GroupMetrics, type GroupReport } from './group-metrics.js';
+import type { Publisher } from './publisher.js';
+import type { Endpoint } from './transport.js';
+
+export interface EngineInit {
+  scenario: Scenario;
+  clients: PlannedClient[];
+  endpoint: Endpoint;
+  /** Most QoS 1/2 messages one client keeps unacknowledged (also capped by the broker's Receive Maximum). */
+  maxInflight: number;
+}
+
+/** One line of results.jtl, before it is rendered: JMeter's sample fields. */
+export type JtlRow = [
+  timeStampMs: number,
+  elapsedMs: number,
+  label: string,
+  success: boolean,
+  message: string,
+  thread: string,
+  bytes: number,
+  sentBytes: number,
+  sampleCount: number,
+  errorCount: number,
+];
+
+export interface ErrorExample {
+  kind: string;
+  clientId: string;
+  detail: string;
+  atMs: number;
+}
+
+export interface ProgressSnapshot {
+  /** Seconds since the run's epoch this snapshot closes. */
+  second: number;
+  /** Running totals over all groups of this worker. */
+  totals: Record<CounterName, number>;
+  errors: Record<string, number>;
+  connected: number;
+  inflight: number;
+  /** Every end-to-end latency recorded so far by this worker. */
+  e2e: EncodedHistogram;
+  jtl: JtlRow[];
+  finishedClients: number;
+}
+
+export interface EngineReport {
+  groups: GroupReport[];
+  errors: ErrorExample[];
+  jtl: JtlRow[];
+  /** Client ids used by more than one client of this worker that lost connections to a takeover. */
+  takenOver: string[];
+  clients: number;
+  finishedClients: number;
+  failedClients: number;
+}
+
+export interface EngineEvents {
+  progress(snapshot: ProgressSnapshot): void;
+  /** Every client has run all its steps (publishers are done; subscribers may still receive). */
+  idle(): void;
+}
+
+/** Examples of each error kind kept for the report. */
+const ERROR_EXAMPLES_PER_KIND = 5;
+/** A close within this long after another client with the same id connected is counted as a takeover. */
+const TAKEOVER_WINDOW_MS = 2_000;
+
+export interface GroupRuntime {
+  name: string;
+  config: ClientGroup;
+  metrics: GroupMetrics;
+}
+
+export class Engine {
+  /** The run's clock; set by start(), when every worker is ready. */
+  clock: RunClock;
+  readonly endpoint: Endpoint;
+  readonly flushQueue = new FlushQueue();
+  readonly bytes = { bytesSent: 0 };
+  /** Date.now() at the run's epoch, for wall-clock timestamps in results.jtl. */
+  epochWallMs = Date.now();
+  readonly maxInflight: number;
+  readonly groups: GroupRuntime[];
+  /** Milliseconds since the epoch, refreshed on reads and timers (a cheap clock for keepalive bookkeeping). */
+  nowMs = 0;
+  stopping = false;
+
+  private readonly clients: SimClient[] = [];
+  private finished = 0;
+  private failed = 0;
+  private readonly startTimers: NodeJS.Timeout[] = [];
+  private tickTimer: NodeJS.Timeout | null = null;
+  private readonly intervalTimers: NodeJS.Timeout[] = [];
+  private readonly errorExamples = new Map<string, ErrorExample[]>();
+  private jtl: JtlRow[] = [];
+  private readonly payloads = new Map<PublishStep, Buffer>();
+  private readonly files = new Map<string, Buffer>();
+  private readonly sharedIds = new Set<string>();
+  private readonly lastConnect = new Map<string, { client: SimClient; atMs: number }>();
+  private readonly takenOver = new Set<string>();
+  private readonly deliveryWindow: number;
+
+  // Publisher scheduling: a min-heap on due time, and a list of publishers to pump on the next turn.
+  private readonly heap: Publisher[] = [];
+  private heapTimer: NodeJS.Timeout | null = null;
+  private heapTimerDueUs = Infinity;
+  private ready: Publisher[] = [];
+  private readyScheduled = false;
+  private connectedCount = 0;
+
+  constructor(
+    private readonly init: EngineInit,
+    private readonly events: EngineEvents,
+  ) {
+    this.clock = new RunClock(process.hrtime.bigint());
+    this.endpoint = init.endpoint;
+    this.maxInflight = init.maxInflight;
+    this.groups = init.scenario.groups.map((config) => ({ name: config.name, config, metrics: new GroupMetrics(config.name) }));
+    const counts = new Map<string, number>();
+    for (const c of init.clients) counts.set(c.clientId, (counts.get(c.clientId) ?? 0) + 1);
+    for (const [id, n] of counts) if (n > 1) this.sharedIds.add(id);
+    // Each stream costs window/8 bytes per receiver: keep the total bounded for runs with very many streams.
+    const publishers = init.clients.length;
+    this.deliveryWindow = publishers > 2_000 ? 256 : publishers > 200 ? 1024 : 4096;
+    for (const planned of init.clients) {
+      const group = this.groups[planned.group];
+      this.clients.push(new SimClient(this, group, planned.index, planned.clientId, publisherId(planned)));
+    }
+  }
+
+  /**
+   * Start the clients on the run's timeline. `epochNs` is process.hrtime.bigint() and `epochWallMs` Date.now() at
+   * the run's start, taken by the main thread once every worker was ready.
+   */
+  start(epochNs: bigint, epochWallMs: number): void {
+    this.clock = new RunClock(epochNs);
+    this.epochWallMs = epochWallMs;
+    const now = this.clock.nowMs();
+    for (const c of this.clients) {
+      const planned = this.init.clients[this.clients.indexOf(c)];
+      const t = setTimeout(() => c.start(), Math.max(0, planned.startOffsetMs - now));
+      this.startTimers.push(t);
+    }
+    this.tickTimer = setInterval(() => this.tick(), 1000);
+    for (const g of this.groups) {
+      const every = groupSampleEvery(g.config);
+      if (every !== undefined && every.kind === 'time') {
+        g.metrics.sampleEvery = every;
+        this.intervalTimers.push(setInterval(() => g.metrics.sampleInterval(), every.everyMs));
+      } else if (every !== undefined) {
+        g.metrics.sampleEvery = every;
+      }
+    }
+    if (this.clients.length === 0) this.events.idle();
+  }
+
+  // ---- services for clients -------------------------------------------------------------------------------------
+
+  payloadFor(step: PublishStep): Buffer {
+    let b = this.payloads.get(step);
+    if (b === undefined) {
+      b = this.payloadBytes(step.payload, step.timestamp);
+      this.payloads.set(step, b);
+    }
+    return b;
+  }
+
+  willPayload(p: Payload): Buffer {
+    return this.payloadBytes(p, false);
+  }
+
+  private payloadBytes(p: Payload, timestamp: boolean): Buffer {
+    switch (p.kind) {
+      case 'empty':
+        return payloadTemplate('empty', {}, timestamp);
+      case 'text':
+        return payloadTemplate('text', { text: p.text }, timestamp);
+      case 'hex':
+        return payloadTemplate('hex', { hex: p.hex }, timestamp);
+      case 'random':
+        return payloadTemplate('random', { sizeBytes: p.sizeBytes }, timestamp);
+      case 'file': {
+        let data = this.files.get(p.path);
+        if (data === undefined) {
+          data = readFileSync(p.path);
+          this.files.set(p.path, data);
+        }
+        return payloadTemplate('file', { data }, timestamp);
+      }
+    }
+  }
+
+  tracker(c: SimClient): DeliveryTracker {
+    return c.group.metrics.tracker(c.clientId, this.deliveryWindow);
+  }
+
+  noteError(kind: string, c: SimClient, detail: string): void {
+    let list = this.errorExamples.get(kind);
+    if (list === undefined) {
+      list = [];
+      this.errorExamples.set(kind, list);
+    }
+    if (list.length < ERROR_EXAMPLES_PER_KIND) list.push({ kind, clientId: c.clientId, detail, atMs: this.clock.nowMs() });
+    if (kind === 'takeover') this.takenOver.add(c.clientId);
+  }
+
+  jtlSample(nowUs: number, elapsedUs: number, label: string, c: SimClient, ok: boolean, message: string, bytes: number): void {
+    this.jtl.push([
+      Math.round(this.epochWallMs + (nowUs - elapsedUs) / 1000),
+      Math.round(elapsedUs / 1000),
+      `${label} ${c.group.name}`,
+      ok,
+      message,
+      c.clientId,
+      bytes,
+      0,
+      1,
+      ok ? 0 : 1,
+    ]);
+  }
+
+  clientConnected(c: SimClient): void {
+    this.connectedCount++;
+    if (this.sharedIds.has(c.clientId)) this.lastConnect.set(c.clientId, { client: c, atMs: this.clock.nowMs() });
+  }
+
+  clientDisconnected(_c: SimClient): void {
+    this.connectedCount--;
+  }
+
+  /** A 3.1.1 broker closes a taken-over connection without saying why: infer it from our own clients' ids. */
+  likelyTakeover(c: SimClient): boolean {
+    if (!this.sharedIds.has(c.clientId)) return false;
+    const last = this.lastConnect.get(c.clientId);
+    return last !== undefined && last.client !== c && this.clock.nowMs() - last.atMs <= TAKEOVER_WINDOW_MS;
+  }
+
+  clientFinished(c: SimClient): void {
+    this.finished++;
+    if (c.failed) this.failed++;
+    if (this.finished === this.clients.length) this.events.idle();
+  }
+
+  // ---- publisher scheduling -------------------------------------------------------------------------------------
+
+  /** Pump `pub` on the next turn of the event loop. */
+  wake(pub: Publisher): void {
+    if (pub.heapIndex >= 0) this.heapRemove(pub);
+    if (pub.dueUs === -1) return;
+    pub.dueUs = -1;
+    this.ready.push(pub);
+    if (!this.readyScheduled) {
+      this.readyScheduled = true;
+      setImmediate(this.runReady);
+    }
+  }
+
+  private readonly runReady = (): void => {
+    this.readyScheduled = false;
+    const list = this.ready;
+    this.ready = [];
+    const now = this.clock.nowUs();
+    this.nowMs = Date.now() - this.epochWallMs;
+    for (let i = 0; i < list.length; i++) {
+      const pub = list[i];
+      pub.dueUs = 0;
+      this.pump(pub, now);
+    }
+  };
+
+  private pump(pub: Publisher, nowUs: number): void {
+    if (this.stopping || pub.done || pub.client.finished) return;
+    const next = pub.pump(nowUs);
+    if (next > 0) this.heapPush(pub, next);
+    else if (next === 0) this.wake(pub);
+  }
+
+  private heapPush(pub: Publisher, dueUs: number): void {
+    pub.dueUs = dueUs;
+    const h = this.heap;
+    pub.heapIndex = h.length;
+    h.push(pub);
+    this.siftUp(pub.heapIndex);
+    this.armHeapTimer();
+  }
+
+  private heapRemove(pub: Publisher): void {
+    const h = this.heap;
+    const i = pub.heapIndex;
+    const last = h.pop()!;
+    pub.heapIndex = -1;
+    if (i < h.length) {
+      h[i] = last;
+      last.heapIndex = i;
+      this.siftDown(i);
+      this.siftUp(last.heapIndex);
+    }
+  }
+
+  private siftUp(i: number): void {
+    const h = this.heap;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (h[parent].dueUs <= h[i].dueUs) break;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  private siftDown(i: number): void {
+    const h = this.heap;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && h[l].dueUs < h[m].dueUs) m = l;
+      if (r < h.length && h[r].dueUs < h[m].dueUs) m = r;
+      if (m === i) return;
+      this.swap(i, m);
+      i = m;
+    }
+  }
+
+  private swap(a: number, b: number): void {
+    const h = this.heap;
+    const x = h[a];
+    h[a] = h[b];
+    h[b] = x;
+    h[a].heapIndex = a;
+    h[b].heapIndex = b;
+  }
+
+  private armHeapTimer(): void {
+    const top = this.heap[0];
+    if (top === undefined || top.dueUs >= this.heapTimerDueUs) return;
+    if (this.heapTimer) clearTimeout(this.heapTimer);
+    this.heapTimerDueUs = top.dueUs;
+    const delayMs = Math.max(0, (top.dueUs - this.clock.nowUs()) / 1000);
+    this.heapTimer = setTimeout(this.onHeapTimer, delayMs);
+  }
+
+  private readonly onHeapTimer = (): void => {
+    this.heapTimer = null;
+    this.heapTimerDueUs = Infinity;
+    const now = this.clock.nowUs();
+    this.nowMs = Date.now() - this.epochWallMs;
+    const h = this.heap;
+    while (h.length > 0 && h[0].dueUs <= now) {
+      const pub = h[0];
+      this.heapRemove(pub);
+      this.pump(pub, now);
+    }
+    this.armHeapTimer();
+  };
+
+  // ---- once a second --------------------------------------------------------------------------------------------
+
+  private tick(): void {
+    this.nowMs = Date.now() - this.epochWallMs;
+    const nowMs = this.clock.nowMs();
+    const second = Math.max(0, Math.floor(nowMs / 1000) - 1);
+    for (const c of this.clients) c.keepAlive(this.nowMs);
+    this.collectClientSamples(nowMs);
+    this.events.progress(this.snapshot(second));
+  }
+
+  /** JMeter-style rows: one per client and second for its publishing and its receiving. */
+  private collectClientSamples(nowMs: number): void {
+    const at = Math.round(this.epochWallMs + nowMs);
+    for (const c of this.clients) {
+      if (c.pubCount > 0) {
+        const mean = c.pubLatencyUs / Math.max(1, c.pubCount - c.pubErrors) / 1000;
+        this.jtl.push([at, Math.round(mean), `publish ${c.group.name}`, c.pubErrors === 0, '', c.clientId, 0, c.pubBytes, c.pubCount, c.pubErrors]);
+        c.pubCount = c.pubLatencyUs = c.pubBytes = c.pubErrors = 0;
+      }
+      if (c.rxCount > 0) {
+        const mean = c.rxLatencyUs / c.rxCount / 1000;
+        this.jtl.push([at, Math.round(mean), `receive ${c.group.name}`, true, '', c.clientId, c.rxBytes, 0, c.rxCount, 0]);
+        c.rxCount = c.rxLatencyUs = c.rxBytes = 0;
+      }
+    }
+  }
+
+  private snapshot(second: number): ProgressSnapshot {
+    const totals = {} as Record<CounterName, number>;
+    const errors: Record<string, number> = {};
+    let inflight = 0;
+    for (const g of this.groups) {
+      const t = g.metrics.series.totalsNow();
+      for (const [k, v] of Object.entries(t.counters) as [CounterName, number][]) totals[k] = (totals[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(t.errors)) errors[k] = (errors[k] ?? 0) + v;
+      g.metrics.series.sample(second);
+    }
+    for (const g of this.groups) inflight += g.metrics.series.gauge(Gauge.inflight);
+    const merged = mergeE2e(this.groups);
+    const jtl = this.jtl;
+    this.jtl = [];
+    return {
+      second,
+      totals,
+      errors,
+      connected: this.connectedCount,
+      inflight,
+      e2e: merged,
+      jtl,
+      finishedClients: this.finished,
+    };
+  }
+
+  // ---- the end --------------------------------------------------------------------------------------------------
+
+  /**
+   * Stop: no more steps or publishing; subscribers keep receiving for `drainMs`; then every client disconnects.
+   * Resolves with the worker's report.
+   */
+  async stop(drainMs: number): Promise<EngineReport> {
+    this.stopping = true;
+    for (const t of this.startTimers) clearTimeout(t);
+    if (this.heapTimer) clearTimeout(this.heapTimer);
+    this.heap.length = 0;
+    this.ready = [];
+    if (drainMs > 0) await new Promise((r) => setTimeout(r, drainMs));
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    for (const t of this.intervalTimers) clearInterval(t);
+    for (const c of this.clients) c.shutdown();
+    // Let the DISCONNECTs go out and the sockets close.
+    await new Promise((r) => setTimeout(r, 50));
+    const nowMs = this.clock.nowMs();
+    this.collectClientSamples(nowMs);
+    const lastSecond = Math.max(0, Math.floor(nowMs / 1000));
+    const errors = [...this.errorExamples.values()].flat();
+    return {
+      groups: this.groups.map((g) => g.metrics.report(lastSecond)),
+      errors,
+      jtl: this.jtl,
+      takenOver: [...this.takenOver],
+      clients: this.clients.length,
+      finishedClients: this.finished,
+      failedClients: this.failed,
+    };
+  }
+}
+
+function mergeE2e(groups: GroupRuntime[]): EncodedHistogram {
+  const all = new LatencyHistogram();
+  for (const g of groups) all.add(g.metrics.e2e);
+  return all.encode();
+}
+
+/** A client's publisher id, unique in the run: group in the high bits, index in the low 20. */
+export function publisherId(c: PlannedClient): number {
+  return c.group * 0x10_0000 + c.index;
+}

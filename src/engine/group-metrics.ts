@@ -1,0 +1,114 @@
+/**
+ * What one worker measures for one client group: latency histograms, per-second counters, interval statistics of
+ * its subscribers, and the raw facts the main thread needs for delivery accounting (streams received, streams
+ * published, subscription coverage). Everything here ends as plain data in a GroupReport.
+ */
+import { DeliveryTracker, type StreamDelivery } from '../metrics/delivery.js';
+import { LatencyHistogram, type EncodedHistogram } from '../metrics/histogram.js';
+import { IntervalRecorder, SeriesRecorder, type CounterSeries, type IntervalSample } from '../metrics/series.js';
+import type { SampleEvery } from '../scenario/schema.js';
+
+export type LatencyName = 'connect' | 'subscribe' | 'publish' | 'e2e';
+
+/** A stream a client published: (publisher, topic), with how many it sent and how many the broker acknowledged. */
+export interface PublishedStream {
+  publisherId: number;
+  clientId: string;
+  topic: string;
+  qos: number;
+  sent: number;
+  acknowledged: number;
+  /** Send time of the first and last message, µs since the run's epoch. */
+  firstUs: number;
+  lastUs: number;
+}
+
+/** When a client's subscription was in force: from SUBACK until unsubscribed or its session ended. */
+export interface Coverage {
+  clientId: string;
+  filter: string;
+  /** Granted QoS (the lower of this and the publish QoS is what the stream is received at). */
+  qos: number;
+  fromUs: number;
+  /** Infinity while still in force at the end. */
+  toUs: number;
+}
+
+/** One receiving client's delivery record. */
+export interface ReceiverReport {
+  clientId: string;
+  streams: StreamDelivery[];
+}
+
+export interface GroupReport {
+  group: string;
+  latency: Record<LatencyName, EncodedHistogram>;
+  series: CounterSeries;
+  intervals: IntervalSample[];
+  receivers: ReceiverReport[];
+  published: PublishedStream[];
+  coverage: Coverage[];
+}
+
+export class GroupMetrics {
+  readonly connect = new LatencyHistogram();
+  readonly subscribe = new LatencyHistogram();
+  readonly publish = new LatencyHistogram();
+  readonly e2e = new LatencyHistogram();
+  readonly series = new SeriesRecorder();
+  readonly interval = new IntervalRecorder();
+  readonly intervalSamples: IntervalSample[] = [];
+  /** Messages received since the last interval sample (for message-count intervals). */
+  intervalMessages = 0;
+  readonly receivers = new Map<string, DeliveryTracker>();
+  readonly published: PublishedStream[] = [];
+  readonly coverage: Coverage[] = [];
+  /** Closes an interval: after a time, or after a number of messages. */
+  sampleEvery: SampleEvery | undefined;
+  private intervalIndex = 0;
+
+  constructor(readonly name: string) {}
+
+  tracker(clientId: string, window: number): DeliveryTracker {
+    let t = this.receivers.get(clientId);
+    if (t === undefined) {
+      t = new DeliveryTracker({ window });
+      this.receivers.set(clientId, t);
+    }
+    return t;
+  }
+
+  /** One received timestamped message's latency, for the interval statistics. */
+  recordInterval(us: number): void {
+    this.interval.record(us);
+    const every = this.sampleEvery;
+    if (every !== undefined && every.kind === 'messages' && ++this.intervalMessages >= every.every) {
+      this.intervalMessages = 0;
+      this.intervalSamples.push(this.interval.sample(this.intervalIndex++));
+    }
+  }
+
+  /** Close a time interval (called by the engine's timer for groups sampled by time). */
+  sampleInterval(): void {
+    this.intervalSamples.push(this.interval.sample(this.intervalIndex++));
+  }
+
+  report(lastSecond: number): GroupReport {
+    this.series.sample(lastSecond);
+    if (this.sampleEvery !== undefined && this.sampleEvery.kind === 'time') this.sampleInterval();
+    return {
+      group: this.name,
+      latency: {
+        connect: this.connect.encode(),
+        subscribe: this.subscribe.encode(),
+        publish: this.publish.encode(),
+        e2e: this.e2e.encode(),
+      },
+      series: this.series.series(),
+      intervals: this.intervalSamples,
+      receivers: [...this.receivers].map(([clientId, t]) => ({ clientId, streams: t.streams() })),
+      published: this.published,
+      coverage: this.coverage,
+    };
+  }
+}

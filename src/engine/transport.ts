@@ -1,0 +1,143 @@
+/**
+ * The byte stream under a simulated client: TCP, TLS, WebSocket or secure WebSocket, behind one small interface.
+ * The client is the handler (no closure per event); each link reports open, data and close once.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import WebSocket from 'ws';
+import type { ByteSink } from '../util/batch-writer.js';
+
+export type Transport = 'mqtt' | 'mqtts' | 'ws' | 'wss';
+
+/** TLS material, already read from disk (workers read each file once). */
+export interface TlsMaterial {
+  ca: Buffer | undefined;
+  cert: Buffer | undefined;
+  key: Buffer | undefined;
+  pfx: Buffer | undefined;
+  passphrase: string | undefined;
+  verify: boolean;
+  serverName: string | undefined;
+}
+
+/** Where clients connect: resolved by the runner (a bundled broker becomes mqtt://127.0.0.1:<port>). */
+export interface Endpoint {
+  transport: Transport;
+  hosts: { host: string; port: number }[];
+  /** WebSocket path. */
+  path: string;
+  tls: TlsMaterial | undefined;
+}
+
+export interface LinkHandler {
+  onLinkOpen(): void;
+  onLinkData(chunk: Buffer): void;
+  /** The link is gone. `error` is an errno-like code ("ECONNREFUSED") or null for an orderly close. */
+  onLinkClose(error: string | null): void;
+}
+
+export interface Link extends ByteSink {
+  /** Close after what is written has gone out. */
+  end(): void;
+  /** Close now (also: simulate a client that vanishes). */
+  destroy(): void;
+  pause(): void;
+  resume(): void;
+}
+
+export function openLink(endpoint: Endpoint, hostIndex: number, handler: LinkHandler): Link {
+  const { host, port } = endpoint.hosts[hostIndex % endpoint.hosts.length];
+  switch (endpoint.transport) {
+    case 'mqtt':
+      return socketLink(netConnect({ host, port, noDelay: true }), 'connect', handler);
+    case 'mqtts': {
+      const t = endpoint.tls!;
+      const socket = tlsConnect({
+        host,
+        port,
+        ca: t.ca,
+        cert: t.cert,
+        key: t.key,
+        pfx: t.pfx,
+        passphrase: t.passphrase,
+        rejectUnauthorized: t.verify,
+        servername: t.serverName ?? (isIp(host) ? undefined : host),
+      });
+      socket.setNoDelay(true);
+      return socketLink(socket, 'secureConnect', handler);
+    }
+    case 'ws':
+    case 'wss':
+      return webSocketLink(endpoint, host, port, handler);
+  }
+}
+
+function isIp(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
+}
+
+function socketLink(socket: Socket | TLSSocket, openEvent: 'connect' | 'secureConnect', handler: LinkHandler): Link {
+  let closed = false;
+  let error: string | null = null;
+  socket.once(openEvent, () => handler.onLinkOpen());
+  socket.on('data', (chunk: Buffer) => handler.onLinkData(chunk));
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    error ??= err.code ?? err.message;
+  });
+  socket.on('close', () => {
+    if (closed) return;
+    closed = true;
+    handler.onLinkClose(error);
+  });
+  return socket as Link;
+}
+
+/** A WebSocket as a byte stream: each binary message is a chunk of the MQTT stream [MQTT-6.0.0-2]. */
+function webSocketLink(endpoint: Endpoint, host: string, port: number, handler: LinkHandler): Link {
+  const scheme = endpoint.transport === 'wss' ? 'wss' : 'ws';
+  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const t = endpoint.tls;
+  const options: WebSocket.ClientOptions & { servername?: string } = {
+    perMessageDeflate: false,
+    ca: t?.ca,
+    cert: t?.cert,
+    key: t?.key,
+    pfx: t?.pfx,
+    passphrase: t?.passphrase,
+    rejectUnauthorized: t ? t.verify : undefined,
+    // Passed through to tls.connect for SNI and the certificate name check.
+    servername: t?.serverName,
+  };
+  const ws = new WebSocket(`${scheme}://${hostPart}:${port}${endpoint.path || '/mqtt'}`, ['mqtt'], options);
+  ws.binaryType = 'nodebuffer';
+  let closed = false;
+  let error: string | null = null;
+  ws.on('open', () => handler.onLinkOpen());
+  ws.on('message', (data: Buffer) => handler.onLinkData(data));
+  ws.on('error', (err: NodeJS.ErrnoException) => {
+    error ??= err.code ?? err.message;
+  });
+  ws.on('close', () => {
+    if (closed) return;
+    closed = true;
+    handler.onLinkClose(error);
+  });
+  return {
+    write(data: Buffer): boolean {
+      if (ws.readyState !== WebSocket.OPEN) return false;
+      // The writer reuses its slab once the socket's buffer is empty, so the frame gets its own copy.
+      ws.send(Buffer.from(data), { binary: true });
+      return true;
+    },
+    get writableLength() {
+      return ws.bufferedAmount;
+    },
+    get destroyed() {
+      return ws.readyState === WebSocket.CLOSED || ws.readyState === WebSocket.CLOSING;
+    },
+    end: () => ws.close(1000),
+    destroy: () => ws.terminate(),
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
+  };
+}

@@ -1,0 +1,320 @@
+/**
+ * Workers' reports → one RunResult: histograms merged exactly, series summed, and delivery settled by joining
+ * what each publisher sent with what each subscriber's subscriptions covered.
+ */
+import {
+  deliveryVerdicts,
+  mergeDeliverySummaries,
+  settleDelivery,
+  totalDelivery,
+  type DeliverySummary,
+  type StreamDelivery,
+  type StreamExpectation,
+} from '../metrics/delivery.js';
+import { LatencyHistogram, type LatencySummary } from '../metrics/histogram.js';
+import { mergeIntervals, mergeSeries, seriesTotals, type CounterSeries } from '../metrics/series.js';
+import { evaluateThresholds, type ThresholdInput, type ThresholdMetrics } from '../metrics/thresholds.js';
+import { topicMatches } from '../protocol/topic.js';
+import { groupSampleEvery } from '../scenario/plan.js';
+import type { Scenario } from '../scenario/schema.js';
+import type { EngineReport } from '../engine/engine.js';
+import type { Coverage, GroupReport, PublishedStream } from '../engine/group-metrics.js';
+import {
+  LATENCY_NAMES,
+  type GroupResult,
+  type LatencyName,
+  type PercentileCurve,
+  type RunResult,
+  type StreamRow,
+  type Totals,
+} from './result.js';
+
+export interface RunFacts {
+  version: string;
+  scenario: Scenario;
+  target: RunResult['target'];
+  startedAt: Date;
+  endedAt: Date;
+  durationMs: number;
+  stoppedBy: RunResult['stoppedBy'];
+  workers: number;
+}
+
+export interface Aggregated {
+  result: RunResult;
+  /** Merged histograms by name ("e2e", "publishers.e2e"), for .hgrm files. */
+  histograms: Map<string, LatencyHistogram>;
+}
+
+const CURVE_PERCENTILES = [
+  0, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 92.5, 95, 96.875, 97.5, 98.4375, 99, 99.21875, 99.5, 99.6, 99.75, 99.8,
+  99.9, 99.95, 99.975, 99.99, 99.995, 99.999, 100,
+];
+const MAX_PROBLEM_ROWS = 100;
+
+export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated {
+  const scenario = facts.scenario;
+  const histograms = new Map<string, LatencyHistogram>();
+  const total: Record<LatencyName, LatencyHistogram> = {
+    connect: new LatencyHistogram(),
+    subscribe: new LatencyHistogram(),
+    publish: new LatencyHistogram(),
+    e2e: new LatencyHistogram(),
+  };
+  const published: PublishedStream[] = [];
+  const coverage: Coverage[] = [];
+  const receiversByGroup = new Map<string, { clientId: string; streams: StreamDelivery[] }[]>();
+  const groupSeries: CounterSeries[] = [];
+  const groups: GroupResult[] = [];
+  const groupHistograms = new Map<string, Record<LatencyName, LatencyHistogram>>();
+
+  for (const [g, config] of scenario.groups.entries()) {
+    const parts: GroupReport[] = reports.map((r) => r.groups[g]).filter((x): x is GroupReport => x !== undefined);
+    const hist: Record<LatencyName, LatencyHistogram> = {
+      connect: new LatencyHistogram(),
+      subscribe: new LatencyHistogram(),
+      publish: new LatencyHistogram(),
+      e2e: new LatencyHistogram(),
+    };
+    for (const p of parts) {
+      for (const name of LATENCY_NAMES) hist[name].merge(p.latency[name]);
+      published.push(...p.published);
+      coverage.push(...p.coverage);
+    }
+    for (const name of LATENCY_NAMES) {
+      total[name].add(hist[name]);
+      if (hist[name].count > 0) histograms.set(`${config.name}.${name}`, hist[name]);
+    }
+    groupHistograms.set(config.name, hist);
+    const series = mergeSeries(parts.map((p) => p.series));
+    groupSeries.push(series);
+    receiversByGroup.set(config.name, parts.flatMap((p) => p.receivers));
+    const every = groupSampleEvery(config);
+    groups.push({
+      name: config.name,
+      clients: config.clients,
+      latency: summaries(hist),
+      totals: totalsOf(series),
+      delivery: emptySummary(),
+      intervals: every ? mergeIntervals(parts.flatMap((p) => p.intervals)) : [],
+      intervalEvery: every ? (every.kind === 'time' ? formatMs(every.everyMs) : `${every.every} messages`) : undefined,
+    });
+  }
+  for (const name of LATENCY_NAMES) if (total[name].count > 0) histograms.set(name, total[name]);
+
+  // Delivery: per receiver, expectations from the streams its subscriptions covered from start to end.
+  const problems: StreamRow[] = [];
+  let problemStreams = 0;
+  let uncovered = 0;
+  let uncoveredMessages = 0;
+  const publisherNames = new Map<number, string>(published.map((p) => [p.publisherId, p.clientId]));
+  const coverageByClient = new Map<string, Coverage[]>();
+  for (const c of coverage) {
+    let list = coverageByClient.get(c.clientId);
+    if (list === undefined) {
+      list = [];
+      coverageByClient.set(c.clientId, list);
+    }
+    list.push(c);
+  }
+  const summaries_: DeliverySummary[] = [];
+  groups.forEach((group) => {
+    const receivers = receiversByGroup.get(group.name) ?? [];
+    const perReceiver: DeliverySummary[] = [];
+    for (const r of receivers) {
+      const covers = coverageByClient.get(r.clientId) ?? [];
+      const expectations: StreamExpectation[] = [];
+      for (const s of published) {
+        let qos = -1;
+        for (const c of covers) {
+          if (c.filter.startsWith('$share/')) continue;
+          if (c.fromUs <= s.firstUs && c.toUs >= s.lastUs && topicMatches(c.filter, s.topic)) qos = Math.max(qos, Math.min(c.qos, s.qos));
+        }
+        if (qos >= 0) expectations.push({ publisherId: s.publisherId, topic: s.topic, qos: qos as 0 | 1 | 2, sent: s.sent, acknowledged: s.acknowledged });
+      }
+      const expected = new Set(expectations.map((e) => `${e.publisherId}\u0000${e.topic}`));
+      // A stream this receiver was not subscribed to for its whole life (it subscribed late, unsubscribed early, got a
+      // retained copy, or shares a subscription group) cannot be judged for loss: its deliveries are counted apart.
+      const judged = r.streams.filter((s) => {
+        const ok = expected.has(`${s.publisherId}\u0000${s.topic}`);
+        if (!ok) {
+          uncovered++;
+          uncoveredMessages += s.received;
+        }
+        return ok;
+      });
+      const summary = settleDelivery(judged, expectations);
+      perReceiver.push(summary);
+      for (const e of expectations) {
+        const s = judged.find((x) => x.publisherId === e.publisherId && x.topic === e.topic);
+        const one = settleDelivery(s ? [s] : [], [e]);
+        const t = totalDelivery(one);
+        if (t.lost > 0 || t.duplicated > 0 || t.outOfOrder > 0) {
+          problemStreams++;
+          problems.push({
+            receiver: r.clientId,
+            publisher: publisherNames.get(e.publisherId) ?? String(e.publisherId),
+            topic: e.topic,
+            qos: e.qos,
+            sent: e.sent,
+            acknowledged: e.acknowledged,
+            received: t.received,
+            lost: t.lost,
+            duplicated: t.duplicated,
+            outOfOrder: t.outOfOrder,
+          });
+        }
+      }
+    }
+    group.delivery = mergeDeliverySummaries(perReceiver);
+    summaries_.push(group.delivery);
+  });
+  problems.sort((a, b) => b.lost - a.lost || b.duplicated - a.duplicated || b.outOfOrder - a.outOfOrder);
+  const deliverySummary = mergeDeliverySummaries(summaries_);
+  const deliveryTotal = totalDelivery(deliverySummary);
+
+  const series = mergeSeries(groupSeries);
+  const totals = totalsOf(series);
+  const takeoverIds = [...new Set(reports.flatMap((r) => r.takenOver))].sort();
+  const notes: string[] = [];
+  const takeoverCount = totals.errors.takeover ?? 0;
+  if (takeoverCount > 0) {
+    notes.push(
+      `${takeoverCount} connection${takeoverCount === 1 ? ' was' : 's were'} closed because another client connected with the ` +
+        `same client id (session takeover; client id${takeoverIds.length === 1 ? '' : 's'}: ${takeoverIds.join(', ') || 'shared ids'}). ` +
+        'Each takeover makes the other client reconnect and take the session back: the "lost connection, retrying" loop. ' +
+        'Give every client its own id.',
+    );
+  }
+  if (uncovered > 0) {
+    notes.push(
+      `${uncoveredMessages} message${uncoveredMessages === 1 ? '' : 's'} on ${uncovered} stream${uncovered === 1 ? '' : 's'} arrived at subscribers ` +
+        'whose subscription did not cover the whole stream (subscribed after it began, unsubscribed before it ended, a retained ' +
+        'copy, or a shared subscription); they are counted as received but not judged for loss.',
+    );
+  }
+  const failedClients = reports.reduce((n, r) => n + r.failedClients, 0);
+  if (failedClients > 0) notes.push(`${failedClients} client${failedClients === 1 ? '' : 's'} gave up (connect failed for good, or connection lost with no reconnects left).`);
+
+  const curves: RunResult['curves'] = { total: curvesOf(total) };
+  for (const [name, hist] of groupHistograms) curves[name] = curvesOf(hist);
+
+  const latency = summaries(total);
+  const thresholdInput: ThresholdInput = {
+    ...thresholdMetrics(latency, totals, deliveryTotal),
+    groups: Object.fromEntries(groups.map((g) => [g.name, thresholdMetrics(g.latency, g.totals, totalDelivery(g.delivery))])),
+  };
+  const thresholds = evaluateThresholds(
+    scenario.thresholds.map((t) => t.threshold),
+    thresholdInput,
+  );
+  const errorExamples = reports.flatMap((r) => r.errors).sort((a, b) => a.atMs - b.atMs).slice(0, 50);
+
+  const result: RunResult = {
+    tool: { name: 'mqbench', version: facts.version },
+    scenario: { name: scenario.name, description: scenario.description, file: scenario.source.file },
+    target: facts.target,
+    startedAt: facts.startedAt.toISOString(),
+    endedAt: facts.endedAt.toISOString(),
+    durationMs: facts.durationMs,
+    stoppedBy: facts.stoppedBy,
+    workers: facts.workers,
+    clients: scenario.groups.reduce((n, g) => n + g.clients, 0),
+    failedClients,
+    latency,
+    totals,
+    delivery: {
+      summary: deliverySummary,
+      total: deliveryTotal,
+      verdicts: deliveryVerdicts(deliverySummary),
+      problems: problems.slice(0, MAX_PROBLEM_ROWS),
+      problemStreams,
+    },
+    groups,
+    curves,
+    series,
+    thresholds,
+    errorExamples,
+    takeovers: { count: takeoverCount, clientIds: takeoverIds },
+    notes,
+    passed: facts.stoppedBy !== 'interrupted' && thresholds.every((t) => t.passed),
+  };
+  return { result, histograms };
+}
+
+function summaries(h: Record<LatencyName, LatencyHistogram>): Partial<Record<LatencyName, LatencySummary>> {
+  const out: Partial<Record<LatencyName, LatencySummary>> = {};
+  for (const name of LATENCY_NAMES) if (h[name].count > 0) out[name] = h[name].summarize();
+  return out;
+}
+
+function curvesOf(h: Record<LatencyName, LatencyHistogram>): Partial<Record<LatencyName, PercentileCurve>> {
+  const out: Partial<Record<LatencyName, PercentileCurve>> = {};
+  for (const name of LATENCY_NAMES) {
+    if (h[name].count === 0) continue;
+    out[name] = CURVE_PERCENTILES.map((p) => [p, h[name].valueAtPercentile(p)]);
+  }
+  return out;
+}
+
+function totalsOf(series: CounterSeries): Totals {
+  const t = seriesTotals(series);
+  let errorsTotal = 0;
+  for (const n of Object.values(t.errors)) errorsTotal += n;
+  const active = activeSeconds(series);
+  return {
+    counters: t.counters,
+    errors: t.errors,
+    errorsTotal,
+    sentPerSec: active > 0 ? t.counters.messagesSent / active : 0,
+    receivedPerSec: active > 0 ? t.counters.messagesReceived / active : 0,
+  };
+}
+
+/** Seconds from the first to the last second with messages sent or received (at least 1 when any). */
+function activeSeconds(s: CounterSeries): number {
+  let first = -1;
+  let last = -1;
+  for (let i = 0; i < s.seconds; i++) {
+    if ((s.counters.messagesSent[i] ?? 0) + (s.counters.messagesReceived[i] ?? 0) > 0) {
+      if (first < 0) first = i;
+      last = i;
+    }
+  }
+  return first < 0 ? 0 : last - first + 1;
+}
+
+function thresholdMetrics(
+  latency: Partial<Record<LatencyName, LatencySummary>>,
+  totals: Totals,
+  delivery: ReturnType<typeof totalDelivery>,
+): ThresholdMetrics {
+  const c = totals.counters;
+  return {
+    latency,
+    counters: {
+      sent: c.messagesSent,
+      received: c.messagesReceived,
+      lost: delivery.lost,
+      'lost.acknowledged': delivery.lostAcknowledged,
+      duplicated: delivery.duplicated,
+      reordered: delivery.outOfOrder,
+      errors: totals.errorsTotal,
+      'connect.failed': c.connectsFailed,
+      'subscribe.failed': c.subscribesFailed,
+      'publish.failed': c.publishesFailed,
+    },
+    rates: {
+      throughput: totals.receivedPerSec,
+      'sent.rate': totals.sentPerSec,
+    },
+  };
+}
+
+function emptySummary(): DeliverySummary {
+  return mergeDeliverySummaries([]);
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}

@@ -1,0 +1,105 @@
+/**
+ * The result of one run, as plain data: what summary.json holds and what every report renders. Latencies are in
+ * microseconds; times are ISO strings or milliseconds as named.
+ */
+import type { DeliveryCounts, DeliverySummary, DeliveryVerdict } from '../metrics/delivery.js';
+import type { LatencySummary } from '../metrics/histogram.js';
+import type { CounterName, CounterSeries, IntervalStats } from '../metrics/series.js';
+import type { ThresholdResult } from '../metrics/thresholds.js';
+
+export type LatencyName = 'connect' | 'subscribe' | 'publish' | 'e2e';
+export const LATENCY_NAMES: readonly LatencyName[] = ['connect', 'subscribe', 'publish', 'e2e'];
+
+/** What a latency measures, for report legends. */
+export const LATENCY_MEANING: Record<LatencyName, string> = {
+  connect: 'socket open to CONNACK',
+  subscribe: 'SUBSCRIBE to SUBACK',
+  publish: 'PUBLISH to PUBACK (QoS 1) or PUBCOMP (QoS 2), from the intended send time',
+  e2e: 'send time in the payload to arrival at a subscriber',
+};
+
+export interface Totals {
+  counters: Record<CounterName, number>;
+  /** Errors by kind (e.g. "connect-refused", "takeover", "connack-0x87"). */
+  errors: Record<string, number>;
+  errorsTotal: number;
+  /** Messages per second over the active part of the run (first to last second with traffic). */
+  sentPerSec: number;
+  receivedPerSec: number;
+}
+
+export interface GroupResult {
+  name: string;
+  clients: number;
+  /** Only the latencies with samples. */
+  latency: Partial<Record<LatencyName, LatencySummary>>;
+  totals: Totals;
+  /** Delivery as seen by this group's subscribers. */
+  delivery: DeliverySummary;
+  /** Subscriber interval statistics (sampleEvery), when the group subscribes. */
+  intervals: IntervalStats[];
+  /** The interval setting as written: "1s", "100 messages". */
+  intervalEvery: string | undefined;
+}
+
+/** One receiver's view of one publisher's stream, for the detail table (only streams with a problem are listed). */
+export interface StreamRow {
+  receiver: string;
+  publisher: string;
+  topic: string;
+  qos: number;
+  sent: number;
+  acknowledged: number;
+  received: number;
+  lost: number;
+  duplicated: number;
+  outOfOrder: number;
+}
+
+export interface ErrorExampleRow {
+  kind: string;
+  clientId: string;
+  detail: string;
+  /** Milliseconds since the start of the run. */
+  atMs: number;
+}
+
+/** A latency percentile curve: [percentile (0-100), value µs] points, as HdrHistogram's percentile iteration gives. */
+export type PercentileCurve = [percentile: number, valueUs: number][];
+
+export interface RunResult {
+  tool: { name: 'mqbench'; version: string };
+  scenario: { name: string; description: string; file: string };
+  target: { kind: 'bundled' | 'remote'; url: string; protocol: string };
+  startedAt: string;
+  endedAt: string;
+  /** From the first client start to the end of the drain. */
+  durationMs: number;
+  stoppedBy: 'completed' | 'duration' | 'interrupted';
+  workers: number;
+  clients: number;
+  /** Clients that gave up (connect failed for good, or the connection was lost with no reconnects left). */
+  failedClients: number;
+  latency: Partial<Record<LatencyName, LatencySummary>>;
+  totals: Totals;
+  delivery: {
+    summary: DeliverySummary;
+    total: DeliveryCounts;
+    verdicts: DeliveryVerdict[];
+    /** Streams that lost, duplicated or reordered something (at most 100, worst first). */
+    problems: StreamRow[];
+    problemStreams: number;
+  };
+  groups: GroupResult[];
+  /** Percentile curves per latency, for the whole run ('total') and per group name. */
+  curves: Record<string, Partial<Record<LatencyName, PercentileCurve>>>;
+  series: CounterSeries;
+  thresholds: ThresholdResult[];
+  errorExamples: ErrorExampleRow[];
+  /** Client ids whose connections were closed because another client connected with the same id. */
+  takeovers: { count: number; clientIds: string[] };
+  /** Plain-language findings (e.g. why a reconnect loop happened). */
+  notes: string[];
+  /** Every threshold held, and the run was not interrupted. */
+  passed: boolean;
+}

@@ -1,0 +1,244 @@
+/**
+ * One run of a scenario against one broker endpoint: check the broker answers, split the clients over worker
+ * threads, follow their progress, stop at the scenario's end (or on request), and aggregate what they measured.
+ */
+import { connect as netConnect } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { LatencyHistogram } from '../metrics/histogram.js';
+import type { CounterName } from '../metrics/series.js';
+import { planRun, type RunPlan } from '../scenario/plan.js';
+import type { Scenario } from '../scenario/schema.js';
+import { newEpoch } from '../engine/clock.js';
+import type { EngineInit, EngineReport, JtlRow, ProgressSnapshot } from '../engine/engine.js';
+import type { Endpoint, TlsMaterial } from '../engine/transport.js';
+import { RunPool } from '../pool/pool.js';
+import type { FromWorker } from '../pool/messages.js';
+import { aggregate, type Aggregated } from './aggregate.js';
+import type { RunResult } from './result.js';
+
+export class BrokerUnreachableError extends Error {
+  readonly code = 'BROKER_UNREACHABLE';
+}
+
+export interface RunSetup {
+  scenario: Scenario;
+  endpoint: Endpoint;
+  target: RunResult['target'];
+  workers: number;
+  version: string;
+  /** Most QoS 1/2 messages a client keeps unacknowledged (also capped by the broker's Receive Maximum). */
+  maxInflight?: number;
+}
+
+/** The run as the live console line shows it, once a second. */
+export interface RunProgress {
+  elapsedSec: number;
+  clients: number;
+  connected: number;
+  finishedClients: number;
+  sentPerSec: number;
+  receivedPerSec: number;
+  errors: number;
+  /** End-to-end p99 over everything received so far, µs; undefined before the first message. */
+  p99Us: number | undefined;
+}
+
+export interface RunHooks {
+  onProgress?(p: RunProgress): void;
+  /** results.jtl rows, as they come (about once a second). */
+  onJtl?(rows: JtlRow[]): void;
+  /** Aborting stops the run at once (no drain); the result says it was interrupted. */
+  signal?: AbortSignal;
+}
+
+/** Default client-side window of unacknowledged QoS 1/2 messages: Mosquitto's max_inflight_messages. */
+export const DEFAULT_MAX_INFLIGHT = 20;
+
+export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promise<Aggregated> {
+  const { scenario } = setup;
+  await checkReachable(setup.endpoint, setup.target.url);
+  const plan = colocateSharedIds(planRun(scenario, setup.workers));
+  const inits: EngineInit[] = plan.workers.map((w) => ({
+    scenario,
+    clients: w.clients,
+    endpoint: setup.endpoint,
+    maxInflight: setup.maxInflight ?? DEFAULT_MAX_INFLIGHT,
+  }));
+
+  const progress = new ProgressMerger(plan.totalClients, inits.length);
+  let idleWorkers = 0;
+  let readyWorkers = 0;
+  let epochWallMs = 0;
+  let markReady: () => void = () => undefined;
+  const allReady = new Promise<void>((resolve) => (markReady = resolve));
+  let finish: (why: RunResult['stoppedBy']) => void = () => undefined;
+  const finished = new Promise<RunResult['stoppedBy']>((resolve) => (finish = resolve));
+  const pool = new RunPool(inits, {
+    message(m: FromWorker) {
+      if (m.type === 'ready') {
+        if (++readyWorkers === inits.length) markReady();
+      } else if (m.type === 'progress') {
+        if (m.snapshot.jtl.length > 0) hooks.onJtl?.(m.snapshot.jtl);
+        const view = progress.add(m.worker, m.snapshot);
+        if (view) hooks.onProgress?.(view);
+      } else if (m.type === 'idle' && ++idleWorkers === inits.length) {
+        finish('completed');
+      }
+    },
+  });
+  const onAbort = () => finish('interrupted');
+  hooks.signal?.addEventListener('abort', onAbort, { once: true });
+  if (hooks.signal?.aborted) finish('interrupted');
+  let durationTimer: NodeJS.Timeout | undefined;
+  let stoppedBy: RunResult['stoppedBy'];
+  try {
+    // The timeline starts once every worker has built its clients (thread start-up is not part of the run).
+    await Promise.race([allReady, finished, pool.failure()]);
+    epochWallMs = Date.now();
+    pool.start(newEpoch(), epochWallMs);
+    if (scenario.durationMs !== undefined) durationTimer = setTimeout(() => finish('duration'), scenario.durationMs);
+    stoppedBy = await Promise.race([finished, pool.failure()]);
+  } finally {
+    if (durationTimer) clearTimeout(durationTimer);
+    hooks.signal?.removeEventListener('abort', onAbort);
+  }
+  const results = await pool.stop(stoppedBy === 'interrupted' ? 0 : scenario.drainMs);
+  const reports: EngineReport[] = results.sort((a, b) => a.worker - b.worker).map((r) => r.report);
+  for (const r of reports) if (r.jtl.length > 0) hooks.onJtl?.(r.jtl);
+  const endedAt = new Date();
+  return aggregate(
+    {
+      version: setup.version,
+      scenario,
+      target: setup.target,
+      startedAt: new Date(epochWallMs),
+      endedAt,
+      durationMs: endedAt.getTime() - epochWallMs,
+      stoppedBy,
+      workers: inits.length,
+    },
+    reports,
+  );
+}
+
+/**
+ * Clients that share a client id (take-over scenarios) run in one worker, so the worker can tell a take-over from
+ * any other close when the broker does not say why (MQTT 3.1.1).
+ */
+function colocateSharedIds(plan: RunPlan): RunPlan {
+  const home = new Map<string, number>();
+  const workers = plan.workers.map((w) => ({ worker: w.worker, clients: [...w.clients] }));
+  for (const w of workers) {
+    w.clients = w.clients.filter((c) => {
+      const h = home.get(c.clientId);
+      if (h === undefined) {
+        home.set(c.clientId, w.worker);
+        return true;
+      }
+      if (h === w.worker) return true;
+      workers[h].clients.push(c);
+      return false;
+    });
+  }
+  for (const w of workers) w.clients.sort((a, b) => a.startOffsetMs - b.startOffsetMs);
+  return { workers, totalClients: plan.totalClients };
+}
+
+/** Fail fast, with the reason, when no host of the endpoint accepts a connection. */
+async function checkReachable(endpoint: Endpoint, url: string): Promise<void> {
+  const failures: string[] = [];
+  for (const { host, port } of endpoint.hosts) {
+    const error = await new Promise<string | null>((resolve) => {
+      const s = netConnect({ host, port });
+      const timer = setTimeout(() => {
+        s.destroy();
+        resolve('no answer within 5 s');
+      }, 5_000);
+      s.once('connect', () => {
+        clearTimeout(timer);
+        s.destroy();
+        resolve(null);
+      });
+      s.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        resolve(describeSocketError(err));
+      });
+    });
+    if (error === null) return;
+    failures.push(`${host}:${port}: ${error}`);
+  }
+  throw new BrokerUnreachableError(`cannot reach the broker at ${url} (${failures.join('; ')})`);
+}
+
+function describeSocketError(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused (is a broker listening there?)';
+    case 'ENOTFOUND':
+      return 'host not found';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'host unreachable';
+    default:
+      return err.message;
+  }
+}
+
+/** TLS files of a scenario, read once in the main thread and handed to the workers as bytes. */
+export function readTls(tls: Scenario['broker']['tls']): TlsMaterial | undefined {
+  if (tls === undefined) return undefined;
+  const read = (path: string | undefined) => (path === undefined ? undefined : readFileSync(path));
+  return {
+    ca: read(tls.ca),
+    cert: read(tls.cert),
+    key: read(tls.key),
+    pfx: read(tls.pfx),
+    passphrase: tls.passphrase,
+    verify: tls.verify,
+    serverName: tls.serverName,
+  };
+}
+
+/** Worker snapshots → one view per second, once every worker has reported that second. */
+class ProgressMerger {
+  private readonly latest: (ProgressSnapshot | undefined)[];
+  private lastTotals: Record<CounterName, number> | undefined;
+  private lastSecond = -1;
+
+  constructor(
+    private readonly clients: number,
+    workers: number,
+  ) {
+    // Filled, not sparse: some() skips holes.
+    this.latest = Array.from({ length: workers }, () => undefined);
+  }
+
+  add(worker: number, s: ProgressSnapshot): RunProgress | undefined {
+    this.latest[worker] = s;
+    if (this.latest.some((x) => x === undefined || x.second < s.second) || s.second <= this.lastSecond) return undefined;
+    const snaps = this.latest as ProgressSnapshot[];
+    const second = Math.min(...snaps.map((x) => x.second));
+    const sum = (f: (x: ProgressSnapshot) => number) => snaps.reduce((n, x) => n + f(x), 0);
+    const sent = sum((x) => x.totals.messagesSent ?? 0);
+    const received = sum((x) => x.totals.messagesReceived ?? 0);
+    const elapsed = second - this.lastSecond;
+    const prevSent = this.lastTotals?.messagesSent ?? 0;
+    const prevReceived = this.lastTotals?.messagesReceived ?? 0;
+    this.lastTotals = { ...snaps[0].totals, messagesSent: sent, messagesReceived: received };
+    this.lastSecond = second;
+    const e2e = new LatencyHistogram();
+    for (const x of snaps) e2e.merge(x.e2e);
+    let errors = 0;
+    for (const x of snaps) for (const n of Object.values(x.errors)) errors += n;
+    return {
+      elapsedSec: second + 1,
+      clients: this.clients,
+      connected: sum((x) => x.connected),
+      finishedClients: sum((x) => x.finishedClients),
+      sentPerSec: (sent - prevSent) / elapsed,
+      receivedPerSec: (received - prevReceived) / elapsed,
+      errors,
+      p99Us: e2e.count > 0 ? e2e.valueAtPercentile(99) : undefined,
+    };
+  }
+}
