@@ -22,7 +22,7 @@ import type {
 import { SESSION_NEVER_EXPIRES } from '../scenario/schema.js';
 import { BatchWriter } from '../util/batch-writer.js';
 import { PUBACK, PUBCOMP, PUBREC, PUBREL, decodeControl, lastDecodeError, writeAck, writeGenerated, writePingreq, type PublishTemplate } from './codec.js';
-import type { Engine, GroupRuntime } from './engine.js';
+import { slotOfPublisher, type Engine, type GroupRuntime } from './engine.js';
 import type { PublishedStream } from './group-metrics.js';
 import { header, readHeader } from './payload.js';
 import { Publisher } from './publisher.js';
@@ -68,6 +68,10 @@ interface Inflight {
 
 export class SimClient implements LinkHandler, FrameSink {
   readonly protocolVersion: ProtocolVersion;
+  /** Position in the run's flow gate (see flow-gate.ts). */
+  slot = 0;
+  /** Messages sent by all this client's publish steps. */
+  totalSent = 0;
   private state: State = State.Idle;
   private link: Link | null = null;
   private writer: BatchWriter | null = null;
@@ -554,8 +558,12 @@ export class SimClient implements LinkHandler, FrameSink {
       g.recordInterval(latency);
       this.rxLatencyUs += latency;
       const topic = tLen > 0 ? buf.toString('utf8', tOff, tOff + tLen) : '';
-      const r = this.engine.tracker(this).receive(header.publisherId, topic, header.seq, qos as 0 | 1 | 2);
+      const engine = this.engine;
+      const tracker = engine.tracker(this);
+      const before = tracker.publishers;
+      const r = tracker.receive(header.publisherId, topic, header.seq, qos as 0 | 1 | 2);
       if (r === Receipt.Duplicate) g.series.error('duplicate-delivery');
+      engine.flow.received(slotOfPublisher(engine.flow, engine.groups.length, header.publisherId), tracker.publishers !== before);
     }
     if (qos === 1) writeAck(this.writer!, PUBACK, packetId);
     else if (qos === 2) writeAck(this.writer!, PUBREC, packetId);
@@ -709,6 +717,7 @@ export class SimClient implements LinkHandler, FrameSink {
       this.inflight.set(packetId, { stream, template, seq, sentUs, released: false });
       this.group.metrics.series.adjustGauge(Gauge.inflight, 1);
     }
+    this.totalSent++;
     const size = template.encode(this.writer!, packetId, seq, sentUs, false);
     const g = this.group.metrics;
     g.series.add(Counter.messagesSent);

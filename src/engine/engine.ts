@@ -12,6 +12,7 @@ import { Gauge, type CounterName } from '../metrics/series.js';
 import { groupSampleEvery, type PlannedClient } from '../scenario/plan.js';
 import type { ClientGroup, Payload, PublishStep, Scenario } from '../scenario/schema.js';
 import { FlushQueue } from '../util/batch-writer.js';
+import { FlowGate, type FlowGateInit } from './flow-gate.js';
 import { SimClient } from './client.js';
 import { RunClock } from './clock.js';
 import { payloadTemplate } from './codec.js';
@@ -25,6 +26,8 @@ export interface EngineInit {
   endpoint: Endpoint;
   /** Most QoS 1/2 messages one client keeps unacknowledged (also capped by the broker's Receive Maximum). */
   maxInflight: number;
+  /** Shared counters that hold unpaced publishers back to what their subscribers receive. */
+  flow: FlowGateInit;
 }
 
 /** One line of results.jtl, before it is rendered: JMeter's sample fields. */
@@ -100,6 +103,7 @@ export class Engine {
   epochWallMs = Date.now();
   readonly maxInflight: number;
   readonly groups: GroupRuntime[];
+  readonly flow: FlowGate;
   /** Milliseconds since the epoch, refreshed on reads and timers (a cheap clock for keepalive bookkeeping). */
   nowMs = 0;
   stopping = false;
@@ -133,6 +137,7 @@ export class Engine {
   ) {
     this.clock = new RunClock(process.hrtime.bigint());
     this.endpoint = init.endpoint;
+    this.flow = new FlowGate(init.flow);
     this.maxInflight = init.maxInflight;
     this.groups = init.scenario.groups.map((config) => ({ name: config.name, config, metrics: new GroupMetrics(config.name) }));
     const counts = new Map<string, number>();
@@ -143,7 +148,9 @@ export class Engine {
     this.deliveryWindow = publishers > 2_000 ? 256 : publishers > 200 ? 1024 : 4096;
     for (const planned of init.clients) {
       const group = this.groups[planned.group];
-      this.clients.push(new SimClient(this, group, planned.index, planned.clientId, publisherId(planned)));
+      const client = new SimClient(this, group, planned.index, planned.clientId, publisherId(planned));
+      client.slot = this.flow.slot(planned.group, planned.index);
+      this.clients.push(client);
     }
   }
 
@@ -469,4 +476,10 @@ function mergeE2e(groups: GroupRuntime[]): EncodedHistogram {
 /** A client's publisher id, unique in the run: group in the high bits, index in the low 20. */
 export function publisherId(c: PlannedClient): number {
   return c.group * 0x10_0000 + c.index;
+}
+
+/** The flow-gate slot of a publisher id from a payload; -1 when it is not one of this run's. */
+export function slotOfPublisher(flow: FlowGate, groups: number, id: number): number {
+  const group = Math.floor(id / 0x10_0000);
+  return group < groups ? flow.slot(group, id % 0x10_0000) : -1;
 }

@@ -13,6 +13,8 @@ import type { PublishedStream } from './group-metrics.js';
 const BACKLOG_LIMIT = 1024 * 1024;
 /** Messages one unpaced publisher sends before letting other work run. */
 const BURST = 512;
+/** How soon a publisher held back by the flow gate looks again. */
+const GATE_RECHECK_US = 1_000;
 
 export class Publisher {
   readonly qos: number;
@@ -113,6 +115,8 @@ export class Publisher {
         }
       } else {
         if (burst === BURST) return 0;
+        // Held back until subscribers catch up; check again shortly (they may be in other threads).
+        if (!c.engine.flow.open(c.slot, c.totalSent, this.startUs, nowUs)) return nowUs + GATE_RECHECK_US;
         sentUs = nowUs;
       }
       burst++;

@@ -152,6 +152,8 @@ export class DeliveryTracker {
   private readonly byPublisher = new Map<number, Map<string, StreamState>>();
   // Deliveries come in runs from one stream; remembering the last one skips both map lookups.
   private last: StreamState | undefined;
+  /** Distinct publishers heard from so far (grows by one on a publisher's first delivery to this receiver). */
+  publishers = 0;
 
   constructor(options: DeliveryTrackerOptions = {}) {
     const window = options.window ?? DEFAULT_DELIVERY_WINDOW;
@@ -219,6 +221,7 @@ export class DeliveryTracker {
     if (topics === undefined) {
       topics = new Map();
       this.byPublisher.set(publisherId, topics);
+      this.publishers++;
     }
     let st = topics.get(topic);
     if (st === undefined) {

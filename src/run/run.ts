@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { LatencyHistogram } from '../metrics/histogram.js';
 import type { CounterName } from '../metrics/series.js';
 import { planRun, type RunPlan } from '../scenario/plan.js';
-import type { Scenario } from '../scenario/schema.js';
+import type { Scenario, Step } from '../scenario/schema.js';
+import { FlowGate, type FlowGateInit } from '../engine/flow-gate.js';
 import { newEpoch } from '../engine/clock.js';
 import type { EngineInit, EngineReport, JtlRow, ProgressSnapshot } from '../engine/engine.js';
 import type { Endpoint, TlsMaterial } from '../engine/transport.js';
@@ -58,11 +59,13 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
   const { scenario } = setup;
   await checkReachable(setup.endpoint, setup.target.url);
   const plan = colocateSharedIds(planRun(scenario, setup.workers));
+  const flow = flowGateFor(scenario);
   const inits: EngineInit[] = plan.workers.map((w) => ({
     scenario,
     clients: w.clients,
     endpoint: setup.endpoint,
     maxInflight: setup.maxInflight ?? DEFAULT_MAX_INFLIGHT,
+    flow,
   }));
 
   const progress = new ProgressMerger(plan.totalClients, inits.length);
@@ -81,7 +84,8 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
         if (m.snapshot.jtl.length > 0) hooks.onJtl?.(m.snapshot.jtl);
         const view = progress.add(m.worker, m.snapshot);
         if (view) hooks.onProgress?.(view);
-      } else if (m.type === 'idle' && ++idleWorkers === inits.length) {
+      } else if (m.type === 'idle' && ++idleWorkers === inits.length && scenario.durationMs === undefined) {
+        // Without a duration the run ends when every client has run its steps; with one, it lasts that long.
         finish('completed');
       }
     },
@@ -119,6 +123,26 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
     },
     reports,
   );
+}
+
+/** Messages outstanding (sent, not yet received) over all unpaced publishers of a run. */
+export const RUN_OUTSTANDING_LIMIT = 65_536;
+
+/** One counter slot per client; the run's outstanding budget shared by its unpaced publishers. */
+function flowGateFor(scenario: Scenario): FlowGateInit {
+  const offsets: number[] = [];
+  let slots = 0;
+  let unpaced = 0;
+  for (const g of scenario.groups) {
+    offsets.push(slots);
+    slots += g.clients;
+    if (hasUnpacedPublish(g.steps)) unpaced += g.clients;
+  }
+  return FlowGate.create(slots, offsets, Math.max(64, Math.floor(RUN_OUTSTANDING_LIMIT / Math.max(1, unpaced))));
+}
+
+function hasUnpacedPublish(steps: Step[]): boolean {
+  return steps.some((s) => (s.kind === 'publish' && s.rate === undefined) || (s.kind === 'repeat' && hasUnpacedPublish(s.steps)));
 }
 
 /**
