@@ -28,6 +28,12 @@ import { header, readHeader } from './payload.js';
 import { Publisher } from './publisher.js';
 import { openLink, type Link, type LinkHandler } from './transport.js';
 
+/** Reads are batched only when their messages had already waited this long (µs): the broker is overloaded. */
+const BATCH_LAG_US = 20_000;
+/** A read smaller than this under overload is followed by a short pause (bytes). */
+const BATCH_SMALL_READ = 16 * 1024;
+const BATCH_PAUSE_MS = 1;
+
 const State = {
   Idle: 0,
   /** Socket opening or CONNECT sent, waiting for CONNACK. */
@@ -380,8 +386,26 @@ export class SimClient implements LinkHandler, FrameSink {
     engine.nowMs = Date.now() - engine.epochWallMs;
     this.rxNowUs = engine.clock.nowUs();
     this.group.metrics.series.add(Counter.bytesReceived, chunk.length);
+    this.readLagUs = 0;
     this.reader?.feed(chunk);
+    engine.deliveriesReceived();
+    // An overloaded broker sends small segments as fast as they are read, and every read costs a wake-up and an
+    // ACK on both sides: the harness then competes with the broker for CPU. When what arrived had already waited
+    // long in the broker, wait a moment before the next read so more arrives at once. This adds at most
+    // BATCH_PAUSE_MS to latencies above BATCH_LAG_US, and nothing to a broker that keeps up.
+    if (this.readLagUs > BATCH_LAG_US && chunk.length < BATCH_SMALL_READ && this.link !== null && !this.batchPaused && this.consumeTimer === null) {
+      this.batchPaused = true;
+      this.link.pause();
+      setTimeout(this.endBatchPause, BATCH_PAUSE_MS);
+    }
   }
+
+  private readLagUs = 0;
+  private batchPaused = false;
+  private readonly endBatchPause = (): void => {
+    this.batchPaused = false;
+    if (this.link !== null && this.consumeTimer === null) this.link.resume();
+  };
 
   /** Time the current read arrived, µs (one clock read per read, not per message). */
   private rxNowUs = 0;
@@ -554,6 +578,7 @@ export class SimClient implements LinkHandler, FrameSink {
     this.rxBytes += end - start;
     if (readHeader(buf, p, end)) {
       const latency = this.rxNowUs - header.sentUs;
+      if (latency > this.readLagUs) this.readLagUs = latency;
       g.e2e.record(latency);
       g.recordInterval(latency);
       this.rxLatencyUs += latency;

@@ -267,6 +267,27 @@ export class Engine {
     if (this.finished === this.clients.length) this.events.idle();
   }
 
+  /** Publishers held by the flow gate; a delivery received in this thread looks at them at once. */
+  private readonly gatedPublishers: Publisher[] = [];
+  private gatedWakeScheduled = false;
+
+  gated(pub: Publisher): void {
+    if (!this.gatedPublishers.includes(pub)) this.gatedPublishers.push(pub);
+  }
+
+  /** A subscriber here received messages: the publishers it was waiting for may continue (next turn). */
+  deliveriesReceived(): void {
+    if (this.gatedPublishers.length === 0 || this.gatedWakeScheduled) return;
+    this.gatedWakeScheduled = true;
+    setImmediate(this.wakeGated);
+  }
+
+  private readonly wakeGated = (): void => {
+    this.gatedWakeScheduled = false;
+    const list = this.gatedPublishers.splice(0);
+    for (const pub of list) if (!pub.done) this.wake(pub);
+  };
+
   // ---- publisher scheduling -------------------------------------------------------------------------------------
 
   /** Pump `pub` on the next turn of the event loop. */

@@ -47,12 +47,17 @@ export class FlowGate {
     if (newPublisher) Atomics.add(c, slot * 2 + 1, 1);
   }
 
-  /** May the publisher in `slot`, having sent `sent` messages since `startUs`, send more now? */
-  open(slot: number, sent: number, startUs: number, nowUs: number): boolean {
-    if (sent < this.init.limit) return true;
+  /**
+   * May the publisher in `slot`, having sent `sent` messages since `startUs`, send more now? A publisher that was
+   * held (`resuming`) goes on only once a quarter of its budget is free again, so it sends in large pieces rather
+   * than a trickle of small writes.
+   */
+  open(slot: number, sent: number, startUs: number, nowUs: number, resuming: boolean): boolean {
+    const limit = resuming ? this.init.limit - (this.init.limit >> 2) : this.init.limit;
+    if (sent < limit) return true;
     const c = this.counts;
     const receivers = Atomics.load(c, slot * 2 + 1);
     if (receivers === 0) return nowUs - startUs > NO_RECEIVER_GRACE_US;
-    return sent - Atomics.load(c, slot * 2) / receivers < this.init.limit;
+    return sent - Atomics.load(c, slot * 2) / receivers < limit;
   }
 }

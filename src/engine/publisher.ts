@@ -10,9 +10,9 @@ import type { SimClient } from './client.js';
 import type { PublishedStream } from './group-metrics.js';
 
 /** Output waiting in the socket beyond which a publisher waits for it to drain. */
-const BACKLOG_LIMIT = 1024 * 1024;
-/** Messages one unpaced publisher sends before letting other work run. */
-const BURST = 512;
+const BACKLOG_LIMIT = 4 * 1024 * 1024;
+/** Messages one unpaced publisher sends before letting other work run (large: fewer, fuller writes). */
+const BURST = 8192;
 /** How soon a publisher held back by the flow gate looks again. */
 const GATE_RECHECK_US = 1_000;
 
@@ -33,6 +33,8 @@ export class Publisher {
   done = false;
   /** Waiting for the socket to drain or the window to open. */
   waiting = false;
+  /** Held back by the flow gate (see flow-gate.ts). */
+  private held = false;
   /** The scheduler's heap position (managed by the engine). */
   heapIndex = -1;
   dueUs = 0;
@@ -116,7 +118,12 @@ export class Publisher {
       } else {
         if (burst === BURST) return 0;
         // Held back until subscribers catch up; check again shortly (they may be in other threads).
-        if (!c.engine.flow.open(c.slot, c.totalSent, this.startUs, nowUs)) return nowUs + GATE_RECHECK_US;
+        if (!c.engine.flow.open(c.slot, c.totalSent, this.startUs, nowUs, this.held)) {
+          this.held = true;
+          c.engine.gated(this);
+          return nowUs + GATE_RECHECK_US;
+        }
+        this.held = false;
         sentUs = nowUs;
       }
       burst++;
