@@ -1,12 +1,14 @@
 /**
  * mqbench command line: the only place that reads argv and sets the exit code.
  */
-import { brokerCommand, usage as brokerUsage } from './commands/broker.js';
+import { brokerCommand } from './commands/broker.js';
+import { runCommand } from './commands/run.js';
 import { CliError, EXIT } from './exit-codes.js';
 
 type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  run: { run: runCommand, summary: 'run a scenario (YAML) against the bundled broker or any broker' },
   broker: { run: brokerCommand, summary: 'run the bundled MQTT broker' },
 };
 
@@ -43,4 +45,3 @@ main(process.argv.slice(2)).then(
     }
   },
 );
-export { brokerUsage };

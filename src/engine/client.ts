@@ -581,6 +581,7 @@ export class SimClient implements LinkHandler, FrameSink {
       if (latency > this.readLagUs) this.readLagUs = latency;
       g.e2e.record(latency);
       g.recordInterval(latency);
+      this.engine.live.record(latency);
       this.rxLatencyUs += latency;
       const topic = tLen > 0 ? buf.toString('utf8', tOff, tOff + tLen) : '';
       const engine = this.engine;

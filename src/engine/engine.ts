@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { DeliveryTracker } from '../metrics/delivery.js';
-import { LatencyHistogram, type EncodedHistogram } from '../metrics/histogram.js';
+import { LiveQuantiles } from '../metrics/live-quantiles.js';
 import { Gauge, type CounterName } from '../metrics/series.js';
 import { groupSampleEvery, type PlannedClient } from '../scenario/plan.js';
 import type { ClientGroup, Payload, PublishStep, Scenario } from '../scenario/schema.js';
@@ -59,8 +59,8 @@ export interface ProgressSnapshot {
   errors: Record<string, number>;
   connected: number;
   inflight: number;
-  /** Every end-to-end latency recorded so far by this worker. */
-  e2e: EncodedHistogram;
+  /** Every end-to-end latency recorded so far by this worker, coarsely (for the live p99). */
+  e2e: Float64Array;
   jtl: JtlRow[];
   finishedClients: number;
 }
@@ -104,6 +104,8 @@ export class Engine {
   readonly maxInflight: number;
   readonly groups: GroupRuntime[];
   readonly flow: FlowGate;
+  /** End-to-end latencies, coarsely, for the live progress line. */
+  readonly live = new LiveQuantiles();
   /** Milliseconds since the epoch, refreshed on reads and timers (a cheap clock for keepalive bookkeeping). */
   nowMs = 0;
   stopping = false;
@@ -231,8 +233,9 @@ export class Engine {
   }
 
   jtlSample(nowUs: number, elapsedUs: number, label: string, c: SimClient, ok: boolean, message: string, bytes: number): void {
+    // JMeter's timeStamp is when the sample ended (its default sampleresult.timestamp.start=false).
     this.jtl.push([
-      Math.round(this.epochWallMs + (nowUs - elapsedUs) / 1000),
+      Math.round(this.epochWallMs + nowUs / 1000),
       Math.round(elapsedUs / 1000),
       `${label} ${c.group.name}`,
       ok,
@@ -439,7 +442,6 @@ export class Engine {
       g.metrics.series.sample(second);
     }
     for (const g of this.groups) inflight += g.metrics.series.gauge(Gauge.inflight);
-    const merged = mergeE2e(this.groups);
     const jtl = this.jtl;
     this.jtl = [];
     return {
@@ -448,7 +450,7 @@ export class Engine {
       errors,
       connected: this.connectedCount,
       inflight,
-      e2e: merged,
+      e2e: this.live.snapshot(),
       jtl,
       finishedClients: this.finished,
     };
@@ -486,12 +488,6 @@ export class Engine {
       failedClients: this.failed,
     };
   }
-}
-
-function mergeE2e(groups: GroupRuntime[]): EncodedHistogram {
-  const all = new LatencyHistogram();
-  for (const g of groups) all.add(g.metrics.e2e);
-  return all.encode();
 }
 
 /** A client's publisher id, unique in the run: group in the high bits, index in the low 20. */

@@ -1,7 +1,12 @@
 /**
  * One execution of a `publish` step by one client: paced (fixed rate, scheduled without drift from the step's
- * start, each message stamped and timed from its intended send time so a stalling broker cannot hide its stalls)
- * or unpaced (as fast as the socket and the in-flight window allow).
+ * start) or unpaced (as fast as the socket, the in-flight window and the flow gate allow).
+ *
+ * Coordinated omission: when a paced publisher has been held back (in-flight window full, socket full, connection
+ * being re-established), the messages it owes are stamped with their intended send times, so the wait the broker
+ * caused counts in their latency rather than vanishing. When it is on schedule, a message is stamped when it is
+ * actually sent: the difference is only the timer's own lateness (about a millisecond in Node), which says nothing
+ * about the broker and would otherwise hide a fast broker's sub-millisecond latency.
  */
 import { bindTemplate, renderBound, type BoundTemplate } from '../scenario/templates.js';
 import type { PublishStep } from '../scenario/schema.js';
@@ -35,6 +40,8 @@ export class Publisher {
   waiting = false;
   /** Held back by the flow gate (see flow-gate.ts). */
   private held = false;
+  /** Held back by the broker (window, socket, reconnect): stamp owed messages with their intended times. */
+  private catchingUp = false;
   /** The scheduler's heap position (managed by the engine). */
   heapIndex = -1;
   dueUs = 0;
@@ -95,26 +102,35 @@ export class Publisher {
         c.publisherFinished(this);
         return -1;
       }
-      if (!c.canSend()) return -1;
+      if (!c.canSend()) {
+        this.catchingUp = true;
+        return -1;
+      }
       if (this.qos > 0 && c.inflightFull()) {
         this.waiting = true;
+        this.catchingUp = true;
         return -1;
       }
       if (c.backlog() > BACKLOG_LIMIT) {
         this.waiting = true;
+        this.catchingUp = true;
         c.waitForDrain();
         return -1;
       }
       let sentUs: number;
       if (this.intervalUs > 0) {
-        sentUs = this.startUs + this.sent * this.intervalUs;
-        if (sentUs > nowUs) return sentUs;
+        const intended = this.startUs + this.sent * this.intervalUs;
+        if (intended > nowUs) {
+          this.catchingUp = false;
+          return intended;
+        }
         // Past the step's end: the remaining intended messages are not sent.
-        if (sentUs >= this.endUs) {
+        if (intended >= this.endUs) {
           this.done = true;
           c.publisherFinished(this);
           return -1;
         }
+        sentUs = this.catchingUp ? intended : nowUs;
       } else {
         if (burst === BURST) return 0;
         // Held back until subscribers catch up; check again shortly (they may be in other threads).

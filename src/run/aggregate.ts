@@ -196,8 +196,8 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
   const failedClients = reports.reduce((n, r) => n + r.failedClients, 0);
   if (failedClients > 0) notes.push(`${failedClients} client${failedClients === 1 ? '' : 's'} gave up (connect failed for good, or connection lost with no reconnects left).`);
 
-  const curves: RunResult['curves'] = { total: curvesOf(total) };
-  for (const [name, hist] of groupHistograms) curves[name] = curvesOf(hist);
+  const curves: RunResult['curves'] = { run: curvesOf(total), groups: {} };
+  for (const [name, hist] of groupHistograms) curves.groups[name] = curvesOf(hist);
 
   const latency = summaries(total);
   const thresholdInput: ThresholdInput = {

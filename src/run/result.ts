@@ -91,8 +91,11 @@ export interface RunResult {
     problemStreams: number;
   };
   groups: GroupResult[];
-  /** Percentile curves per latency, for the whole run ('total') and per group name. */
-  curves: Record<string, Partial<Record<LatencyName, PercentileCurve>>>;
+  /** Percentile curves per latency, for the whole run and per group name. */
+  curves: {
+    run: Partial<Record<LatencyName, PercentileCurve>>;
+    groups: Record<string, Partial<Record<LatencyName, PercentileCurve>>>;
+  };
   series: CounterSeries;
   thresholds: ThresholdResult[];
   errorExamples: ErrorExampleRow[];

@@ -4,7 +4,7 @@
  */
 import { connect as netConnect } from 'node:net';
 import { readFileSync } from 'node:fs';
-import { LatencyHistogram } from '../metrics/histogram.js';
+import { liveQuantile } from '../metrics/live-quantiles.js';
 import type { CounterName } from '../metrics/series.js';
 import { planRun, type RunPlan } from '../scenario/plan.js';
 import type { Scenario, Step } from '../scenario/schema.js';
@@ -250,8 +250,6 @@ class ProgressMerger {
     const prevReceived = this.lastTotals?.messagesReceived ?? 0;
     this.lastTotals = { ...snaps[0].totals, messagesSent: sent, messagesReceived: received };
     this.lastSecond = second;
-    const e2e = new LatencyHistogram();
-    for (const x of snaps) e2e.merge(x.e2e);
     let errors = 0;
     for (const x of snaps) for (const n of Object.values(x.errors)) errors += n;
     return {
@@ -262,7 +260,7 @@ class ProgressMerger {
       sentPerSec: (sent - prevSent) / elapsed,
       receivedPerSec: (received - prevReceived) / elapsed,
       errors,
-      p99Us: e2e.count > 0 ? e2e.valueAtPercentile(99) : undefined,
+      p99Us: liveQuantile(snaps.map((x) => x.e2e), 99),
     };
   }
 }

@@ -1,0 +1,156 @@
+/**
+ * The facts every report states, phrased once: the verdict and why, the QoS promise sentences, latency rows by
+ * scope, errors by kind, and counter names. Console, Markdown and HTML all read from here, so they never disagree.
+ */
+import type { DeliveryCounts, DeliveryVerdict } from '../metrics/delivery.js';
+import type { LatencySummary } from '../metrics/histogram.js';
+import type { CounterName } from '../metrics/series.js';
+import { LATENCY_NAMES, type LatencyName, type RunResult } from '../run/result.js';
+import { formatCount, plural } from './format.js';
+
+export interface Verdict {
+  passed: boolean;
+  /** "PASSED" or "FAILED". */
+  word: 'PASSED' | 'FAILED';
+  /** One line: what decided the verdict, e.g. "1 of 3 thresholds failed". */
+  summary: string;
+  /** What made the run fail, one line each (empty when it passed). */
+  reasons: string[];
+  /** Worth knowing, but not part of the verdict (broken delivery promises, clients that gave up, errors). */
+  warnings: string[];
+}
+
+export function verdictOf(r: RunResult): Verdict {
+  const failed = r.thresholds.filter((t) => !t.passed);
+  const reasons: string[] = [];
+  const parts: string[] = [];
+  if (r.stoppedBy === 'interrupted') {
+    reasons.push('the run was interrupted before it ended');
+    parts.push('interrupted');
+  }
+  if (failed.length > 0) {
+    parts.push(`${formatCount(failed.length)} of ${plural(r.thresholds.length, 'threshold')} failed`);
+    for (const t of failed) reasons.push(`threshold failed: ${t.describe}`);
+  }
+  let summary: string;
+  if (r.passed) {
+    summary = r.thresholds.length === 0
+      ? 'no thresholds were set'
+      : `every threshold held (${formatCount(r.thresholds.length)} of ${formatCount(r.thresholds.length)})`;
+  } else if (parts.length > 0) {
+    summary = parts.join('; ');
+  } else {
+    // The run marked itself failed for a reason the result does not itemise; say so rather than invent one.
+    summary = 'the run reported a failure';
+    reasons.push('the run reported a failure without a failed threshold');
+  }
+  return { passed: r.passed, word: r.passed ? 'PASSED' : 'FAILED', summary, reasons, warnings: warningsOf(r) };
+}
+
+function warningsOf(r: RunResult): string[] {
+  const out: string[] = [];
+  for (const v of r.delivery.verdicts) {
+    if (v.held === false) out.push(qosVerdictText(v));
+  }
+  if (r.failedClients > 0) out.push(`${plural(r.failedClients, 'client')} gave up (connect failed for good or the connection was lost)`);
+  if (r.totals.errorsTotal > 0) out.push(`${plural(r.totals.errorsTotal, 'error')} (see errors)`);
+  for (const name of LATENCY_NAMES) {
+    const s = r.latency[name];
+    if (s === undefined) continue;
+    if (s.belowRange > 0) out.push(`${plural(s.belowRange, `${name} sample`)} below 0 µs, recorded as 0: clocks disagree`);
+    if (s.aboveRange > 0) out.push(`${plural(s.aboveRange, `${name} sample`)} above one hour, recorded as one hour`);
+  }
+  return out;
+}
+
+/**
+ * One sentence per QoS level, e.g. "QoS 1 promise held: nothing acknowledged was lost". The counts quoted are the
+ * verdict's own.
+ */
+export function qosVerdictText(v: DeliveryVerdict): string {
+  const c = v.counts;
+  if (v.qos === 0) return `QoS 0 (at most once) promises nothing: ${plural(c.lost, 'message')} lost`;
+  if (v.held === true) {
+    return v.qos === 1
+      ? 'QoS 1 promise held: nothing acknowledged was lost'
+      : 'QoS 2 promise held: nothing acknowledged was lost or duplicated';
+  }
+  if (v.held === false) {
+    const problems: string[] = [];
+    if (c.lostAcknowledged > 0) problems.push(`${plural(c.lostAcknowledged, 'acknowledged message')} lost`);
+    if (v.qos === 2 && c.duplicated > 0) problems.push(`${plural(c.duplicated, 'message')} duplicated`);
+    return `QoS ${v.qos} promise BROKEN: ${problems.length > 0 ? problems.join(', ') : v.detail}`;
+  }
+  return `QoS ${v.qos} promise not checked: nothing was acknowledged`;
+}
+
+/** A latency summary with where it was measured: the whole run or one group. */
+export interface LatencyRow {
+  /** "all clients" or the group name. */
+  scope: string;
+  isGroup: boolean;
+  name: LatencyName;
+  summary: LatencySummary;
+}
+
+export const ALL_CLIENTS = 'all clients';
+
+/** Latencies with samples: the run's first, then each group's, in `LATENCY_NAMES` order. */
+export function latencyRows(r: RunResult, withGroups = true): LatencyRow[] {
+  const rows: LatencyRow[] = [];
+  const add = (scope: string, isGroup: boolean, latency: Partial<Record<LatencyName, LatencySummary>>): void => {
+    for (const name of LATENCY_NAMES) {
+      const summary = latency[name];
+      if (summary !== undefined && summary.count > 0) rows.push({ scope, isGroup, name, summary });
+    }
+  };
+  add(ALL_CLIENTS, false, r.latency);
+  if (withGroups) for (const g of r.groups) add(g.name, true, g.latency);
+  return rows;
+}
+
+/** Error kinds with a count above zero, most frequent first (ties by name). */
+export function errorKinds(errors: Record<string, number>): Array<[kind: string, count: number]> {
+  return Object.entries(errors)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/** Counters as a reader would name them, in reading order. */
+export const COUNTER_LABELS: ReadonlyArray<[CounterName, string]> = [
+  ['messagesSent', 'messages sent'],
+  ['messagesReceived', 'messages received'],
+  ['acksReceived', 'QoS 1/2 publishes acknowledged'],
+  ['publishesFailed', 'publishes failed'],
+  ['bytesSent', 'bytes sent'],
+  ['bytesReceived', 'bytes received'],
+  ['connectsOk', 'connects'],
+  ['connectsFailed', 'connects failed'],
+  ['disconnects', 'disconnects'],
+  ['subscribesOk', 'subscribes'],
+  ['subscribesFailed', 'subscribes failed'],
+];
+
+export const DELIVERY_COLUMNS: ReadonlyArray<[keyof DeliveryCounts, string]> = [
+  ['streams', 'streams'],
+  ['sent', 'sent'],
+  ['acknowledged', 'acknowledged'],
+  ['received', 'received'],
+  ['lost', 'lost'],
+  ['lostAcknowledged', 'lost (acknowledged)'],
+  ['duplicated', 'duplicated'],
+  ['outOfOrder', 'out of order'],
+  ['late', 'late'],
+];
+
+/** Target, as one line: "bundled mqtt://127.0.0.1:1883 (MQTT 5)". */
+export function describeTarget(r: RunResult): string {
+  const protocol = r.target.protocol === '' ? '' : ` (${r.target.protocol})`;
+  return `${r.target.kind} ${r.target.url}${protocol}`;
+}
+
+export const STOPPED_BY: Record<RunResult['stoppedBy'], string> = {
+  completed: 'every client finished its steps',
+  duration: 'the duration limit was reached',
+  interrupted: 'interrupted',
+};

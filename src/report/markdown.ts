@@ -1,0 +1,336 @@
+/**
+ * report.md: the run as a readable Markdown document (GitHub-flavoured tables), verdict first.
+ */
+import type { DeliverySummary } from '../metrics/delivery.js';
+import { LATENCY_MEANING, LATENCY_NAMES, type GroupResult, type RunResult } from '../run/result.js';
+import {
+  COUNTER_LABELS,
+  DELIVERY_COLUMNS,
+  describeTarget,
+  errorKinds,
+  latencyRows,
+  qosVerdictText,
+  STOPPED_BY,
+  verdictOf,
+} from './facts.js';
+import {
+  formatBytes,
+  formatCount,
+  formatDuration,
+  formatMs,
+  formatOffset,
+  formatRate,
+  oneLine,
+  plural,
+} from './format.js';
+
+/** Rows of a subscriber interval table shown per group; the full series is in summary.json. */
+const INTERVAL_ROWS = 300;
+/** Takeover client ids listed before "and N more". */
+const TAKEOVER_IDS = 50;
+
+export function renderMarkdown(r: RunResult): string {
+  const out: string[] = [];
+  const verdict = verdictOf(r);
+
+  out.push(`# mqbench report: ${md(r.scenario.name)}`, '');
+  if (r.scenario.description.trim() !== '') out.push(mdStart(r.scenario.description), '');
+
+  out.push('## Verdict', '');
+  out.push(`**${verdict.word}**: ${md(verdict.summary)}`, '');
+  for (const reason of verdict.reasons) out.push(`- ${mdStart(reason)}`);
+  if (verdict.reasons.length > 0) out.push('');
+  if (verdict.warnings.length > 0) {
+    out.push('Also worth a look:', '');
+    for (const w of verdict.warnings) out.push(`- ${mdStart(w)}`);
+    out.push('');
+  }
+
+  out.push('## Run', '');
+  out.push(
+    ...table(['', ''], [
+      ['scenario', `${md(r.scenario.name)} (${code(r.scenario.file)})`],
+      ['target', md(describeTarget(r))],
+      ['started', md(r.startedAt)],
+      ['ended', md(r.endedAt)],
+      ['duration', formatDuration(r.durationMs)],
+      ['stopped by', STOPPED_BY[r.stoppedBy]],
+      ['workers', formatCount(r.workers)],
+      ['clients', `${formatCount(r.clients)} (${formatCount(r.failedClients)} gave up)`],
+      ['tool', `mqbench ${md(r.tool.version)}`],
+    ], ['left', 'left']),
+    '',
+  );
+
+  out.push('## Throughput', '');
+  out.push(
+    `Sent **${formatRate(r.totals.sentPerSec)}**, received **${formatRate(r.totals.receivedPerSec)}** ` +
+      '(over the active part of the run: first to last second with traffic).',
+    '',
+  );
+  out.push(...counterTable(r), '');
+  if (r.groups.length > 0) {
+    out.push(
+      ...table(
+        ['group', 'clients', 'sent', 'received', 'sent/s', 'received/s', 'errors'],
+        r.groups.map((g) => [
+          md(g.name),
+          formatCount(g.clients),
+          formatCount(g.totals.counters.messagesSent),
+          formatCount(g.totals.counters.messagesReceived),
+          formatRate(g.totals.sentPerSec),
+          formatRate(g.totals.receivedPerSec),
+          formatCount(g.totals.errorsTotal),
+        ]),
+        ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
+      ),
+      '',
+    );
+  }
+
+  out.push('## Latency', '');
+  const rows = latencyRows(r);
+  if (rows.length === 0) {
+    out.push('No latency samples.', '');
+  } else {
+    out.push(
+      ...table(
+        ['scope', 'latency', 'count', 'min', 'p50', 'p90', 'p95', 'p99', 'p99.9', 'max', 'mean'],
+        rows.map((row) => {
+          const s = row.summary;
+          return [
+            md(row.scope), row.name, formatCount(s.count), formatMs(s.min), formatMs(s.p50), formatMs(s.p90),
+            formatMs(s.p95), formatMs(s.p99), formatMs(s.p99_9), formatMs(s.max), formatMs(s.mean),
+          ];
+        }),
+        ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+      ),
+      '',
+    );
+    const measured = LATENCY_NAMES.filter((name) => rows.some((row) => row.name === name));
+    for (const name of measured) out.push(`- **${name}**: ${LATENCY_MEANING[name]}`);
+    out.push('');
+    for (const row of rows) {
+      const s = row.summary;
+      if (s.belowRange > 0 || s.aboveRange > 0) {
+        out.push(
+          `- ${md(row.scope)} ${row.name}: ${formatCount(s.belowRange)} below 0 µs (recorded as 0), ` +
+            `${formatCount(s.aboveRange)} above one hour (recorded as one hour)`,
+        );
+      }
+    }
+    if (rows.some((row) => row.summary.belowRange > 0 || row.summary.aboveRange > 0)) out.push('');
+  }
+
+  out.push('## Delivery', '');
+  out.push(...deliverySection(r), '');
+
+  out.push('### Streams with problems', '');
+  if (r.delivery.problemStreams === 0) {
+    out.push('None: no stream lost, duplicated or reordered a message.', '');
+  } else {
+    out.push(
+      `${plural(r.delivery.problemStreams, 'stream')} lost, duplicated or reordered something` +
+        (r.delivery.problems.length < r.delivery.problemStreams ? `; the worst ${formatCount(r.delivery.problems.length)}:` : ':'),
+      '',
+    );
+    out.push(
+      ...table(
+        ['receiver', 'publisher', 'topic', 'QoS', 'sent', 'acknowledged', 'received', 'lost', 'duplicated', 'out of order'],
+        r.delivery.problems.map((p) => [
+          code(p.receiver), code(p.publisher), code(p.topic), String(p.qos), formatCount(p.sent),
+          formatCount(p.acknowledged), formatCount(p.received), formatCount(p.lost), formatCount(p.duplicated),
+          formatCount(p.outOfOrder),
+        ]),
+        ['left', 'left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+      ),
+      '',
+    );
+  }
+
+  out.push('## Errors', '');
+  out.push(...errorsSection(r), '');
+
+  out.push('## Takeovers and notes', '');
+  if (r.takeovers.count === 0) {
+    out.push('Takeovers: none.', '');
+  } else {
+    const ids = r.takeovers.clientIds.slice(0, TAKEOVER_IDS).map(code);
+    const more = r.takeovers.clientIds.length > TAKEOVER_IDS ? ` and ${formatCount(r.takeovers.clientIds.length - TAKEOVER_IDS)} more` : '';
+    out.push(
+      `${plural(r.takeovers.count, 'takeover')} (a connection closed because another client connected with the same id)` +
+        (ids.length > 0 ? `; client ids: ${ids.join(', ')}${more}.` : '.'),
+      '',
+    );
+  }
+  if (r.notes.length === 0) {
+    out.push('Notes: none.', '');
+  } else {
+    for (const note of r.notes) out.push(`- ${mdStart(note)}`);
+    out.push('');
+  }
+
+  out.push('## Thresholds', '');
+  if (r.thresholds.length === 0) {
+    out.push('None set.', '');
+  } else {
+    out.push(
+      ...table(
+        ['result', 'threshold', 'measured'],
+        r.thresholds.map((t) => [t.passed ? 'pass' : '**FAIL**', code(t.threshold.source), md(t.describe)]),
+        ['left', 'left', 'left'],
+      ),
+      '',
+    );
+  }
+
+  out.push('## Subscriber intervals', '');
+  const sampled = r.groups.filter((g) => g.intervals.length > 0);
+  if (sampled.length === 0) {
+    out.push('None: no group sampled its subscribers by interval.', '');
+  } else {
+    for (const g of sampled) out.push(...intervalSection(g), '');
+  }
+
+  return out.join('\n').replace(/\n+$/, '') + '\n';
+}
+
+function counterTable(r: RunResult): string[] {
+  const c = r.totals.counters;
+  const rows = COUNTER_LABELS.map(([name, label]) => [
+    label,
+    name === 'bytesSent' || name === 'bytesReceived' ? `${formatBytes(c[name])} (${formatCount(c[name])})` : formatCount(c[name]),
+  ]);
+  return table(['counter', 'total'], rows, ['left', 'right']);
+}
+
+function deliverySection(r: RunResult): string[] {
+  const out: string[] = [];
+  const t = r.delivery.total;
+  if (t.streams === 0) {
+    out.push('No stream was received or expected (no subscriber took part).');
+    return out;
+  }
+  out.push(
+    `Received ${formatCount(t.received)} over ${plural(t.streams, 'receiver-stream pair')}: ` +
+      `${formatCount(t.lost)} lost, ${formatCount(t.duplicated)} duplicated, ${formatCount(t.outOfOrder)} out of order.`,
+    '',
+  );
+  for (const v of r.delivery.verdicts) {
+    const text = qosVerdictText(v);
+    out.push(`- ${v.held === false ? `**${text}**` : text}`);
+  }
+  if (r.delivery.verdicts.length > 0) out.push('');
+  out.push(...deliveryTable(r.delivery.summary, t));
+  const withStreams = r.groups.filter((g) => levels(g.delivery).length > 0);
+  if (withStreams.length > 0) {
+    out.push('', "By group (as each group's subscribers saw it):", '');
+    const rows: string[][] = [];
+    for (const g of withStreams) {
+      for (const [qos, c] of levels(g.delivery)) {
+        rows.push([md(g.name), String(qos), ...DELIVERY_COLUMNS.map(([key]) => formatCount(c[key]))]);
+      }
+    }
+    out.push(
+      ...table(['group', 'QoS', ...DELIVERY_COLUMNS.map(([, label]) => label)], rows, ['left', 'right', ...DELIVERY_COLUMNS.map(() => 'right' as const)]),
+    );
+  }
+  return out;
+}
+
+function levels(s: DeliverySummary): Array<[number, DeliverySummary['qos0']]> {
+  const all: Array<[number, DeliverySummary['qos0']]> = [[0, s.qos0], [1, s.qos1], [2, s.qos2]];
+  return all.filter(([, c]) => c.streams > 0);
+}
+
+function deliveryTable(s: DeliverySummary, total: DeliverySummary['qos0']): string[] {
+  const rows = levels(s).map(([qos, c]) => [`QoS ${qos}`, ...DELIVERY_COLUMNS.map(([key]) => formatCount(c[key]))]);
+  rows.push(['**total**', ...DELIVERY_COLUMNS.map(([key]) => formatCount(total[key]))]);
+  return table(['', ...DELIVERY_COLUMNS.map(([, label]) => label)], rows, ['left', ...DELIVERY_COLUMNS.map(() => 'right' as const)]);
+}
+
+function errorsSection(r: RunResult): string[] {
+  const kinds = errorKinds(r.totals.errors);
+  if (kinds.length === 0 && r.totals.errorsTotal === 0) return ['None.'];
+  const out: string[] = [`${plural(r.totals.errorsTotal, 'error')} in all.`, ''];
+  if (kinds.length > 0) {
+    out.push(...table(['kind', 'count'], kinds.map(([kind, n]) => [code(kind), formatCount(n)]), ['left', 'right']), '');
+  }
+  if (r.errorExamples.length > 0) {
+    out.push('Examples:', '');
+    out.push(
+      ...table(
+        ['kind', 'client', 'at', 'detail'],
+        r.errorExamples.map((e) => [code(e.kind), code(e.clientId), formatOffset(e.atMs), md(e.detail)]),
+        ['left', 'left', 'right', 'left'],
+      ),
+    );
+  }
+  return out;
+}
+
+function intervalSection(g: GroupResult): string[] {
+  const every = g.intervalEvery === undefined ? '' : ` (one row per ${md(g.intervalEvery)})`;
+  const out = [`### ${md(g.name)}${every}`, ''];
+  const shown = g.intervals.slice(0, INTERVAL_ROWS);
+  out.push(
+    ...table(
+      ['interval', 'messages', 'min', 'p50', 'p90', 'p99', 'max', 'mean'],
+      shown.map((i) => [
+        formatCount(i.second),
+        formatCount(i.messages),
+        // An interval without messages has no latency; its zeros would read as instant deliveries.
+        ...(i.messages === 0
+          ? ['–', '–', '–', '–', '–', '–']
+          : [formatMs(i.latency.min), formatMs(i.latency.p50), formatMs(i.latency.p90), formatMs(i.latency.p99), formatMs(i.latency.max), formatMs(i.latency.mean)]),
+      ]),
+      ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+    ),
+  );
+  if (g.intervals.length > shown.length) {
+    out.push('', `The first ${formatCount(shown.length)} of ${formatCount(g.intervals.length)} intervals; summary.json has them all.`);
+  }
+  return out;
+}
+
+type Align = 'left' | 'right';
+
+function table(header: readonly string[], rows: readonly (readonly string[])[], align: readonly Align[]): string[] {
+  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+  const rule = align.map((a) => (a === 'right' ? '---:' : '---'));
+  return [line(header), line(rule), ...rows.map(line)];
+}
+
+/**
+ * Text from the run made inert in Markdown: one line, HTML special characters as entities (a client id cannot
+ * become a tag), and Markdown punctuation escaped (a topic cannot become a link, emphasis or a table cell break).
+ */
+export function md(text: string): string {
+  return oneLine(text)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    // With "[" escaped no link can form, so "(", ")" and "!" stay as they are and prose stays readable.
+    .replace(/[\\`*_[\]|~]/g, '\\$&');
+}
+
+/** Like `md`, for text that starts a line or a list item: it must not open a heading, a list or a rule there. */
+export function mdStart(text: string): string {
+  return md(text)
+    .replace(/^(\s*)([#+=>-])/, '$1\\$2')
+    .replace(/^(\s*\d+)([.)])/, '$1\\$2');
+}
+
+/**
+ * An identifier (client id, topic, kind) as inline code. Entities are literal inside code spans, so only what ends
+ * the span or the table cell needs care: backticks are avoided by a longer fence, and "|" is escaped as GFM tables
+ * require even inside code.
+ */
+export function code(text: string): string {
+  const s = oneLine(text).replace(/\|/g, '\\|');
+  if (s === '') return '';
+  let fence = '`';
+  while (s.includes(fence)) fence += '`';
+  const pad = s.startsWith('`') || s.endsWith('`') || (s.startsWith(' ') && s.endsWith(' ')) ? ' ' : '';
+  return `${fence}${pad}${s}${pad}${fence}`;
+}
