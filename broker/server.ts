@@ -18,6 +18,7 @@ import { SysTree } from './sys.js';
 /** A socket that has not sent CONNECT within this time is closed. */
 const CONNECT_TIMEOUT_MS = 20_000;
 const SWEEP_INTERVAL_MS = 250;
+const LISTEN_BACKLOG = 4096;
 /** An online subscriber that acknowledges nothing for this long stops holding back its publishers. */
 export const STALL_MS = 5_000;
 
@@ -95,7 +96,9 @@ export class Broker {
         server.once('error', (err: NodeJS.ErrnoException) => {
           reject(new Error(`cannot listen on ${l.host}:${l.port}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`));
         });
-        server.listen(l.port, l.host, () => {
+        // A deep accept queue: connection storms of thousands per second would otherwise overflow it and make
+        // clients wait out a one-second SYN retry.
+        server.listen({ port: l.port, host: l.host, backlog: LISTEN_BACKLOG }, () => {
           const a = server.address();
           resolve(typeof a === 'object' && a ? a.port : l.port);
         });

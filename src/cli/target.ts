@@ -2,6 +2,8 @@
  * Where a run's clients connect: the bundled broker, started in this process on a free loopback port, or the
  * remote broker the scenario names.
  */
+import { connect } from 'node:net';
+import mqtt from 'mqtt-packet';
 import { startBroker, type RunningBroker } from '../../broker/index.js';
 import type { Endpoint } from '../engine/transport.js';
 import type { RunResult } from '../run/result.js';
@@ -21,6 +23,7 @@ export async function openTarget(scenario: Scenario): Promise<OpenTarget> {
   const protocol = protocolName(b.protocolVersion);
   if (b.target.kind === 'bundled') {
     const broker = await startBroker({ listeners: [{ host: '127.0.0.1', port: 0 }], logTypes: new Set(['error']) });
+    await warmBroker(broker.host, broker.port);
     return {
       endpoint: { transport: 'mqtt', hosts: [{ host: broker.host, port: broker.port }], path: '', tls: undefined },
       target: { kind: 'bundled', url: `mqtt://${broker.host}:${broker.port}`, protocol },
@@ -35,4 +38,41 @@ export async function openTarget(scenario: Scenario): Promise<OpenTarget> {
     broker: undefined,
     close: async () => undefined,
   };
+}
+
+/**
+ * A freshly started bundled broker compiles its code paths on first use; run them once (connect, subscribe,
+ * QoS 0/1/2 round trips, unsubscribe, disconnect) so the run's first clients do not time that.
+ */
+async function warmBroker(host: string, port: number): Promise<void> {
+  const socket = connect({ host, port, noDelay: true });
+  const parser = mqtt.parser({ protocolVersion: 4 });
+  const rounds = 300;
+  let received = 0;
+  const done = new Promise<void>((resolve) => {
+    parser.on('packet', (p: mqtt.Packet) => {
+      if (p.cmd === 'publish') {
+        if (p.qos === 1) socket.write(mqtt.generate({ cmd: 'puback', messageId: p.messageId! }));
+        if (p.qos === 2) socket.write(mqtt.generate({ cmd: 'pubrec', messageId: p.messageId! }));
+        if (++received === rounds) resolve();
+      } else if (p.cmd === 'pubrec') {
+        socket.write(mqtt.generate({ cmd: 'pubrel', messageId: p.messageId! }));
+      } else if (p.cmd === 'pubrel') {
+        socket.write(mqtt.generate({ cmd: 'pubcomp', messageId: p.messageId! }));
+      }
+    });
+    socket.on('data', (d: Buffer) => parser.parse(d));
+    socket.on('error', () => resolve());
+  });
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  const topic = `mqbench-warm-up/${process.pid}`;
+  socket.write(mqtt.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: '', clean: true, keepalive: 10 }));
+  socket.write(mqtt.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 2 }] }));
+  for (let i = 0; i < rounds; i++) {
+    const qos = (i % 3) as 0 | 1 | 2;
+    socket.write(mqtt.generate({ cmd: 'publish', topic, payload: Buffer.alloc(64), qos, messageId: qos > 0 ? (i % 60000) + 2 : undefined, dup: false, retain: false }));
+  }
+  await Promise.race([done, new Promise((r) => setTimeout(r, 2_000))]);
+  socket.write(mqtt.generate({ cmd: 'unsubscribe', messageId: 1, unsubscriptions: [topic] }));
+  socket.end(mqtt.generate({ cmd: 'disconnect' }));
 }

@@ -7,7 +7,6 @@ import type { Packet } from 'mqtt-packet';
 import { FrameReader, type FrameSink } from '../protocol/frame-reader.js';
 import { RC, connackName, reasonName } from '../protocol/reason-codes.js';
 import { Counter, Gauge } from '../metrics/series.js';
-import { Receipt } from '../metrics/delivery.js';
 import { bindTemplate, renderBound } from '../scenario/templates.js';
 import type {
   ConnectStep,
@@ -94,7 +93,12 @@ export class SimClient implements LinkHandler, FrameSink {
   private backoffMs = 0;
   private hostIndex = 0;
   private connectStartUs = 0;
-  private timer: NodeJS.Timeout | null = null;
+  /** Connect timeout or reconnect back-off. */
+  private connTimer: NodeJS.Timeout | null = null;
+  /** A `wait` step's timer. */
+  private stepTimer: NodeJS.Timeout | null = null;
+  /** What the step in progress is waiting for; a reconnect resumes it rather than moving on. */
+  private awaiting: 'connect' | 'subscribe' | 'unsubscribe' | 'publish' | 'acks' | 'wait' | 'disconnect' | null = null;
   /** A connection lost after CONNACK is being re-established (not the step's own connect). */
   private reconnecting = false;
   private serverDisconnect = -1;
@@ -179,7 +183,12 @@ export class SimClient implements LinkHandler, FrameSink {
           if (this.unsubscribe(step)) return;
           continue;
         case 'wait':
-          this.later(step.durationMs, () => this.advance());
+          this.awaiting = 'wait';
+          this.stepTimer = setTimeout(() => {
+            this.stepTimer = null;
+            this.awaiting = null;
+            this.advance();
+          }, step.durationMs);
           return;
         case 'disconnect':
           if (this.disconnect(step)) return;
@@ -207,22 +216,25 @@ export class SimClient implements LinkHandler, FrameSink {
   /** Abandon the remaining steps (connection gone for good). */
   private giveUp(): void {
     this.failed = true;
+    this.awaiting = null;
+    if (this.stepTimer) clearTimeout(this.stepTimer);
+    this.stepTimer = null;
     this.frames.length = 0;
     this.publisher = null;
     this.finish();
   }
 
-  private later(ms: number, fn: () => void): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
+  private connLater(ms: number, fn: () => void): void {
+    if (this.connTimer) clearTimeout(this.connTimer);
+    this.connTimer = setTimeout(() => {
+      this.connTimer = null;
       fn();
     }, ms);
   }
 
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+  private clearConnTimer(): void {
+    if (this.connTimer) clearTimeout(this.connTimer);
+    this.connTimer = null;
   }
 
   // ---- connecting ---------------------------------------------------------------------------------------------
@@ -233,6 +245,7 @@ export class SimClient implements LinkHandler, FrameSink {
       this.advance();
       return;
     }
+    this.awaiting = 'connect';
     this.connectStep = step;
     this.attemptsLeft = step.attempts;
     this.reconnectsLeft = step.reconnectAttempts;
@@ -255,7 +268,7 @@ export class SimClient implements LinkHandler, FrameSink {
       (this.link as unknown as NodeJS.EventEmitter).on('drain', () => this.onDrain());
     }
     const timeout = this.connectStep!.timeoutMs;
-    this.later(timeout, () => this.connectFailed('connect-timeout', `no CONNACK within ${timeout} ms`));
+    this.connLater(timeout, () => this.connectFailed('connect-timeout', `no CONNACK within ${timeout} ms`));
   }
 
   onLinkOpen(): void {
@@ -301,7 +314,7 @@ export class SimClient implements LinkHandler, FrameSink {
       this.connectFailed(`connack-0x${code.toString(16).padStart(2, '0')}`, `CONNACK refused: ${connackName(code, this.protocolVersion)}`);
       return;
     }
-    this.clearTimer();
+    this.clearConnTimer();
     const now = engine.clock.nowUs();
     const m = this.group.metrics;
     const latency = now - this.connectStartUs;
@@ -323,13 +336,14 @@ export class SimClient implements LinkHandler, FrameSink {
       this.resumeAfterReconnect(resumed, now);
       return;
     }
+    this.awaiting = null;
     this.advance();
   }
 
   private connectFailed(kind: string, detail: string): void {
     const engine = this.engine;
     const m = this.group.metrics;
-    this.clearTimer();
+    this.clearConnTimer();
     this.closeLink(true);
     m.series.error(kind);
     engine.noteError(kind, this, detail);
@@ -351,7 +365,7 @@ export class SimClient implements LinkHandler, FrameSink {
     this.state = State.Backoff;
     const wait = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, this.connectStep!.maxBackoffMs);
-    this.later(wait, () => {
+    this.connLater(wait, () => {
       if (this.engine.stopping) return;
       if (this.reconnecting) this.attemptsLeft = 1;
       this.openConnection();
@@ -373,9 +387,37 @@ export class SimClient implements LinkHandler, FrameSink {
       const renew = this.subs.filter((s) => s.coverageIndex >= 0);
       if (renew.length > 0) this.sendSubscribe(renew[0].step, renew, nowUs, true);
     }
-    if (this.publisher !== null) this.engine.wake(this.publisher);
-    if (this.pendingSubscribe === null && this.pendingUnsubscribe === null && this.publisher === null && this.timer === null) {
-      this.advance();
+    // The step that was in progress when the connection went continues.
+    switch (this.awaiting) {
+      case 'connect':
+        this.awaiting = null;
+        this.advance();
+        break;
+      case 'publish':
+        if (this.publisher !== null) this.engine.wake(this.publisher);
+        break;
+      case 'acks':
+        if (this.inflight.size === 0) {
+          this.awaiting = null;
+          this.advance();
+        }
+        break;
+      case 'subscribe': {
+        // The SUBSCRIBE may not have reached the broker: send it again.
+        const pending = this.pendingSubscribe;
+        if (pending !== null && !sessionPresent) this.sendSubscribe(pending.subs[0].step, pending.subs, nowUs, false);
+        break;
+      }
+      case 'unsubscribe': {
+        const pending = this.pendingUnsubscribe;
+        if (pending !== null) {
+          this.pendingUnsubscribe = null;
+          this.sendUnsubscribe(pending.filters, nowUs);
+        }
+        break;
+      }
+      default:
+        break;
     }
   }
 
@@ -430,7 +472,10 @@ export class SimClient implements LinkHandler, FrameSink {
     }
     if (was === State.Closing) {
       this.group.metrics.series.add(Counter.disconnects);
-      this.advance();
+      if (this.awaiting === 'disconnect') {
+        this.awaiting = null;
+        this.advance();
+      }
       return;
     }
     if (was !== State.Connected || engine.stopping) return;
@@ -587,8 +632,7 @@ export class SimClient implements LinkHandler, FrameSink {
       const engine = this.engine;
       const tracker = engine.tracker(this);
       const before = tracker.publishers;
-      const r = tracker.receive(header.publisherId, topic, header.seq, qos as 0 | 1 | 2);
-      if (r === Receipt.Duplicate) g.series.error('duplicate-delivery');
+      tracker.receive(header.publisherId, topic, header.seq, qos as 0 | 1 | 2);
       engine.flow.received(slotOfPublisher(engine.flow, engine.groups.length, header.publisherId), tracker.publishers !== before);
     }
     if (qos === 1) writeAck(this.writer!, PUBACK, packetId);
@@ -664,8 +708,8 @@ export class SimClient implements LinkHandler, FrameSink {
     }
     const pub = this.publisher;
     if (pub !== null && pub.waiting) this.engine.wake(pub);
-    else if (pub === null && this.awaitingAcks && this.inflight.size === 0) {
-      this.awaitingAcks = false;
+    else if (this.awaiting === 'acks' && this.inflight.size === 0) {
+      this.awaiting = null;
       this.advance();
     }
   }
@@ -753,8 +797,6 @@ export class SimClient implements LinkHandler, FrameSink {
     this.lastTxMs = this.engine.nowMs;
   }
 
-  private awaitingAcks = false;
-
   private beginPublish(step: PublishStep): boolean {
     if (this.state !== State.Connected) {
       this.engine.noteError('not-connected', this, `publish at line ${step.at.line} while not connected`);
@@ -762,6 +804,7 @@ export class SimClient implements LinkHandler, FrameSink {
     }
     const pub = new Publisher(this, step, this.engine.clock.nowUs());
     this.publisher = pub;
+    this.awaiting = 'publish';
     this.engine.wake(pub);
     return true;
   }
@@ -770,10 +813,11 @@ export class SimClient implements LinkHandler, FrameSink {
     if (this.publisher !== pub) return;
     this.publisher = null;
     // The step ends when what it sent is acknowledged, so a disconnect right after does not cut flows short.
-    if (this.inflight.size > 0 && this.state === State.Connected) {
-      this.awaitingAcks = true;
+    if (this.inflight.size > 0) {
+      this.awaiting = 'acks';
       return;
     }
+    this.awaiting = null;
     this.advance();
   }
 
@@ -792,6 +836,7 @@ export class SimClient implements LinkHandler, FrameSink {
       granted: -1,
       coverageIndex: -1,
     }));
+    this.awaiting = 'subscribe';
     this.sendSubscribe(step, subs, this.engine.clock.nowUs(), false);
     return true;
   }
@@ -841,7 +886,10 @@ export class SimClient implements LinkHandler, FrameSink {
       g.series.add(Counter.subscribesOk);
     }
     engine.jtlSample(now, latency, 'subscribe', this, failed === 0, failed > 0 ? 'SUBACK failure' : '', 0);
-    if (this.publisher === null && this.timer === null) this.advance();
+    if (this.awaiting === 'subscribe') {
+      this.awaiting = null;
+      this.advance();
+    }
   }
 
   private unsubscribe(step: UnsubscribeStep): boolean {
@@ -850,10 +898,15 @@ export class SimClient implements LinkHandler, FrameSink {
       return false;
     }
     const filters = step.filters.map((t) => renderBound(bindTemplate(t, this.vars(), Math.random), 0, Math.random));
-    const packetId = this.allocatePacketId();
-    this.pendingUnsubscribe = { packetId, startUs: this.engine.clock.nowUs(), filters };
-    this.send({ cmd: 'unsubscribe', messageId: packetId, unsubscriptions: filters });
+    this.awaiting = 'unsubscribe';
+    this.sendUnsubscribe(filters, this.engine.clock.nowUs());
     return true;
+  }
+
+  private sendUnsubscribe(filters: string[], nowUs: number): void {
+    const packetId = this.allocatePacketId();
+    this.pendingUnsubscribe = { packetId, startUs: nowUs, filters };
+    this.send({ cmd: 'unsubscribe', messageId: packetId, unsubscriptions: filters });
   }
 
   private onUnsuback(pkt: Packet & { cmd: 'unsuback' }): void {
@@ -870,7 +923,10 @@ export class SimClient implements LinkHandler, FrameSink {
       this.subs.splice(i, 1);
     }
     this.engine.jtlSample(now, now - pending.startUs, 'unsubscribe', this, true, '', 0);
-    this.advance();
+    if (this.awaiting === 'unsubscribe') {
+      this.awaiting = null;
+      this.advance();
+    }
   }
 
   /**
@@ -895,6 +951,7 @@ export class SimClient implements LinkHandler, FrameSink {
   private disconnect(step: DisconnectStep): boolean {
     if (this.state !== State.Connected) return false;
     this.state = State.Closing;
+    this.awaiting = 'disconnect';
     const now = this.engine.clock.nowUs();
     if (step.abrupt) {
       const link = this.link!;
@@ -913,7 +970,9 @@ export class SimClient implements LinkHandler, FrameSink {
 
   /** End of the run: say goodbye (or just close) and drop every timer. */
   shutdown(): void {
-    this.clearTimer();
+    this.clearConnTimer();
+    if (this.stepTimer) clearTimeout(this.stepTimer);
+    this.stepTimer = null;
     if (this.consumeTimer) clearTimeout(this.consumeTimer);
     this.consumeTimer = null;
     this.publisher = null;

@@ -82,6 +82,8 @@ export interface EngineEvents {
   idle(): void;
 }
 
+/** How long after a whole second the per-second tick runs. */
+const TICK_MARGIN_MS = 5;
 /** Examples of each error kind kept for the report. */
 const ERROR_EXAMPLES_PER_KIND = 5;
 /** A close within this long after another client with the same id connected is counted as a takeover. */
@@ -169,7 +171,7 @@ export class Engine {
       const t = setTimeout(() => c.start(), Math.max(0, planned.startOffsetMs - now));
       this.startTimers.push(t);
     }
-    this.tickTimer = setInterval(() => this.tick(), 1000);
+    this.scheduleTick();
     for (const g of this.groups) {
       const every = groupSampleEvery(g.config);
       if (every !== undefined && every.kind === 'time') {
@@ -405,10 +407,23 @@ export class Engine {
 
   // ---- once a second --------------------------------------------------------------------------------------------
 
+  /**
+   * Tick just after each whole second of the run's clock, so every second's counters land in that second (an
+   * interval timer drifts, and a late tick would merge two seconds into one).
+   */
+  private scheduleTick(): void {
+    const nowMs = this.clock.nowMs();
+    const next = (Math.floor(nowMs / 1000) + 1) * 1000 + TICK_MARGIN_MS;
+    this.tickTimer = setTimeout(() => {
+      this.tick();
+      if (!this.stopping) this.scheduleTick();
+    }, next - nowMs);
+  }
+
   private tick(): void {
     this.nowMs = Date.now() - this.epochWallMs;
     const nowMs = this.clock.nowMs();
-    const second = Math.max(0, Math.floor(nowMs / 1000) - 1);
+    const second = Math.max(0, Math.floor((nowMs - TICK_MARGIN_MS) / 1000) - 1);
     for (const c of this.clients) c.keepAlive(this.nowMs);
     this.collectClientSamples(nowMs);
     this.events.progress(this.snapshot(second));
@@ -469,7 +484,7 @@ export class Engine {
     this.heap.length = 0;
     this.ready = [];
     if (drainMs > 0) await new Promise((r) => setTimeout(r, drainMs));
-    if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.tickTimer) clearTimeout(this.tickTimer);
     for (const t of this.intervalTimers) clearInterval(t);
     for (const c of this.clients) c.shutdown();
     // Let the DISCONNECTs go out and the sockets close.

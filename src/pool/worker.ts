@@ -3,6 +3,7 @@
  * told to (by message, never by abort, so it can drain and report).
  */
 import { Engine } from '../engine/engine.js';
+import { warmUp } from '../engine/warm-up.js';
 import type { FromWorker, ToWorker, WorkerResult, WorkerTask } from './messages.js';
 
 export default async function runWorker(task: WorkerTask): Promise<WorkerResult> {
@@ -18,6 +19,7 @@ export default async function runWorker(task: WorkerTask): Promise<WorkerResult>
       else if (m.type === 'stop') resolve(m.drainMs);
     });
   });
+  await warmUp();
   post({ type: 'ready', worker: task.worker });
   const drainMs = await stopped;
   const report = await engine.stop(drainMs);
