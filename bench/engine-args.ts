@@ -1,0 +1,143 @@
+/** Command-line options of `npm run bench:engine`. */
+import { suggest } from '../src/util/suggest.js';
+import { UsageError } from './args.js';
+
+export type EngineRowName = 'fan-in' | 'scale';
+
+export interface EngineRow {
+  name: EngineRowName;
+  title: string;
+}
+
+export const ENGINE_ROWS: readonly EngineRow[] = [
+  { name: 'fan-in', title: 'QoS 0 fan-in through Mosquitto' },
+  { name: 'scale', title: '10,000 clients' },
+];
+
+export interface EngineBenchOptions {
+  rows: EngineRow[];
+  rounds: number;
+  /** mqbench worker threads. */
+  workers: number;
+  warmupSeconds: number;
+  durationSeconds: number;
+  clients: number;
+  rampSeconds: number;
+  holdSeconds: number;
+  jsonFile: string | undefined;
+  help: boolean;
+}
+
+/** mqbench must reach this share of the raw generator's rate. */
+export const FAN_IN_GOAL = 0.95;
+
+export const ENGINE_USAGE = `Usage: npm run bench:engine -- [options]
+
+Shows that mqbench's own engine is not the bottleneck:
+  fan-in  QoS 0 fan-in through Mosquitto (4 publishers → 1 subscriber, 64-byte payloads), measured by the raw-socket
+          generator of bench:broker and by mqbench (runScenario), alternately, each with a fresh Mosquitto; mqbench
+          must reach ${FAN_IN_GOAL * 100}% of the raw generator's median rate.
+  scale   many concurrent clients (default 10,000) from mqbench against the bundled broker: every client connected at
+          once, no errors.
+Broker, load and benchmark each run in a process of their own.
+
+Options:
+  --only <rows>       rows to run: fan-in, scale (comma-separated or repeated; default both)
+  --rounds <n>        fan-in rounds of raw, mqbench measurements; medians are compared (default 3)
+  --workers <n>       mqbench worker threads (default 1)
+  --duration <s>      fan-in measured window, after the warm-up (default 5)
+  --warmup <s>        fan-in traffic before the window opens (default 1)
+  --clients <n>       scale: concurrent clients (default 10000)
+  --ramp <s>          scale: every client has started within this time (default 4)
+  --hold <s>          scale: everybody stays connected this long after the ramp (default 5)
+  --json <file>       also write every measurement to this file
+  --help              show this text
+`;
+
+const VALUE_OPTIONS = ['only', 'rounds', 'workers', 'duration', 'warmup', 'clients', 'ramp', 'hold', 'json'];
+
+export function parseEngineBenchArgs(argv: readonly string[]): EngineBenchOptions {
+  const options: EngineBenchOptions = {
+    rows: [...ENGINE_ROWS],
+    rounds: 3,
+    workers: 1,
+    warmupSeconds: 1,
+    durationSeconds: 5,
+    clients: 10_000,
+    rampSeconds: 4,
+    holdSeconds: 5,
+    jsonFile: undefined,
+    help: false,
+  };
+  const problems: string[] = [];
+  let only: EngineRowName[] | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') {
+      options.help = true;
+      continue;
+    }
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!match || !VALUE_OPTIONS.includes(match[1])) {
+      const name = match ? match[1] : arg;
+      const hint = suggest(name, [...VALUE_OPTIONS, 'help']);
+      problems.push(`unknown option "${arg}"${hint ? ` (did you mean --${hint}?)` : ''}`);
+      continue;
+    }
+    const name = match[1];
+    let value = match[2];
+    if (value === undefined) {
+      if (i + 1 >= argv.length) {
+        problems.push(`--${name} needs a value`);
+        continue;
+      }
+      value = argv[++i];
+    }
+    if (name === 'only') {
+      const known = ENGINE_ROWS.map((r) => r.name);
+      for (const item of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+        if ((known as string[]).includes(item)) {
+          only = [...(only ?? []), item as EngineRowName];
+        } else {
+          const hint = suggest(item, known);
+          problems.push(`unknown row "${item}"${hint ? ` (did you mean ${hint}?)` : ''}; known: ${known.join(', ')}`);
+        }
+      }
+      continue;
+    }
+    if (name === 'json') {
+      options.jsonFile = value;
+      continue;
+    }
+    const problem = setNumber(options, name, value);
+    if (problem) problems.push(problem);
+  }
+  if (only) options.rows = ENGINE_ROWS.filter((r) => only!.includes(r.name));
+  if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  return options;
+}
+
+type NumericKey = 'rounds' | 'workers' | 'durationSeconds' | 'warmupSeconds' | 'clients' | 'rampSeconds' | 'holdSeconds';
+
+/** Option name → key, bounds, and whether it must be whole. */
+const NUMBERS: Record<string, { key: NumericKey; min: number; max: number; integer: boolean }> = {
+  rounds: { key: 'rounds', min: 1, max: 1000, integer: true },
+  workers: { key: 'workers', min: 1, max: 256, integer: true },
+  duration: { key: 'durationSeconds', min: 1, max: 3600, integer: true },
+  warmup: { key: 'warmupSeconds', min: 0, max: 3600, integer: false },
+  // One listener and one talker at the least.
+  clients: { key: 'clients', min: 2, max: 1_000_000, integer: true },
+  ramp: { key: 'rampSeconds', min: 1, max: 3600, integer: true },
+  // The hold's first and last seconds are left out of its window.
+  hold: { key: 'holdSeconds', min: 3, max: 3600, integer: true },
+};
+
+function setNumber(options: EngineBenchOptions, name: string, value: string): string | undefined {
+  const spec = NUMBERS[name];
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < spec.min || n > spec.max || (spec.integer && !Number.isInteger(n))) {
+    return `--${name} must be ${spec.integer ? 'a whole number' : 'a number'} from ${spec.min} to ${spec.max}, got "${value}"`;
+  }
+  options[spec.key] = n;
+  return undefined;
+}
