@@ -5,7 +5,7 @@
  * A fan-out encodes each packet variant (protocol family, QoS, retain) once per message and copies the bytes to the
  * other targets, patching only the packet id.
  */
-import { STALL_MS, type Broker } from './server.js';
+import type { Broker } from './server.js';
 import { ConnState, type Connection } from './connection.js';
 import { copyPublish, encodePublish, lastPublish, writeAck, PUBREL } from './encode.js';
 import type { Msg } from './message.js';
@@ -127,21 +127,13 @@ export function deliver(
   }
   const limit = broker.options.maxQueuedMessages;
   if (limit > 0 && session.queued >= limit) {
-    // The subscriber is connected and acknowledging: rather than drop a QoS 1/2 message the publisher was told
-    // is accepted, stop reading that publisher until this queue drains (the message itself is kept). A subscriber
-    // that has acknowledged nothing on this connection, or nothing for STALL_MS, gets Mosquitto's behaviour: the
-    // excess is dropped.
+    // The subscriber is connected: rather than drop a QoS 1/2 message its publisher was told is accepted, stop
+    // reading that publisher and park the message; it joins the queue once the queue drains. A subscriber that
+    // acknowledges nothing for STALL_MS gets Mosquitto's behaviour: what is parked, and the excess after it, is dropped.
     const pub = m.origin !== null ? m.origin.conn : null;
-    if (
-      online &&
-      pub !== null &&
-      pub !== conn &&
-      pub.state === ConnState.Connected &&
-      session.lastProgress !== 0 &&
-      now - session.lastProgress < STALL_MS
-    ) {
-      broker.holdPublisher(pub, session);
-      session.enqueue(new Outgoing(storedCopy(m), qos, retain, subIds));
+    if (online && !session.stalled && pub !== null && pub !== conn && pub.state === ConnState.Connected) {
+      broker.holdPublisher(pub, session, now);
+      (session.parked ??= []).push(new Outgoing(storedCopy(m), qos, retain, subIds));
       return;
     }
     session.dropped++;
@@ -216,7 +208,7 @@ export function pumpQueue(broker: Broker, session: Session, now: number): void {
     out.packetId = packetId;
     session.inflight.set(packetId, out);
   }
-  if (session.waiters !== null && session.queued <= broker.options.maxQueuedMessages / 2) broker.releaseWaiters(session);
+  if (session.waiters !== null && session.queued <= broker.options.maxQueuedMessages / 2) broker.releaseWaiters(session, 'drained');
 }
 
 /**

@@ -20,7 +20,7 @@ const CONNECT_TIMEOUT_MS = 20_000;
 const SWEEP_INTERVAL_MS = 250;
 const LISTEN_BACKLOG = 4096;
 /** An online subscriber that acknowledges nothing for this long stops holding back its publishers. */
-export const STALL_MS = 5_000;
+export const STALL_MS = 1_000;
 
 export class BrokerStats {
   /** Every packet received / sent (Mosquitto's $SYS/broker/messages/...). */
@@ -190,7 +190,7 @@ export class Broker {
     const session = conn.session;
     if (session === null || session.conn !== conn) return;
     session.conn = null;
-    this.releaseWaiters(session);
+    this.releaseParkedOffline(session);
     if (reason === CloseReason.BrokerShutdown) return;
     const will = session.will;
     if (will !== null) {
@@ -212,15 +212,36 @@ export class Broker {
   }
 
   /** `pub` stops being read until `session`'s queue has drained (flow control instead of loss). */
-  holdPublisher(pub: Connection, session: Session): void {
+  holdPublisher(pub: Connection, session: Session, now: number): void {
+    if (session.waiters === null) {
+      session.waiters = [];
+      session.heldSince = now;
+      this.blocked.add(session);
+    }
     if (pub.blockedOn !== null) return;
     pub.block(session);
-    (session.waiters ??= []).push(pub);
-    this.blocked.add(session);
+    session.waiters.push(pub);
   }
 
-  /** Let the publishers waiting on `session` be read again, on the next turn of the event loop. */
-  releaseWaiters(session: Session): void {
+  /**
+   * Let the publishers waiting on `session` be read again, on the next turn of the event loop. The parked messages
+   * join the queue when it has drained, or are dropped when the client stalled or went away without a session.
+   */
+  releaseWaiters(session: Session, why: 'drained' | 'stalled' | 'gone'): void {
+    const parked = session.parked;
+    session.parked = null;
+    if (parked !== null) {
+      if (why === 'drained') {
+        for (const out of parked) session.enqueue(out);
+      } else {
+        session.dropped += parked.length;
+        this.stats.pubDropped += parked.length;
+      }
+    }
+    if (why === 'stalled') {
+      session.stalled = true;
+      if (this.log.notice) this.log.line(`Outgoing messages are being dropped for client ${session.clientId}.`);
+    }
     const waiters = session.waiters;
     if (waiters === null) return;
     session.waiters = null;
@@ -235,6 +256,24 @@ export class Broker {
     this.releasing = [];
     for (const c of list) c.unblock();
   };
+
+  /** The subscriber went away with its session kept: parked messages are queued as far as the queue allows. */
+  private releaseParkedOffline(session: Session): void {
+    const parked = session.parked;
+    session.parked = null;
+    const limit = this.options.maxQueuedMessages;
+    if (parked !== null) {
+      for (const out of parked) {
+        if (limit > 0 && session.queued >= limit) {
+          session.dropped++;
+          this.stats.pubDropped++;
+        } else {
+          session.enqueue(out);
+        }
+      }
+    }
+    this.releaseWaiters(session, 'gone');
+  }
 
   socketGone(conn: Connection): void {
     this.conns.delete(conn);
@@ -271,7 +310,7 @@ export class Broker {
     session.expiryTimer = null;
     if (session.will !== null && session.conn === null) this.publishWill(session);
     session.clearTimers();
-    this.releaseWaiters(session);
+    this.releaseWaiters(session, 'gone');
     for (const sub of session.subs.values()) this.router.remove(sub);
     session.subs.clear();
     session.inflight.clear();
@@ -283,7 +322,7 @@ export class Broker {
     const now = this.tick();
     for (const session of this.blocked) {
       // A subscriber that has not acknowledged anything for a while no longer holds its publishers back.
-      if (now - session.lastProgress > STALL_MS) this.releaseWaiters(session);
+      if (now - Math.max(session.lastProgress, session.heldSince) > STALL_MS) this.releaseWaiters(session, 'stalled');
     }
     for (const conn of this.conns) {
       if (conn.state === ConnState.Connected) {

@@ -68,8 +68,17 @@ export class Session {
   dropped = 0;
   /** Publisher connections whose reading is paused until this session's queue drains (see deliver.ts). */
   waiters: Connection[] | null = null;
-  /** Last time the client acknowledged a message on its current connection, ms (0: not yet). */
+  /**
+   * Messages that met a full queue while their publishers were being held: queued once the queue drains, dropped
+   * if the client stops acknowledging (see deliver.ts).
+   */
+  parked: Outgoing[] | null = null;
+  /** When publishers were first held for this session, ms. */
+  heldSince = 0;
+  /** Last time the client acknowledged a message, or connected, ms. */
   lastProgress = 0;
+  /** The client stopped acknowledging: a full queue drops until its next acknowledgement, as Mosquitto does. */
+  stalled = false;
   ended = false;
 
   constructor(readonly clientId: string) {}

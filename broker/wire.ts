@@ -5,6 +5,9 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { RC } from '../src/protocol/reason-codes.js';
+import { varintSize, writeVarint } from '../src/protocol/varint.js';
+
+export { varintSize, writeVarint };
 
 export class WireError extends Error {
   constructor(
@@ -257,22 +260,6 @@ export function str(props: Props | undefined, id: number): string | undefined {
 export function bin(props: Props | undefined, id: number): Buffer | undefined {
   const v = props?.values.get(id);
   return Buffer.isBuffer(v) ? v : undefined;
-}
-
-/** Number of bytes a variable byte integer takes. */
-export function varintSize(n: number): number {
-  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
-}
-
-/** Write a variable byte integer at `pos`; returns the position after it. */
-export function writeVarint(buf: Buffer, pos: number, n: number): number {
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    buf[pos++] = b;
-  } while (n > 0);
-  return pos;
 }
 
 /** Encode properties (for forwarding a will's properties to subscribers), leaving out the ids in `exclude`. */

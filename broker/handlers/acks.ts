@@ -14,6 +14,7 @@ export function handlePuback(conn: Connection, buf: Buffer, start: number, end: 
   if (broker.log.debug) broker.log.line(`Received PUBACK from ${conn.logId} (Mid: ${packetId}, RC:${rc})`);
   const session = conn.session!;
   session.lastProgress = broker.clock;
+  session.stalled = false;
   const out = session.inflight.get(packetId);
   if (out === undefined || out.qos !== 1) return;
   session.inflight.delete(packetId);
@@ -29,6 +30,7 @@ export function handlePubrec(conn: Connection, buf: Buffer, start: number, end: 
   if (log.debug) log.line(`Received PUBREC from ${conn.logId} (Mid: ${packetId})`);
   const session = conn.session!;
   session.lastProgress = broker.clock;
+  session.stalled = false;
   const out = session.inflight.get(packetId);
   if (out !== undefined && out.qos === 2 && rc >= 0x80) {
     // [MQTT-4.3.3-?] a failed PUBREC ends the flow without PUBREL.
@@ -62,6 +64,7 @@ export function handlePubcomp(conn: Connection, buf: Buffer, start: number, end:
   if (broker.log.debug) broker.log.line(`Received PUBCOMP from ${conn.logId} (Mid: ${packetId}, RC:${rc})`);
   const session = conn.session!;
   session.lastProgress = broker.clock;
+  session.stalled = false;
   const out = session.inflight.get(packetId);
   if (out === undefined || out.qos !== 2 || out.state !== 1) return;
   session.inflight.delete(packetId);

@@ -123,8 +123,8 @@ export function handleConnect(conn: Connection, buf: Buffer, start: number, end:
     broker.sessions.set(clientId, session);
   }
   session.conn = conn;
-  // No acknowledgement yet on this connection: until one comes, a full queue drops (see deliver.ts).
-  session.lastProgress = 0;
+  session.lastProgress = broker.clock;
+  session.stalled = false;
   session.protocolVersion = version;
   session.expiryInterval = v5
     ? (num(pkt.props, P.SessionExpiryInterval) ?? 0)

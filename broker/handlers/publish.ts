@@ -49,7 +49,7 @@ export function handlePublish(conn: Connection, header: number, buf: Buffer, sta
   m.expiryAt = 0;
   let resolved = topic;
   if (conn.protocolVersion === 5) {
-    p = readPublishProps(conn, buf, p, end, m);
+    p = readPublishProps(buf, p, end, m);
     if (aliasSeen !== 0) {
       // [MQTT-3.3.2-8], [MQTT-3.3.2-9] alias must be 1..Topic Alias Maximum.
       if (aliasSeen > broker.options.maxTopicAlias) {
@@ -162,7 +162,7 @@ let aliasSeen = 0;
  * Validate the PUBLISH property block at `p` and record in `m` what is forwarded: the block itself when it holds
  * neither a topic alias nor a message expiry (no copy), else a copy without them. Returns the payload offset.
  */
-function readPublishProps(conn: Connection, buf: Buffer, p: number, end: number, m: Msg): number {
+function readPublishProps(buf: Buffer, p: number, end: number, m: Msg): number {
   let len = 0;
   let mult = 1;
   for (let k = 0; ; k++) {
@@ -245,7 +245,6 @@ function readPublishProps(conn: Connection, buf: Buffer, p: number, end: number,
     m.xOff = 0;
     m.xLen = m.xBuf.length;
   }
-  void conn;
   return pEnd;
 }
 

@@ -7,6 +7,7 @@
  * mqtt-packet.
  */
 import mqtt, { type Packet } from 'mqtt-packet';
+import { framePacket, varintSize, writeVarint } from '../protocol/varint.js';
 import type { BatchWriter } from '../util/batch-writer.js';
 import { HEADER_BYTES, patchHeader, writeHeaderStart } from './payload.js';
 
@@ -22,17 +23,9 @@ export class PublishTemplate {
   constructor(topic: string, qos: number, retain: boolean, payload: Buffer, timestamped: boolean, publisherId: number, v5: boolean) {
     const topicBytes = Buffer.from(topic, 'utf8');
     const rl = 2 + topicBytes.length + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0) + payload.length;
-    const vlen = rl < 128 ? 1 : rl < 16_384 ? 2 : rl < 2_097_152 ? 3 : 4;
-    const b = Buffer.allocUnsafe(1 + vlen + rl);
+    const b = Buffer.allocUnsafe(1 + varintSize(rl) + rl);
     b[0] = 0x30 | (qos << 1) | (retain ? 1 : 0);
-    let p = 1;
-    let n = rl;
-    do {
-      let d = n % 128;
-      n = Math.floor(n / 128);
-      if (n > 0) d |= 0x80;
-      b[p++] = d;
-    } while (n > 0);
+    let p = writeVarint(b, 1, rl);
     b.writeUInt16BE(topicBytes.length, p);
     p += 2;
     p += topicBytes.copy(b, p);
@@ -133,18 +126,9 @@ export function decodeControl(header: number, body: Buffer, protocolVersion: num
     p.on('error', (err: Error) => (result.error = err));
     parsers.set(protocolVersion, p);
   }
-  const rl = body.length;
-  const head: number[] = [header];
-  let n = rl;
-  do {
-    let d = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) d |= 0x80;
-    head.push(d);
-  } while (n > 0);
   result.packet = undefined;
   result.error = undefined;
-  p.parse(Buffer.concat([Buffer.from(head), body]));
+  p.parse(framePacket(header, body));
   // Set by the listener during parse(), which the compiler cannot see.
   const error = result.error as Error | undefined;
   if (error !== undefined) {

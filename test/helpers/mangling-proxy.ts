@@ -8,6 +8,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { FrameReader, type FrameSink } from '../../src/protocol/frame-reader.js';
 import { header, readHeader } from '../../src/engine/payload.js';
+import { framePacket } from '../../src/protocol/varint.js';
 
 export type Verdict = 'pass' | 'drop' | 'repeat';
 
@@ -33,7 +34,7 @@ export async function startManglingProxy(
       acceptHeader: () => true,
       onFrameError: () => client.destroy(),
       onFrame(h, buf, start, end) {
-        const bytes = frameBytes(h, buf, start, end);
+        const bytes = framePacket(h, buf.subarray(start, end));
         if (h >> 4 === 3 && ((h >> 1) & 3) === 0) {
           const topicLen = buf.readUInt16BE(start);
           const payload = start + 2 + topicLen;
@@ -80,17 +81,4 @@ export async function startManglingProxy(
         server.close(() => resolve());
       }),
   };
-}
-
-function frameBytes(h: number, buf: Buffer, start: number, end: number): Buffer {
-  const rl = end - start;
-  const head: number[] = [h];
-  let n = rl;
-  do {
-    let d = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) d |= 0x80;
-    head.push(d);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from(head), buf.subarray(start, end)]);
 }
