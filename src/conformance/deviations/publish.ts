@@ -1,0 +1,3 @@
+import type { KnownDeviation } from './index.js';
+
+export const PUBLISH_DEVIATIONS: KnownDeviation[] = [];
