@@ -60,7 +60,10 @@ interface Waiter {
 export class RawClient {
   /** What was sent and received, in order (the last TRACE_LIMIT events). */
   readonly trace: TraceEvent[] = [];
-  private readonly openedAt = Date.now();
+  /** Trace times count from here: the start of the check, shared by its clients. */
+  private openedAt = Date.now();
+  /** This side closed the connection (so the trace does not blame the broker). */
+  private closingOnPurpose = false;
   /** Every packet received, in arrival order, including those already taken by `next()`. */
   readonly received: Packet[] = [];
   /** Every packet sent with `send()` (raw bytes are not decoded). */
@@ -86,10 +89,11 @@ export class RawClient {
   }
 
   /** Opens a connection; nothing is sent yet. Fails with the reason when the broker cannot be reached. */
-  static open(endpoint: Endpoint, protocolVersion: ProtocolVersion = 4): Promise<RawClient> {
+  static open(endpoint: Endpoint, protocolVersion: ProtocolVersion = 4, traceOrigin?: number): Promise<RawClient> {
     const full: LinkEndpoint =
       'transport' in endpoint ? endpoint : { transport: 'mqtt', hosts: [{ host: endpoint.host, port: endpoint.port }], path: '', tls: undefined };
     const client = new RawClient(protocolVersion);
+    if (traceOrigin !== undefined) client.openedAt = traceOrigin;
     return new Promise((resolve, reject) => {
       let opened = false;
       client.socket = openLink(full, 0, {
@@ -107,7 +111,7 @@ export class RawClient {
             return;
           }
           client.isClosed = true;
-          client.note('closed', error ?? 'by the broker');
+          client.note('closed', client.closingOnPurpose ? 'by this client' : (error ?? 'by the broker'));
           client.failWaiter('the broker closed the connection');
           for (const wake of client.closeWaiters.splice(0)) wake();
         },
@@ -321,18 +325,21 @@ export class RawClient {
     const done = this.closed(DEFAULT_WAIT_MS).catch(() => {
       this.socket.destroy();
     });
+    this.closingOnPurpose = true;
     this.socket.end();
     return done;
   }
 
   /** Drops the connection without DISCONNECT (an abrupt network close as the broker sees it). */
   destroy(): void {
+    this.closingOnPurpose = true;
     this.socket.destroy();
   }
 
   /** Like `destroy()` but with a TCP RST instead of an orderly FIN (plain TCP only): the broker's read fails with a reset. */
   reset(): void {
     const s = this.socket as unknown as Socket;
+    this.closingOnPurpose = true;
     if (typeof s.resetAndDestroy === 'function') s.resetAndDestroy();
     else this.socket.destroy();
   }

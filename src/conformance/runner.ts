@@ -192,7 +192,7 @@ async function runOne(check: Check, index: number, runId: string, caps: Capabili
     topic: (name = 't') => `${prefix}${name}`,
     clientId: (name = 'c') => `mqc${tag}${name}`.slice(0, 23),
     open: async (lv = level) => {
-      const client = await RawClient.open(opts.endpoint, lv);
+      const client = await RawClient.open(opts.endpoint, lv, started);
       clients.push({ name: `client ${clients.length + 1}`, client });
       return client;
     },
