@@ -1,0 +1,116 @@
+/**
+ * The result of `mqbench compare`: the same scenarios against several brokers, alternating, with medians, spread,
+ * the brokers' own CPU and memory, and ratios of the bundled broker to each other one. Plain data: what compare.json
+ * holds and what every compare report renders. Latencies in µs, times in ms unless named otherwise.
+ */
+import type { LatencySummary } from '../metrics/histogram.js';
+import type { PercentileCurve } from '../run/result.js';
+
+export interface BrokerInfo {
+  /** How reports name it: "bundled", "mosquitto 2.0.11", "aedes 1.2.0", or a URL. */
+  label: string;
+  kind: 'bundled' | 'mosquitto' | 'aedes' | 'remote';
+  version: string;
+  url: string;
+  /** Started by mqbench as its own process: its CPU and memory are measured. */
+  local: boolean;
+}
+
+/** What one run of one scenario against one broker measured. */
+export interface CompareRun {
+  scenario: string;
+  broker: string;
+  round: number;
+  receivedPerSec: number;
+  sentPerSec: number;
+  /** Connections established per second while clients were connecting (connection-rate scenarios). */
+  connectsPerSec: number;
+  e2e: LatencySummary | undefined;
+  connect: LatencySummary | undefined;
+  errors: number;
+  lost: number;
+  duplicated: number;
+  /** Peak clients connected at once. */
+  peakConnected: number;
+  /** The broker process over the run; undefined for a broker mqbench did not start. */
+  process: { cpuSeconds: number; peakRssBytes: number } | undefined;
+  /** Messages received per CPU-second of the broker (undefined without process figures). */
+  messagesPerCpuSecond: number | undefined;
+  /** Broker memory per connected client, bytes (peak RSS / peak connections). */
+  bytesPerConnection: number | undefined;
+  /** End-to-end percentile curve, for overlaid latency charts. */
+  e2eCurve: PercentileCurve | undefined;
+  /** The scenario's own verdict (thresholds). */
+  passed: boolean;
+  durationMs: number;
+}
+
+/** Median and spread of one figure over rounds. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+export interface BrokerSummary {
+  broker: string;
+  rounds: number;
+  receivedPerSec: Spread;
+  sentPerSec: Spread;
+  connectsPerSec: Spread;
+  /** Medians of the runs' percentiles, µs. */
+  e2eP50: number | undefined;
+  e2eP99: number | undefined;
+  e2eP999: number | undefined;
+  errors: number;
+  lost: number;
+  cpuSeconds: Spread | undefined;
+  peakRssBytes: Spread | undefined;
+  messagesPerCpuSecond: number | undefined;
+  bytesPerConnection: number | undefined;
+  /** The median run's curve. */
+  e2eCurve: PercentileCurve | undefined;
+}
+
+export interface ScenarioComparison {
+  scenario: string;
+  description: string;
+  /** The figure the scenario is about: message throughput, connection rate, or memory per connection. */
+  measure: 'throughput' | 'connect-rate' | 'memory';
+  brokers: BrokerSummary[];
+  /** Bundled broker ÷ each other broker, on `measure` (for memory: other ÷ bundled, so above 1 means the bundled broker uses less). */
+  ratios: Record<string, number>;
+}
+
+/** Saturation: the offered rate raised step by step until a limit is crossed; the highest rate that held. */
+export interface SaturationStep {
+  offeredPerSec: number;
+  receivedPerSec: number;
+  p99Us: number | undefined;
+  lost: number;
+  errors: number;
+  held: boolean;
+  /** Why it did not hold: "p99 120 ms > 50 ms", "12 lost", "3 errors". */
+  why: string | undefined;
+}
+
+export interface SaturationResult {
+  scenario: string;
+  broker: string;
+  limits: { p99Us: number; lost: number; errors: number };
+  steps: SaturationStep[];
+  /** The highest offered rate that held (undefined when the first step already failed). */
+  sustainedPerSec: number | undefined;
+}
+
+export interface CompareResult {
+  tool: { name: 'mqbench'; version: string };
+  generatedAt: string;
+  machine: { cpus: number; cpuModel: string; memoryBytes: number; node: string; platform: string };
+  command: string;
+  rounds: number;
+  brokers: BrokerInfo[];
+  scenarios: ScenarioComparison[];
+  runs: CompareRun[];
+  saturation: SaturationResult[];
+}
