@@ -4,7 +4,9 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { MosquittoNotFoundError, startMosquitto } from '../src/launch/mosquitto.js';
+import { BrokerStartError, startLocalBroker } from '../src/launch/local-broker.js';
+
+export { BrokerStartError };
 
 export type BrokerKind = 'bundled' | 'mosquitto' | 'sink';
 
@@ -22,32 +24,17 @@ export interface BrokerProcess {
   stop(): Promise<void>;
 }
 
-export class BrokerStartError extends Error {
-  readonly code = 'BROKER_START_FAILED';
-}
-
 const START_TIMEOUT_MS = 15_000;
-const CHILD_ENTRY: Record<Exclude<BrokerKind, 'mosquitto'>, string> = {
-  bundled: 'bundled-broker-child.js',
-  sink: 'sink-server.js',
-};
-
 export async function startBrokerProcess(kind: BrokerKind, conf: string[]): Promise<BrokerProcess> {
-  if (kind === 'mosquitto') {
-    try {
-      const m = await startMosquitto({ config: conf });
-      return { kind, label: `mosquitto ${m.version}`, host: m.host, port: m.port, pid: m.pid, output: m.output, stop: m.stop };
-    } catch (err) {
-      if (err instanceof MosquittoNotFoundError) throw err;
-      throw new BrokerStartError(`mosquitto failed to start: ${(err as Error).message}`);
-    }
-  }
-  return startNodeBroker(kind, conf);
+  if (kind === 'sink') return startSink(conf);
+  const b = await startLocalBroker(kind, conf);
+  return { kind, label: b.label, host: b.host, port: b.port, pid: b.pid, output: b.output, stop: b.stop };
 }
 
-/** Runs a broker entry of this folder with Node and reads the port it prints as its first line. */
-function startNodeBroker(kind: Exclude<BrokerKind, 'mosquitto'>, conf: string[]): Promise<BrokerProcess> {
-  const entry = fileURLToPath(new URL(`./${CHILD_ENTRY[kind]}`, import.meta.url));
+/** The generator-ceiling sink of this folder, run with Node; it prints its port as its first line. */
+function startSink(conf: string[]): Promise<BrokerProcess> {
+  const kind = 'sink' as const;
+  const entry = fileURLToPath(new URL('./sink-server.js', import.meta.url));
   const child = spawn(process.execPath, [entry, JSON.stringify(conf)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

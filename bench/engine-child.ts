@@ -3,7 +3,7 @@
  * `runScenario` (worker threads and all, as `mqbench run` does), and reports rates over the steady window, CPU of
  * itself and of the broker from /proc, and peak memory.
  */
-import { readProcessCpuSeconds, readProcessPeakRssMiB } from './cpu.js';
+import { readProcessCpuSeconds, readProcessPeakRssMiB } from '../src/launch/proc.js';
 import { ensureOpenFiles, readOpenFileLimit } from './engine-fd-limit.js';
 import type { EngineJob, EngineJobResult, FromEngineChild, ToEngineChild } from './engine-messages.js';
 import { cpuPercent, cutWindow, peakOf, rateOver, type ClosedSecond } from './engine-window.js';

@@ -2,7 +2,7 @@
  * Load generator child process: runs one measurement (connect, warm up, measure a window, drain, disconnect) against
  * a broker and reports the counts to its parent. It has a process, hence a core, of its own.
  */
-import { readProcessCpuSeconds, readProcessPeakRssMiB } from './cpu.js';
+import { readProcessCpuSeconds, readProcessPeakRssMiB } from '../src/launch/proc.js';
 import { DeliveryGate } from './delivery-gate.js';
 import type { LoadClient } from './load-client.js';
 import type { FromGenerator, GeneratorJob, GeneratorResult, ToGenerator } from './messages.js';
