@@ -33,3 +33,30 @@ describe('example scenarios', () => {
     });
   }
 });
+
+const benchDir = join(dir, 'bench');
+const benchFiles = readdirSync(benchDir).filter((f) => f.endsWith('.yaml'));
+
+describe('benchmark scenarios', () => {
+  it('are the set mqbench compare and npm run bench use', () => {
+    expect(benchFiles.sort()).toEqual([
+      'connect-rate.yaml',
+      'fanout-1000.yaml',
+      'idle-10k.yaml',
+      'qos0-fanin.yaml',
+      'qos1-fanin.yaml',
+      'qos2-one-to-one.yaml',
+      'retained-storm.yaml',
+      'slow-consumer.yaml',
+    ]);
+  });
+
+  for (const file of benchFiles) {
+    it(`${file} loads without problems and plans`, () => {
+      const result = loadScenarioFile(join(benchDir, file), { env: {} });
+      if ('problems' in result) throw new Error(formatProblems(result.problems));
+      expect(result.scenario.name).toBe(`bench-${file.replace(/\.yaml$/, '')}`);
+      expect(planRun(result.scenario, 2).totalClients).toBeGreaterThan(0);
+    });
+  }
+});

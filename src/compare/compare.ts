@@ -1,0 +1,340 @@
+/**
+ * The same scenarios against several brokers: local brokers started fresh for each scenario as processes of their own,
+ * rounds alternating between brokers (A B A B), each run's broker CPU and peak memory read from /proc, then medians,
+ * spread and ratios. Saturation mode raises a scenario's publish rates step by step until a limit is crossed.
+ */
+import { cpus, totalmem } from 'node:os';
+import { median, spreadOf } from './median.js';
+import type { Endpoint } from '../engine/transport.js';
+import { startLocalBroker, type LocalBroker, type LocalBrokerKind } from '../launch/local-broker.js';
+import { ProcessWindow } from '../launch/proc.js';
+import { readTls, runScenario } from '../run/run.js';
+import type { RunResult } from '../run/result.js';
+import { parseBrokerUrl } from '../scenario/read-broker.js';
+import { protocolName, type Scenario, type Step } from '../scenario/schema.js';
+import type {
+  BrokerInfo,
+  BrokerSummary,
+  CompareResult,
+  CompareRun,
+  SaturationResult,
+  SaturationStep,
+  ScenarioComparison,
+} from './result.js';
+
+export interface SaturationOptions {
+  /** Highest acceptable end-to-end p99, µs. */
+  p99Us: number;
+  /** Most messages lost (and errors) a step may have and still hold. */
+  lost: number;
+  errors: number;
+  /** Each step offers this many times the previous step's rate. */
+  factor: number;
+  maxSteps: number;
+}
+
+export interface CompareOptions {
+  scenarios: Scenario[];
+  /** "bundled", "mosquitto", "aedes" (started here), or broker URLs (already running). */
+  brokers: string[];
+  rounds: number;
+  /** mosquitto.conf lines for the bundled broker and Mosquitto. */
+  conf: string[];
+  workers: number;
+  saturate: SaturationOptions | undefined;
+  version: string;
+  command: string;
+  onStatus?(text: string): void;
+  onRun?(run: CompareRun): void;
+  signal?: AbortSignal;
+}
+
+interface Target {
+  spec: string;
+  label: string;
+  kind: BrokerInfo['kind'];
+  running: LocalBroker | undefined;
+}
+
+export class CompareError extends Error {}
+
+const LOCAL: readonly string[] = ['bundled', 'mosquitto', 'aedes'];
+
+export async function compare(opts: CompareOptions): Promise<CompareResult> {
+  const labels = uniqueLabels(opts.brokers);
+  const brokers: BrokerInfo[] = [];
+  const runs: CompareRun[] = [];
+  const scenarios: ScenarioComparison[] = [];
+  const saturation: SaturationResult[] = [];
+  for (const spec of opts.brokers) {
+    if (!LOCAL.includes(spec)) {
+      const parsed = parseBrokerUrl(spec);
+      if ('error' in parsed) throw new CompareError(`--broker: ${parsed.error}${parsed.hint ? ` (${parsed.hint})` : ''}`);
+    }
+  }
+  for (const scenario of opts.scenarios) {
+    const targets = await startTargets(opts, labels);
+    try {
+      for (const t of targets) {
+        if (!brokers.some((b) => b.label === t.label)) brokers.push(infoOf(t));
+      }
+      const scenarioRuns: CompareRun[] = [];
+      for (let round = 1; round <= opts.rounds; round++) {
+        for (const t of targets) {
+          if (opts.signal?.aborted) break;
+          opts.onStatus?.(`${scenario.name}: round ${round}/${opts.rounds} against ${t.label}`);
+          const run = await runOnce(scenario, t, round, opts);
+          scenarioRuns.push(run);
+          runs.push(run);
+          opts.onRun?.(run);
+        }
+      }
+      scenarios.push(summarise(scenario, targets, scenarioRuns));
+      if (opts.saturate && hasPacedPublish(scenario.groups.flatMap((g) => g.steps))) {
+        for (const t of targets) {
+          if (opts.signal?.aborted) break;
+          saturation.push(await saturate(scenario, t, opts, opts.saturate));
+        }
+      }
+    } finally {
+      await Promise.all(targets.map((t) => t.running?.stop()));
+    }
+  }
+  return {
+    tool: { name: 'mqbench', version: opts.version },
+    generatedAt: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryBytes: totalmem(),
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+    },
+    command: opts.command,
+    rounds: opts.rounds,
+    brokers,
+    scenarios,
+    runs,
+    saturation,
+  };
+}
+
+/** "bundled", "bundled #2" when a broker is named twice. */
+function uniqueLabels(specs: string[]): string[] {
+  const seen = new Map<string, number>();
+  return specs.map((s) => {
+    const n = (seen.get(s) ?? 0) + 1;
+    seen.set(s, n);
+    return n === 1 ? s : `${s} #${n}`;
+  });
+}
+
+async function startTargets(opts: CompareOptions, labels: string[]): Promise<Target[]> {
+  const targets: Target[] = [];
+  try {
+    for (const [i, spec] of opts.brokers.entries()) {
+      if (LOCAL.includes(spec)) {
+        const running = await startLocalBroker(spec as LocalBrokerKind, opts.conf);
+        const label = labels[i] === spec ? running.label : `${running.label}${labels[i].slice(spec.length)}`;
+        targets.push({ spec, label, kind: spec as LocalBrokerKind, running });
+      } else {
+        targets.push({ spec, label: labels[i], kind: 'remote', running: undefined });
+      }
+    }
+  } catch (err) {
+    await Promise.all(targets.map((t) => t.running?.stop()));
+    throw err;
+  }
+  return targets;
+}
+
+function infoOf(t: Target): BrokerInfo {
+  return {
+    label: t.label,
+    kind: t.kind,
+    version: t.running?.version ?? 'unknown',
+    url: t.running ? `mqtt://${t.running.host}:${t.running.port}` : t.spec,
+    local: t.running !== undefined,
+  };
+}
+
+function endpointOf(t: Target, scenario: Scenario): { endpoint: Endpoint; url: string } {
+  if (t.running) {
+    return {
+      endpoint: { transport: 'mqtt', hosts: [{ host: t.running.host, port: t.running.port }], path: '', tls: undefined },
+      url: `mqtt://${t.running.host}:${t.running.port}`,
+    };
+  }
+  const parsed = parseBrokerUrl(t.spec);
+  if ('error' in parsed) throw new CompareError(parsed.error);
+  const secure = parsed.target.transport === 'mqtts' || parsed.target.transport === 'wss';
+  return {
+    endpoint: {
+      transport: parsed.target.transport,
+      hosts: parsed.target.hosts,
+      path: parsed.target.path,
+      tls: secure ? (readTls(scenario.broker.tls) ?? { ca: undefined, cert: undefined, key: undefined, pfx: undefined, passphrase: undefined, verify: true, serverName: undefined }) : undefined,
+    },
+    url: parsed.target.url,
+  };
+}
+
+async function runOnce(scenario: Scenario, t: Target, round: number, opts: CompareOptions): Promise<CompareRun> {
+  const { endpoint, url } = endpointOf(t, scenario);
+  const window = t.running ? new ProcessWindow(t.running.pid) : undefined;
+  const started = Date.now();
+  const { result } = await runScenario(
+    {
+      scenario,
+      endpoint,
+      target: { kind: t.kind === 'bundled' ? 'bundled' : 'remote', url, protocol: protocolName(scenario.broker.protocolVersion) },
+      workers: opts.workers,
+      version: opts.version,
+    },
+    { signal: opts.signal },
+  );
+  const proc = window?.close();
+  return runOf(scenario, t.label, round, result, proc, Date.now() - started);
+}
+
+function runOf(
+  scenario: Scenario,
+  broker: string,
+  round: number,
+  r: RunResult,
+  proc: { cpuSeconds: number; peakRssBytes: number; baselineRssBytes: number } | undefined,
+  durationMs: number,
+): CompareRun {
+  const peakConnected = Math.max(0, ...r.series.gauges.connectionsOpen);
+  const connects = r.series.counters.connectsOk;
+  const connectSeconds = connects.filter((n) => n > 0).length;
+  const received = r.totals.counters.messagesReceived;
+  return {
+    scenario: scenario.name,
+    broker,
+    round,
+    receivedPerSec: r.totals.receivedPerSec,
+    sentPerSec: r.totals.sentPerSec,
+    connectsPerSec: connectSeconds > 0 ? r.totals.counters.connectsOk / connectSeconds : 0,
+    e2e: r.latency.e2e,
+    connect: r.latency.connect,
+    errors: r.totals.errorsTotal,
+    lost: r.delivery.total.lost,
+    duplicated: r.delivery.total.duplicated,
+    peakConnected,
+    process: proc ? { cpuSeconds: proc.cpuSeconds, peakRssBytes: proc.peakRssBytes } : undefined,
+    messagesPerCpuSecond: proc && proc.cpuSeconds > 0 && received > 0 ? received / proc.cpuSeconds : undefined,
+    bytesPerConnection: proc && peakConnected > 0 ? Math.max(0, proc.peakRssBytes - proc.baselineRssBytes) / peakConnected : undefined,
+    e2eCurve: r.curves.run.e2e,
+    passed: r.passed,
+    durationMs,
+  };
+}
+
+/** Whether the scenario is about messages, connection rate, or memory per connection. */
+export function measureOf(scenario: Scenario): ScenarioComparison['measure'] {
+  const steps = scenario.groups.flatMap((g) => flatten(g.steps));
+  if (steps.some((s) => s.kind === 'publish')) return 'throughput';
+  const churns = steps.some((s) => s.kind === 'disconnect') || scenario.groups.some((g) => g.arrival.kind === 'rate');
+  const holds = steps.some((s) => s.kind === 'wait');
+  return churns && !holds ? 'connect-rate' : 'memory';
+}
+
+function flatten(steps: Step[]): Step[] {
+  return steps.flatMap((s) => (s.kind === 'repeat' ? [s, ...flatten(s.steps)] : [s]));
+}
+
+function summarise(scenario: Scenario, targets: Target[], runs: CompareRun[]): ScenarioComparison {
+  const measure = measureOf(scenario);
+  const brokers: BrokerSummary[] = targets.map((t) => {
+    const mine = runs.filter((r) => r.broker === t.label);
+    const withProc = mine.filter((r) => r.process !== undefined);
+    const byThroughput = [...mine].sort((a, b) => a.receivedPerSec - b.receivedPerSec);
+    const middle = byThroughput[Math.floor((byThroughput.length - 1) / 2)];
+    const defined = (xs: (number | undefined)[]) => xs.filter((x): x is number => x !== undefined);
+    return {
+      broker: t.label,
+      rounds: mine.length,
+      receivedPerSec: spreadOf(mine.map((r) => r.receivedPerSec)),
+      sentPerSec: spreadOf(mine.map((r) => r.sentPerSec)),
+      connectsPerSec: spreadOf(mine.map((r) => r.connectsPerSec)),
+      e2eP50: median(defined(mine.map((r) => r.e2e?.p50))),
+      e2eP99: median(defined(mine.map((r) => r.e2e?.p99))),
+      e2eP999: median(defined(mine.map((r) => r.e2e?.p99_9))),
+      errors: mine.reduce((n, r) => n + r.errors, 0),
+      lost: mine.reduce((n, r) => n + r.lost, 0),
+      cpuSeconds: withProc.length > 0 ? spreadOf(withProc.map((r) => r.process!.cpuSeconds)) : undefined,
+      peakRssBytes: withProc.length > 0 ? spreadOf(withProc.map((r) => r.process!.peakRssBytes)) : undefined,
+      messagesPerCpuSecond: median(defined(mine.map((r) => r.messagesPerCpuSecond))),
+      bytesPerConnection: median(defined(mine.map((r) => r.bytesPerConnection))),
+      e2eCurve: middle?.e2eCurve,
+    };
+  });
+  const ratios: Record<string, number> = {};
+  const bundled = brokers.find((b) => targets.find((t) => t.label === b.broker)?.kind === 'bundled');
+  if (bundled) {
+    for (const other of brokers) {
+      if (other === bundled) continue;
+      const ratio =
+        measure === 'throughput'
+          ? bundled.receivedPerSec.median / other.receivedPerSec.median
+          : measure === 'connect-rate'
+            ? bundled.connectsPerSec.median / other.connectsPerSec.median
+            : other.bytesPerConnection !== undefined && bundled.bytesPerConnection !== undefined
+              ? other.bytesPerConnection / bundled.bytesPerConnection
+              : NaN;
+      if (Number.isFinite(ratio)) ratios[other.broker] = ratio;
+    }
+  }
+  return { scenario: scenario.name, description: scenario.description, measure, brokers, ratios };
+}
+
+function hasPacedPublish(steps: Step[]): boolean {
+  return flatten(steps).some((s) => s.kind === 'publish' && s.clientIntervalUs > 0);
+}
+
+/** Messages per second the scenario's paced publishers offer at `factor` times their written rate. */
+function offeredRate(scenario: Scenario, factor: number): number {
+  let rate = 0;
+  for (const g of scenario.groups) {
+    for (const s of flatten(g.steps)) {
+      if (s.kind === 'publish' && s.clientIntervalUs > 0) rate += (g.clients * 1e6 * factor) / s.clientIntervalUs;
+    }
+  }
+  return rate;
+}
+
+/** The scenario with every paced publish step's rate multiplied by `factor`. */
+function scaled(scenario: Scenario, factor: number): Scenario {
+  const copy = structuredClone(scenario);
+  for (const g of copy.groups) {
+    for (const s of flatten(g.steps)) {
+      if (s.kind === 'publish' && s.clientIntervalUs > 0) s.clientIntervalUs = s.clientIntervalUs / factor;
+    }
+  }
+  return copy;
+}
+
+async function saturate(scenario: Scenario, t: Target, opts: CompareOptions, limits: SaturationOptions): Promise<SaturationResult> {
+  const steps: SaturationStep[] = [];
+  let sustained: number | undefined;
+  let factor = 1;
+  for (let k = 0; k < limits.maxSteps; k++) {
+    if (opts.signal?.aborted) break;
+    const offered = offeredRate(scenario, factor);
+    opts.onStatus?.(`${scenario.name}: saturation step ${k + 1} against ${t.label}, offering ${Math.round(offered)} msg/s`);
+    const run = await runOnce(scaled(scenario, factor), t, k + 1, opts);
+    const p99 = run.e2e?.p99;
+    const reasons: string[] = [];
+    if (p99 === undefined) reasons.push('nothing received');
+    else if (p99 > limits.p99Us) reasons.push(`p99 ${(p99 / 1000).toFixed(1)} ms > ${(limits.p99Us / 1000).toFixed(1)} ms`);
+    if (run.lost > limits.lost) reasons.push(`${run.lost} lost`);
+    if (run.errors > limits.errors) reasons.push(`${run.errors} errors`);
+    const held = reasons.length === 0;
+    steps.push({ offeredPerSec: offered, receivedPerSec: run.receivedPerSec, p99Us: p99, lost: run.lost, errors: run.errors, held, why: held ? undefined : reasons.join(', ') });
+    if (!held) break;
+    sustained = offered;
+    factor *= limits.factor;
+  }
+  return { scenario: scenario.name, broker: t.label, limits: { p99Us: limits.p99Us, lost: limits.lost, errors: limits.errors }, steps, sustainedPerSec: sustained };
+}
