@@ -19,7 +19,7 @@ export function handleConnect(conn: Connection, buf: Buffer, start: number, end:
     pkt = decodeConnect(buf, start, end);
   } catch (err) {
     if (err instanceof ConnectRefusal) {
-      refuse(conn, err.rc, err.protocolVersion, err.sendConnack, err.message);
+      refuse(conn, err.rc, err.protocolVersion, err.sendConnack, err.message, undefined, false);
       return;
     }
     throw err;
@@ -29,6 +29,9 @@ export function handleConnect(conn: Connection, buf: Buffer, start: number, end:
   const version = pkt.protocolVersion;
   const v5 = version === 5;
   conn.protocolVersion = version;
+  // Known before any refusal, so a refusing CONNACK can respect it too.
+  const mps = v5 ? num(pkt.props, P.MaximumPacketSize) : undefined;
+  if (mps !== undefined) conn.maxPacketOut = mps;
 
   let clientId = pkt.clientId;
   let assigned: string | undefined;
@@ -89,8 +92,6 @@ export function handleConnect(conn: Connection, buf: Buffer, start: number, end:
   conn.keepaliveMs = keepalive * 1000;
   if (v5) {
     conn.receiveMaximum = num(pkt.props, P.ReceiveMaximum) ?? 65535;
-    const mps = num(pkt.props, P.MaximumPacketSize);
-    if (mps !== undefined) conn.maxPacketOut = mps;
     conn.aliasOutMax = num(pkt.props, P.TopicAliasMaximum) ?? 0;
     if (conn.aliasOutMax > 0) conn.aliasOut = new Map();
     conn.problemInfo = num(pkt.props, P.RequestProblemInformation) !== 0;
@@ -196,6 +197,7 @@ function refuse(
   sendConnack: boolean,
   why: string,
   clientId?: string,
+  limitKnown = true,
 ): void {
   const broker = conn.broker;
   const log = broker.log;
@@ -210,7 +212,11 @@ function refuse(
     conn.protocolVersion = version;
     const code = connackCodeForVersion(rc, version);
     if (version === 5) {
-      conn.writeBytes(broker.generate({ cmd: 'connack', sessionPresent: false, reasonCode: code, properties: { reasonString: why } }, 5));
+      // [MQTT-3.2.2-19] the reason string is left out when it would make the CONNACK larger than the client accepts
+      // (and when the CONNECT could not be read far enough to know that limit: limitKnown false).
+      const bare = broker.generate({ cmd: 'connack', sessionPresent: false, reasonCode: code }, 5);
+      const full = limitKnown ? broker.generate({ cmd: 'connack', sessionPresent: false, reasonCode: code, properties: { reasonString: why } }, 5) : bare;
+      conn.writeBytes(full.length <= conn.maxPacketOut ? full : bare);
     } else {
       conn.writeBytes(Buffer.from([0x20, 0x02, 0x00, code]));
     }

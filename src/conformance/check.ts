@@ -6,7 +6,7 @@
  * can be tested and checks can run side by side), closes its connections, and undoes what it registered (retained
  * messages, persistent sessions).
  */
-import type { ConnectOptions, ProtocolVersion, RawClient } from './client.js';
+import type { ConnectOptions, Endpoint, ProtocolVersion, RawClient } from './client.js';
 import type { MqttVersion } from './statements.js';
 
 export interface Check {
@@ -45,6 +45,8 @@ export interface CheckContext {
   readonly capabilities: Capabilities;
   /** How long to wait for a reply the broker owes. */
   readonly timeoutMs: number;
+  /** Where the broker is (plain TCP address, or transport, hosts, path and TLS). */
+  readonly endpoint: Endpoint;
   /** A topic under this check's own prefix. */
   topic(name?: string): string;
   /** A client id unique to this check and run, at most 23 characters (the length every broker must accept). */

@@ -189,6 +189,7 @@ async function runOne(check: Check, index: number, runId: string, caps: Capabili
     level,
     capabilities: caps,
     timeoutMs: opts.timeoutMs,
+    endpoint: opts.endpoint,
     topic: (name = 't') => `${prefix}${name}`,
     clientId: (name = 'c') => `mqc${tag}${name}`.slice(0, 23),
     open: async (lv = level) => {

@@ -1,11 +1,18 @@
 /**
- * CONNECT and CONNACK (3.1, 3.2), in both versions.
+ * Data representation (1.5), packet format (2.x) and CONNECT (3.1), in both versions: the first-packet and protocol
+ * level checks here, the rest from the connect-*.ts files.
  */
 import { encodeRawConnect } from '../client.js';
 import { expectEqual, type Check } from '../check.js';
+import { DATA_CHECKS } from './connect-data.js';
+import { FORMAT_CHECKS } from './connect-format.js';
+import { LIMIT_CHECKS } from './connect-limits.js';
+import { PACKET_FORMAT_CHECKS } from './connect-packet-format.js';
+import { SESSION_CHECKS } from './connect-session.js';
+import { WILL_CHECKS } from './connect-will.js';
 import { closes } from './table.js';
 
-export const CONNECT_CHECKS: Check[] = [
+const FIRST_CHECKS: Check[] = [
   ...closes([
     {
       id: '3.1.1/3.1/first-packet-not-connect',
@@ -52,4 +59,14 @@ export const CONNECT_CHECKS: Check[] = [
       await c.closed(ctx.timeoutMs);
     },
   },
+];
+
+export const CONNECT_CHECKS: Check[] = [
+  ...FIRST_CHECKS,
+  ...FORMAT_CHECKS,
+  ...SESSION_CHECKS,
+  ...WILL_CHECKS,
+  ...LIMIT_CHECKS,
+  ...DATA_CHECKS,
+  ...PACKET_FORMAT_CHECKS,
 ];

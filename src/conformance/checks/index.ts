@@ -6,5 +6,6 @@ import { CONNACK_SESSION_CHECKS } from './connack-session.js';
 import { CONNECT_CHECKS } from './connect.js';
 import { PUBLISH_CHECKS } from './publish.js';
 import { SUBSCRIBE_CHECKS } from './subscribe.js';
+import { WEBSOCKET_CHECKS } from './websocket.js';
 
-export const ALL_CHECKS: readonly Check[] = [...CONNECT_CHECKS, ...CONNACK_SESSION_CHECKS, ...PUBLISH_CHECKS, ...SUBSCRIBE_CHECKS];
+export const ALL_CHECKS: readonly Check[] = [...CONNECT_CHECKS, ...CONNACK_SESSION_CHECKS, ...PUBLISH_CHECKS, ...SUBSCRIBE_CHECKS, ...WEBSOCKET_CHECKS];
