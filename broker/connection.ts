@@ -107,6 +107,12 @@ export class Connection implements FrameSink {
     return this.protocolVersion === 5;
   }
 
+  /** Set from CONNECT. MQTT 5 clients must write remaining lengths in their shortest form [MQTT-1.5.5-1]. */
+  setProtocolVersion(version: number): void {
+    this.protocolVersion = version;
+    this.reader.minimalLengths = version === 5;
+  }
+
   // ---- input ------------------------------------------------------------------------------------------------
 
   private onData(chunk: Buffer): void {

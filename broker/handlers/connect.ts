@@ -28,7 +28,7 @@ export function handleConnect(conn: Connection, buf: Buffer, start: number, end:
   const opts = broker.options;
   const version = pkt.protocolVersion;
   const v5 = version === 5;
-  conn.protocolVersion = version;
+  conn.setProtocolVersion(version);
   // Known before any refusal, so a refusing CONNACK can respect it too.
   const mps = v5 ? num(pkt.props, P.MaximumPacketSize) : undefined;
   if (mps !== undefined) conn.maxPacketOut = mps;

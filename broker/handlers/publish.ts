@@ -169,7 +169,10 @@ function readPublishProps(buf: Buffer, p: number, end: number, m: Msg): number {
     if (k === 4 || p >= end) throw malformed('PUBLISH property length is malformed');
     const b = buf[p++];
     len += (b & 0x7f) * mult;
-    if ((b & 0x80) === 0) break;
+    if ((b & 0x80) === 0) {
+      if (b === 0 && k > 0) throw malformed('PUBLISH property length is not in its shortest encoding');
+      break;
+    }
     mult *= 128;
   }
   const pStart = p;

@@ -22,6 +22,8 @@ export const MAX_PACKET_BYTES = 268_435_455 + 5;
 export class FrameReader {
   /** Largest total packet size accepted. */
   maxPacket = MAX_PACKET_BYTES;
+  /** Refuse a remaining length written in more bytes than needed (MQTT 5 requires the shortest form). */
+  minimalLengths = false;
   private parts: Buffer[] = [];
   private partsLen = 0;
   /** Total bytes of the packet being assembled from `parts`, or 0 while its fixed header is incomplete. */
@@ -113,6 +115,11 @@ export class FrameReader {
         const b = buf[i++];
         rl += (b & 0x7f) * mult;
         if ((b & 0x80) === 0) {
+          if (b === 0 && k > 0 && this.minimalLengths) {
+            this.dead = true;
+            sink.onFrameError('malformed', 'remaining length is not in its shortest encoding');
+            return;
+          }
           complete = true;
           break;
         }
