@@ -499,3 +499,6 @@ svg.chart .hit{fill:transparent;stroke:none}
 svg.chart .hit:hover{fill:var(--fg);fill-opacity:.35}
 footer{padding-top:12px;padding-bottom:28px;border-top:1px solid var(--line);font-size:13px}
 `.trim();
+
+// The page's table, figure and style, for the other HTML reports that should look the same.
+export { CSS as REPORT_CSS, figure as htmlFigure, table as htmlTable, type Column as HtmlColumn };

@@ -12,7 +12,8 @@ export function renderJson(result: RunResult): string {
   return JSON.stringify(result, jsonSafe, 2) + '\n';
 }
 
-function jsonSafe(_key: string, value: unknown): unknown {
+/** The JSON.stringify replacer behind `renderJson`, for the other JSON reports. */
+export function jsonSafe(_key: string, value: unknown): unknown {
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) return null;
     return Object.is(value, -0) ? 0 : value;

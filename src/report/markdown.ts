@@ -334,3 +334,6 @@ export function code(text: string): string {
   const pad = s.startsWith('`') || s.endsWith('`') || (s.startsWith(' ') && s.endsWith(' ')) ? ' ' : '';
   return `${fence}${pad}${s}${pad}${fence}`;
 }
+
+// The GFM table builder, for the other Markdown reports.
+export { table as markdownTable, type Align as MarkdownAlign };

@@ -392,3 +392,7 @@ export function decimate(values: readonly number[]): Array<[number, number]> {
   }
   return out;
 }
+
+// The building blocks of the charts above, for reports that draw other kinds (bars, rate against rate) in the same
+// frame, axes and legend.
+export { axes as drawAxes, num as svgNumber, open as openChart, polyline as drawPolyline, type Frame as ChartFrame, type Tick as ChartTick };
