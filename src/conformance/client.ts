@@ -107,7 +107,7 @@ export class RawClient {
         },
         onLinkClose(error: string | null) {
           if (!opened) {
-            reject(new Error(`cannot connect: ${error ?? 'closed'}`));
+            reject(new Error(`cannot connect to ${full.hosts.map((h) => `${h.host}:${h.port}`).join(', ')}: ${error ?? 'closed'}`));
             return;
           }
           client.isClosed = true;

@@ -230,7 +230,7 @@ async function runOne(check: Check, index: number, runId: string, caps: Capabili
       outcome = { ...base, status: 'skip', message: err.message, declaration: err.declaration, durationMs: Date.now() - started };
     } else {
       const message = (err as Error).message;
-      const unreachable = /cannot connect: (ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT)/.test(message);
+      const unreachable = /cannot connect to .*: (ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ETIMEDOUT)/.test(message);
       outcome = {
         ...base,
         status: unreachable ? 'error' : 'fail',

@@ -44,7 +44,7 @@ export type VerdictWord = 'CONFORMS' | 'DOES NOT CONFORM' | 'INCONCLUSIVE' | 'UN
 
 export interface Verdict {
   word: VerdictWord;
-  /** Why, after the word; empty for CONFORMS. */
+  /** Why, after the word; for CONFORMS, empty or the number of known deviations set aside. */
   detail: string;
   /** The whole verdict on one line: "DOES NOT CONFORM: 2 checks failed". */
   text: string;
@@ -63,6 +63,8 @@ export function verdictOf(run: ConformanceRun): Verdict {
     return verdict('DOES NOT CONFORM', c.error > 0 ? `${failed}, ${errored}` : failed);
   }
   if (c.error > 0) return verdict('INCONCLUSIVE', errored);
+  // Accepted deviations are still deviations: the verdict says how many it set aside.
+  if (c.allowed > 0) return verdict('CONFORMS', `${plural(c.allowed, 'known deviation')} allowed`);
   return verdict('CONFORMS', '');
 }
 

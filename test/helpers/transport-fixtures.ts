@@ -116,7 +116,11 @@ export async function startWebSocketFront(broker: { host: string; port: number }
   wss.on('connection', (ws: WebSocket) => {
     state.accepted++;
     const upstream = connect(broker.port, broker.host);
-    ws.on('message', (data: Buffer) => upstream.write(data));
+    // MQTT travels in binary frames only; a text frame ends the connection [MQTT-6.0.0-1].
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) upstream.write(data);
+      else ws.close(1003, 'MQTT is sent in binary frames');
+    });
     upstream.on('data', (d: Buffer) => ws.send(d, { binary: true }));
     const end = () => {
       ws.terminate();

@@ -80,7 +80,7 @@ describe('renderConformanceSummary', () => {
     }
     report.runs = [run];
     const out = render(report);
-    expect(out[out.length - 1]).toBe(`  ${MOSQUITTO}  CONFORMS`);
+    expect(out[out.length - 1]).toBe(`  ${MOSQUITTO}  CONFORMS: 3 known deviations allowed`);
     expect(out).toContain('  11 checks: 6 pass · 3 allowed failures · 2 skip');
   });
 
