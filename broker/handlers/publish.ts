@@ -83,6 +83,12 @@ export function handlePublish(conn: Connection, header: number, buf: Buffer, sta
   }
 
   const log = broker.log;
+  // $SYS belongs to the broker: clients may read it but not write to it (as Mosquitto). The PUBLISH is acknowledged
+  // as usual, with 0x87 Not authorized for MQTT 5 clients, and goes nowhere [MQTT-3.3.5-2].
+  if (resolved.charCodeAt(0) === 0x24 && resolved.startsWith('$SYS')) {
+    denyPublish(conn, qos, packetId, dup, retain, resolved, payloadLen);
+    return;
+  }
   if (log.debug) {
     log.line(
       `Received PUBLISH from ${conn.logId} (d${dup ? 1 : 0}, q${qos}, r${retain ? 1 : 0}, m${packetId}, '${resolved}', ... (${payloadLen} bytes))`,
@@ -139,6 +145,22 @@ export function handlePublish(conn: Connection, header: number, buf: Buffer, sta
     writeAck(conn, PUBREC, packetId, rc);
     if (log.debug) log.line(`Sending PUBREC to ${conn.logId} (m${packetId}, rc${rc})`);
   }
+}
+
+function denyPublish(conn: Connection, qos: number, packetId: number, dup: boolean, retain: boolean, topic: string, payloadLen: number): void {
+  const log = conn.broker.log;
+  if (log.debug) log.line(`Denied PUBLISH from ${conn.logId} (d${dup ? 1 : 0}, q${qos}, r${retain ? 1 : 0}, m${packetId}, '${topic}', ... (${payloadLen} bytes))`);
+  if (qos === 0) return;
+  const rc = conn.protocolVersion === 5 ? RC.NotAuthorized : 0;
+  if (qos === 1) {
+    writeAck(conn, PUBACK, packetId, rc);
+    if (log.debug) log.line(`Sending PUBACK to ${conn.logId} (m${packetId}, rc${rc})`);
+    return;
+  }
+  // A 3.1.1 client goes on with PUBREL, which is answered like any other; a refusing PUBREC ends an MQTT 5 flow.
+  if (rc === 0) conn.session!.inboundQos2.add(packetId);
+  writeAck(conn, PUBREC, packetId, rc);
+  if (log.debug) log.line(`Sending PUBREC to ${conn.logId} (m${packetId}, rc${rc})`);
 }
 
 /** Topic name bytes → string; refuses ill-formed UTF-8, U+0000 and wildcards [MQTT-1.5.3-1], [MQTT-3.3.2-2]. */

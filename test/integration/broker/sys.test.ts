@@ -92,6 +92,24 @@ describe.each(testBrokerKinds())('%s broker: $SYS topics', (kind) => {
     expect(updates.map((p) => Number(p.payload.toString())).some((n) => n >= before + 5)).toBe(true);
   });
 
+  it('clients cannot publish to $SYS: acknowledged (0x87 for MQTT 5), neither delivered nor retained', async () => {
+    const b = res.add(await startTestBroker(kind, ['sys_interval 0']));
+    const topic = `$SYS/${uniqueName('forged')}`;
+    const watcher = await res.connect(b, 5, { clientId: uniqueName('sys-watch') });
+    await watcher.subscribe(topic, 0);
+    const v5 = await res.connect(b, 5, { clientId: uniqueName('sys-forge5') });
+    expect((await v5.publish(topic, 'q1', { qos: 1, retain: true }))?.reasonCode).toBe(0x87);
+    expect((await v5.publish(topic, 'q2', { qos: 2 }))?.reasonCode).toBe(0x87);
+    await v5.publish(topic, 'q0', { qos: 0 });
+    const v4 = await res.connect(b, 4, { clientId: uniqueName('sys-forge4') });
+    expect((await v4.publish(topic, 'q1', { qos: 1, retain: true }))?.cmd).toBe('puback');
+    expect((await v4.publish(topic, 'q2', { qos: 2 }))?.cmd).toBe('pubcomp');
+    await watcher.expectNothing(500, 'publish');
+    const late = await res.connect(b, 4, { clientId: uniqueName('sys-late') });
+    await late.subscribe(topic, 0);
+    await late.expectNothing(500, 'publish');
+  });
+
   it('with sys_interval 0: no $SYS messages at all', async () => {
     const b = res.add(await startTestBroker(kind, ['sys_interval 0']));
     const c = await res.connect(b, 4, { clientId: uniqueName('sys-off') });
