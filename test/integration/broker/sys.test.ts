@@ -3,7 +3,7 @@
  * none at all with `sys_interval 0`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { IPublishPacket } from 'mqtt-packet';
+import type { IPubackPacket, IPublishPacket, IPubrecPacket } from 'mqtt-packet';
 import { startTestBroker, testBrokerKinds } from '../../helpers/brokers.js';
 import { TestResources, uniqueName, type RawClient } from '../../helpers/raw-client.js';
 
@@ -98,8 +98,8 @@ describe.each(testBrokerKinds())('%s broker: $SYS topics', (kind) => {
     const watcher = await res.connect(b, 5, { clientId: uniqueName('sys-watch') });
     await watcher.subscribe(topic, 0);
     const v5 = await res.connect(b, 5, { clientId: uniqueName('sys-forge5') });
-    expect((await v5.publish(topic, 'q1', { qos: 1, retain: true }))?.reasonCode).toBe(0x87);
-    expect((await v5.publish(topic, 'q2', { qos: 2 }))?.reasonCode).toBe(0x87);
+    expect(((await v5.publish(topic, 'q1', { qos: 1, retain: true })) as IPubackPacket).reasonCode).toBe(0x87);
+    expect(((await v5.publish(topic, 'q2', { qos: 2 })) as IPubrecPacket).reasonCode).toBe(0x87);
     await v5.publish(topic, 'q0', { qos: 0 });
     const v4 = await res.connect(b, 4, { clientId: uniqueName('sys-forge4') });
     expect((await v4.publish(topic, 'q1', { qos: 1, retain: true }))?.cmd).toBe('puback');

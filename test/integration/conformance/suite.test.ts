@@ -13,6 +13,7 @@ import { FrameReader } from '../../../src/protocol/frame-reader.js';
 import { framePacket } from '../../../src/protocol/varint.js';
 import { startTestBroker, testBrokerKinds, type TestBroker } from '../../helpers/brokers.js';
 import { startWebSocketFront } from '../../helpers/transport-fixtures.js';
+import { RawClient } from '../../../src/conformance/client.js';
 
 const line = (o: CheckOutcome) => `${o.id}: ${o.status} ${o.message ?? ''}`.slice(0, 400);
 const tcpChecks = ALL_CHECKS.filter((c) => !c.id.includes('/6/'));
@@ -25,7 +26,7 @@ function suite(checks: readonly Check[], endpoint: Parameters<typeof runChecks>[
 describe.each(testBrokerKinds())('the conformance suite against %s', (kind) => {
   let broker: TestBroker;
   beforeAll(async () => {
-    broker = await startTestBroker(kind);
+    broker = await startTestBroker(kind, ['sys_interval 1']);
   });
   afterAll(() => broker.stop());
 
@@ -40,6 +41,26 @@ describe.each(testBrokerKinds())('the conformance suite against %s', (kind) => {
     const passed = run.checks.filter((o) => o.status === 'pass').length;
     expect(passed).toBeGreaterThan(tcpChecks.length * 0.85);
     for (const o of run.checks.filter((c) => c.status === 'skip')) expect(o.message ?? '', o.id).not.toBe('');
+
+    // The suite cleans up after itself: no retained message and no session is left behind.
+    const c = await RawClient.open({ host: broker.host, port: broker.port }, 4);
+    try {
+      await c.connect({ clientId: `after-suite-${kind}`, clean: true });
+      await c.subscribe('mqbench-conformance/#', 0);
+      await c.expectNothing(1_000, 'publish');
+      await c.subscribe('$SYS/broker/clients/total', 0);
+      // $SYS values are published when they change, every second here: the last one seen in 2.5 s is current.
+      let total = Number.NaN;
+      const until = Date.now() + 2_500;
+      while (Date.now() < until) {
+        const p = await c.next('publish', until - Date.now()).catch(() => undefined);
+        if (p === undefined) break;
+        total = Number(p.payload.toString());
+      }
+      expect(total, 'sessions on the broker besides this client').toBe(1);
+    } finally {
+      c.destroy();
+    }
   }, 600_000);
 });
 
