@@ -2,6 +2,7 @@
  * mqbench command line: the only place that reads argv and sets the exit code.
  */
 import { brokerCommand } from './commands/broker.js';
+import { compareCommand } from './commands/compare.js';
 import { conformanceCommand } from './commands/conformance.js';
 import { runCommand } from './commands/run.js';
 import { CliError, EXIT } from './exit-codes.js';
@@ -10,6 +11,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   run: { run: runCommand, summary: 'run a scenario (YAML) against the bundled broker or any broker' },
+  compare: { run: compareCommand, summary: 'run scenarios against several brokers side by side (bundled, mosquitto, aedes, URLs)' },
   conformance: { run: conformanceCommand, summary: 'check a broker against the MQTT 3.1.1 and 5.0 specs' },
   broker: { run: brokerCommand, summary: 'run the bundled MQTT broker' },
 };

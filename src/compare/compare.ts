@@ -11,6 +11,7 @@ import { ProcessWindow } from '../launch/proc.js';
 import { readTls, runScenario } from '../run/run.js';
 import type { RunResult } from '../run/result.js';
 import { parseBrokerUrl } from '../scenario/read-broker.js';
+import { applyOverrides, formatProblems } from '../scenario/index.js';
 import { protocolName, type Scenario, type Step } from '../scenario/schema.js';
 import type {
   BrokerInfo,
@@ -61,7 +62,8 @@ export class CompareError extends Error {}
 const LOCAL: readonly string[] = ['bundled', 'mosquitto', 'aedes'];
 
 export async function compare(opts: CompareOptions): Promise<CompareResult> {
-  const labels = uniqueLabels(opts.brokers);
+  // A URL is shown without its credentials, in the table and in every report.
+  const labels = uniqueLabels(opts.brokers.map(shownAs));
   const brokers: BrokerInfo[] = [];
   const runs: CompareRun[] = [];
   const scenarios: ScenarioComparison[] = [];
@@ -78,12 +80,13 @@ export async function compare(opts: CompareOptions): Promise<CompareResult> {
       for (const t of targets) {
         if (!brokers.some((b) => b.label === t.label)) brokers.push(infoOf(t));
       }
+      const forTarget = new Map(targets.map((t) => [t, scenarioFor(scenario, t)]));
       const scenarioRuns: CompareRun[] = [];
       for (let round = 1; round <= opts.rounds; round++) {
         for (const t of targets) {
           if (opts.signal?.aborted) break;
           opts.onStatus?.(`${scenario.name}: round ${round}/${opts.rounds} against ${t.label}`);
-          const run = await runOnce(scenario, t, round, opts);
+          const run = await runOnce(forTarget.get(t)!, t, round, opts);
           scenarioRuns.push(run);
           runs.push(run);
           opts.onRun?.(run);
@@ -93,7 +96,7 @@ export async function compare(opts: CompareOptions): Promise<CompareResult> {
       if (opts.saturate && hasPacedPublish(scenario.groups.flatMap((g) => g.steps))) {
         for (const t of targets) {
           if (opts.signal?.aborted) break;
-          saturation.push(await saturate(scenario, t, opts, opts.saturate));
+          saturation.push(await saturate(forTarget.get(t)!, t, opts, opts.saturate));
         }
       }
     } finally {
@@ -117,6 +120,23 @@ export async function compare(opts: CompareOptions): Promise<CompareResult> {
     runs,
     saturation,
   };
+}
+
+function shownAs(spec: string): string {
+  if (LOCAL.includes(spec)) return spec;
+  const parsed = parseBrokerUrl(spec);
+  return 'error' in parsed ? spec : parsed.target.url;
+}
+
+/**
+ * The scenario as it runs against `t`: a broker mqbench started is reached on its loopback port; a URL replaces the
+ * scenario's broker as `--broker` does for `mqbench run`, credentials in it included.
+ */
+function scenarioFor(scenario: Scenario, t: Target): Scenario {
+  if (t.running) return scenario;
+  const loaded = applyOverrides(scenario, { broker: t.spec });
+  if ('problems' in loaded) throw new CompareError(formatProblems(loaded.problems));
+  return loaded.scenario;
 }
 
 /** "bundled", "bundled #2" when a broker is named twice. */
@@ -153,7 +173,7 @@ function infoOf(t: Target): BrokerInfo {
     label: t.label,
     kind: t.kind,
     version: t.running?.version ?? 'unknown',
-    url: t.running ? `mqtt://${t.running.host}:${t.running.port}` : t.spec,
+    url: t.running ? `mqtt://${t.running.host}:${t.running.port}` : shownAs(t.spec),
     local: t.running !== undefined,
   };
 }
@@ -165,17 +185,11 @@ function endpointOf(t: Target, scenario: Scenario): { endpoint: Endpoint; url: s
       url: `mqtt://${t.running.host}:${t.running.port}`,
     };
   }
-  const parsed = parseBrokerUrl(t.spec);
-  if ('error' in parsed) throw new CompareError(parsed.error);
-  const secure = parsed.target.transport === 'mqtts' || parsed.target.transport === 'wss';
+  const target = scenario.broker.target;
+  if (target.kind !== 'remote') throw new CompareError(`${t.label}: the scenario does not name a broker URL`);
   return {
-    endpoint: {
-      transport: parsed.target.transport,
-      hosts: parsed.target.hosts,
-      path: parsed.target.path,
-      tls: secure ? (readTls(scenario.broker.tls) ?? { ca: undefined, cert: undefined, key: undefined, pfx: undefined, passphrase: undefined, verify: true, serverName: undefined }) : undefined,
-    },
-    url: parsed.target.url,
+    endpoint: { transport: target.transport, hosts: target.hosts, path: target.path, tls: readTls(scenario.broker.tls) },
+    url: target.url,
   };
 }
 
@@ -197,6 +211,25 @@ async function runOnce(scenario: Scenario, t: Target, round: number, opts: Compa
   return runOf(scenario, t.label, round, result, proc, Date.now() - started);
 }
 
+/**
+ * The typical per-second rate while traffic flowed: the median of the whole seconds between the first and the last
+ * second with any (those two are partial and left out when there are more than two).
+ */
+export function steadyRate(perSecond: readonly number[]): number {
+  let first = -1;
+  let last = -1;
+  for (let i = 0; i < perSecond.length; i++) {
+    if (perSecond[i] > 0) {
+      if (first < 0) first = i;
+      last = i;
+    }
+  }
+  if (first < 0) return 0;
+  const span = last - first + 1;
+  const inner = span > 2 ? perSecond.slice(first + 1, last) : perSecond.slice(first, last + 1);
+  return median(inner) ?? 0;
+}
+
 function runOf(
   scenario: Scenario,
   broker: string,
@@ -213,8 +246,8 @@ function runOf(
     scenario: scenario.name,
     broker,
     round,
-    receivedPerSec: r.totals.receivedPerSec,
-    sentPerSec: r.totals.sentPerSec,
+    receivedPerSec: steadyRate(r.series.counters.messagesReceived),
+    sentPerSec: steadyRate(r.series.counters.messagesSent),
     connectsPerSec: connectSeconds > 0 ? r.totals.counters.connectsOk / connectSeconds : 0,
     e2e: r.latency.e2e,
     connect: r.latency.connect,
@@ -315,6 +348,9 @@ function scaled(scenario: Scenario, factor: number): Scenario {
   return copy;
 }
 
+/** A saturation step holds only while publishers send at least this share of the offered rate. */
+const SENT_SHORTFALL = 0.95;
+
 async function saturate(scenario: Scenario, t: Target, opts: CompareOptions, limits: SaturationOptions): Promise<SaturationResult> {
   const steps: SaturationStep[] = [];
   let sustained: number | undefined;
@@ -324,14 +360,18 @@ async function saturate(scenario: Scenario, t: Target, opts: CompareOptions, lim
     const offered = offeredRate(scenario, factor);
     opts.onStatus?.(`${scenario.name}: saturation step ${k + 1} against ${t.label}, offering ${Math.round(offered)} msg/s`);
     const run = await runOnce(scaled(scenario, factor), t, k + 1, opts);
+    const sent = run.sentPerSec;
     const p99 = run.e2e?.p99;
     const reasons: string[] = [];
+    // Publishers held back (by the broker's flow control or TCP) send less than offered: that rate did not hold,
+    // even when every message sent arrived on time.
+    if (sent < offered * SENT_SHORTFALL) reasons.push(`publishers sent ${Math.round(sent)}/s of ${Math.round(offered)}/s offered`);
     if (p99 === undefined) reasons.push('nothing received');
     else if (p99 > limits.p99Us) reasons.push(`p99 ${(p99 / 1000).toFixed(1)} ms > ${(limits.p99Us / 1000).toFixed(1)} ms`);
     if (run.lost > limits.lost) reasons.push(`${run.lost} lost`);
     if (run.errors > limits.errors) reasons.push(`${run.errors} errors`);
     const held = reasons.length === 0;
-    steps.push({ offeredPerSec: offered, receivedPerSec: run.receivedPerSec, p99Us: p99, lost: run.lost, errors: run.errors, held, why: held ? undefined : reasons.join(', ') });
+    steps.push({ offeredPerSec: offered, sentPerSec: sent, receivedPerSec: run.receivedPerSec, p99Us: p99, lost: run.lost, errors: run.errors, held, why: held ? undefined : reasons.join(', ') });
     if (!held) break;
     sustained = offered;
     factor *= limits.factor;

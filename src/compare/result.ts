@@ -21,6 +21,10 @@ export interface CompareRun {
   scenario: string;
   broker: string;
   round: number;
+  /**
+   * Messages per second while traffic flowed: the median of the run's whole seconds, leaving out the first and the
+   * last second with traffic (partial seconds of ramp-up and drain).
+   */
   receivedPerSec: number;
   sentPerSec: number;
   /** Connections established per second while clients were connecting (connection-rate scenarios). */
@@ -36,7 +40,7 @@ export interface CompareRun {
   process: { cpuSeconds: number; peakRssBytes: number } | undefined;
   /** Messages received per CPU-second of the broker (undefined without process figures). */
   messagesPerCpuSecond: number | undefined;
-  /** Broker memory per connected client, bytes (peak RSS / peak connections). */
+  /** Broker memory per connected client, bytes: (peak RSS − RSS before the run) / peak connections. */
   bytesPerConnection: number | undefined;
   /** End-to-end percentile curve, for overlaid latency charts. */
   e2eCurve: PercentileCurve | undefined;
@@ -85,12 +89,14 @@ export interface ScenarioComparison {
 /** Saturation: the offered rate raised step by step until a limit is crossed; the highest rate that held. */
 export interface SaturationStep {
   offeredPerSec: number;
+  /** What the publishers managed, and what the subscribers received: steady per-second rates (medians). */
+  sentPerSec: number;
   receivedPerSec: number;
   p99Us: number | undefined;
   lost: number;
   errors: number;
   held: boolean;
-  /** Why it did not hold: "p99 120 ms > 50 ms", "12 lost", "3 errors". */
+  /** Why it did not hold: "p99 120 ms > 50 ms", "12 lost", "3 errors", "publishers sent 1500/s of 2250/s offered". */
   why: string | undefined;
 }
 

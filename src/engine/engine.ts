@@ -413,17 +413,19 @@ export class Engine {
    */
   private scheduleTick(): void {
     const nowMs = this.clock.nowMs();
-    const next = (Math.floor(nowMs / 1000) + 1) * 1000 + TICK_MARGIN_MS;
+    // The second in progress is the one the tick closes. It is fixed here, not read from the clock when the timer
+    // fires: timers keep their own millisecond clock and may fire a fraction of a millisecond before the boundary.
+    const closing = Math.floor(nowMs / 1000);
+    const next = (closing + 1) * 1000 + TICK_MARGIN_MS;
     this.tickTimer = setTimeout(() => {
-      this.tick();
+      this.tick(Math.max(0, closing));
       if (!this.stopping) this.scheduleTick();
     }, next - nowMs);
   }
 
-  private tick(): void {
+  private tick(second: number): void {
     this.nowMs = Date.now() - this.epochWallMs;
     const nowMs = this.clock.nowMs();
-    const second = Math.max(0, Math.floor((nowMs - TICK_MARGIN_MS) / 1000) - 1);
     for (const c of this.clients) c.keepAlive(this.nowMs);
     this.collectClientSamples(nowMs);
     this.events.progress(this.snapshot(second));

@@ -44,10 +44,7 @@ import {
 import { htmlFigure as figure, htmlTable as table, REPORT_CSS, type HtmlColumn as Column } from './html.js';
 import { escapeXml, paletteLine, percentileChart, type ChartLine, type CurveLine } from './svg-chart.js';
 
-/** Text as HTML: one line (controls become visible escapes) with every markup character an entity. */
-function esc(text: string): string {
-  return escapeXml(oneLine(text));
-}
+const esc = escapeXml;
 
 /** A broker's line in every chart: the same colour throughout, its label made one safe line. */
 function lineOf(result: CompareResult, broker: string): ChartLine {
@@ -261,7 +258,7 @@ function saturationSection(result: CompareResult): string {
         received: st.receivedPerSec,
         held: st.held,
         note:
-          `offered ${formatRate(st.offeredPerSec)}, received ${formatRate(st.receivedPerSec)}, p99 ${formatMs(st.p99Us)}, ` +
+          `offered ${formatRate(st.offeredPerSec)}, sent ${formatRate(st.sentPerSec)}, received ${formatRate(st.receivedPerSec)}, p99 ${formatMs(st.p99Us)}, ` +
           `${formatCount(st.lost)} lost, ${formatCount(st.errors)} errors: ${st.held ? 'held' : `did not hold (${st.why ?? 'a limit was crossed'})`}`,
       })),
     }));
@@ -290,6 +287,7 @@ function saturationTable(result: CompareResult, list: readonly SaturationResult[
     stepsByRate(s).map((st) => [
       swatch(result, s.broker),
       esc(formatRateNumber(st.offeredPerSec)),
+      esc(formatRateNumber(st.sentPerSec)),
       esc(formatRateNumber(st.receivedPerSec)),
       esc(formatMs(st.p99Us)),
       esc(formatCount(st.lost)),
@@ -301,7 +299,7 @@ function saturationTable(result: CompareResult, list: readonly SaturationResult[
     '<details><summary>Every step</summary>' +
     table(
       [
-        { head: 'broker' }, { head: 'offered/s', numeric: true }, { head: 'received/s', numeric: true }, { head: 'p99', numeric: true },
+        { head: 'broker' }, { head: 'offered/s', numeric: true }, { head: 'sent/s', numeric: true }, { head: 'received/s', numeric: true }, { head: 'p99', numeric: true },
         { head: 'lost', numeric: true }, { head: 'errors', numeric: true }, { head: 'result' },
       ],
       stepRows,

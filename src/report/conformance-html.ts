@@ -19,7 +19,8 @@ import {
   type Verdict,
 } from './conformance-facts.js';
 import type { ConformanceReport, ConformanceRun } from './conformance-model.js';
-import { formatCount, formatDuration, oneLine } from './format.js';
+import { formatCount, formatDuration } from './format.js';
+import { escapeXml } from './svg-chart.js';
 
 const CELL_NAMES = { pass: 'pass', fail: 'fail', allowed: 'allowed failure', skip: 'skipped', error: 'error', 'not-checked': 'not checked' } as const;
 
@@ -63,15 +64,7 @@ export function renderConformanceHtml(report: ConformanceReport): string {
   return parts.join('\n') + '\n';
 }
 
-/** Text as HTML: one line (controls become visible escapes) with every markup character an entity. */
-function esc(text: string): string {
-  return oneLine(text)
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
+const esc = escapeXml;
 
 /** Several lines as HTML for a <pre>: each line made safe as `esc` does, the line breaks kept. */
 function escLines(lines: readonly string[]): string {

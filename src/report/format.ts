@@ -110,9 +110,10 @@ export function plural(n: number, noun: string, pluralNoun = `${noun}s`): string
   return `${formatCount(n)} ${n === 1 ? noun : pluralNoun}`;
 }
 
-// C0 and C1 controls, DEL, and the Unicode line/paragraph separators and bidi overrides: none belongs in one line
-// of a report, and in a terminal some of them are commands.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// C0 and C1 controls, DEL, the Unicode line/paragraph separators and bidi overrides, lone surrogates and the
+// noncharacters U+FFFE/U+FFFF: none belongs in one line of a report, XML cannot carry some, and in a terminal some
+// are commands.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufffe\uffff]|\p{Cs}/gu;
 
 /**
  * A string from the run (a client id, a topic, an error detail) made safe for one line of text: control characters

@@ -4,7 +4,7 @@
  * every browser shows on hover.
  */
 import type { PercentileCurve } from '../run/result.js';
-import { formatClock, formatCount, formatPercentile } from './format.js';
+import { formatClock, formatCount, formatPercentile, oneLine } from './format.js';
 
 export interface ChartLine {
   name: string;
@@ -50,8 +50,9 @@ function num(n: number): string {
   return String(Math.round(n * 100) / 100);
 }
 
+/** Text for SVG and HTML: one line (controls become visible escapes, see oneLine) with markup characters as entities. */
 export function escapeXml(text: string): string {
-  return String(text)
+  return oneLine(text)
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')

@@ -104,21 +104,21 @@ describe('saturation facts', () => {
   it('say so when the first step already failed, or when every step held', () => {
     const first: SaturationResult = {
       scenario: 's', broker: 'b', limits: { p99Us: 50_000, lost: 0, errors: 0 }, sustainedPerSec: undefined,
-      steps: [{ offeredPerSec: 2_000, receivedPerSec: 900, p99Us: undefined, lost: 1_100, errors: 0, held: false, why: 'nothing received, 1100 lost' }],
+      steps: [{ offeredPerSec: 2_000, sentPerSec: 2_000, receivedPerSec: 900, p99Us: undefined, lost: 1_100, errors: 0, held: false, why: 'nothing received, 1100 lost' }],
     };
     expect(saturationFacts(first)).toMatchObject({ sustained: 'none', failedAt: '2,000/s', why: 'nothing received, 1100 lost' });
     const all: SaturationResult = {
       ...first, sustainedPerSec: 3_000,
       steps: [
-        { offeredPerSec: 2_000, receivedPerSec: 2_000, p99Us: 900, lost: 0, errors: 0, held: true, why: undefined },
-        { offeredPerSec: 3_000, receivedPerSec: 3_000, p99Us: 990, lost: 0, errors: 0, held: true, why: undefined },
+        { offeredPerSec: 2_000, sentPerSec: 2_000, receivedPerSec: 2_000, p99Us: 900, lost: 0, errors: 0, held: true, why: undefined },
+        { offeredPerSec: 3_000, sentPerSec: 3_000, receivedPerSec: 3_000, p99Us: 990, lost: 0, errors: 0, held: true, why: undefined },
       ],
     };
     expect(saturationFacts(all)).toMatchObject({ sustained: '3,000/s', failedAt: '–', why: 'every step held, up to 3,000/s' });
   });
 
   it('find the failed step just above the sustained rate whatever order the steps ran in', () => {
-    const step = (offered: number, held: boolean) => ({ offeredPerSec: offered, receivedPerSec: offered, p99Us: 1, lost: 0, errors: 0, held, why: held ? undefined : `${offered} failed` });
+    const step = (offered: number, held: boolean) => ({ offeredPerSec: offered, sentPerSec: offered, receivedPerSec: offered, p99Us: 1, lost: 0, errors: 0, held, why: held ? undefined : `${offered} failed` });
     const bisected: SaturationResult = {
       scenario: 's', broker: 'b', limits: { p99Us: 1, lost: 0, errors: 0 }, sustainedPerSec: 6_000,
       steps: [step(4_000, true), step(16_000, false), step(8_000, false), step(6_000, true)],

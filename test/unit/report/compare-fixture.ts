@@ -162,7 +162,7 @@ const SCENARIOS: ScenarioFigures[] = [
 const LIMITS = { p99Us: 50_000, lost: 0, errors: 0 };
 
 function saturation(): SaturationResult[] {
-  const held = (offered: number, received: number, p99: number) => ({ offeredPerSec: offered, receivedPerSec: received, p99Us: p99, lost: 0, errors: 0, held: true, why: undefined });
+  const held = (offered: number, received: number, p99: number) => ({ offeredPerSec: offered, sentPerSec: offered, receivedPerSec: received, p99Us: p99, lost: 0, errors: 0, held: true, why: undefined });
   return [
     {
       scenario: 'paced-qos0',
@@ -173,7 +173,7 @@ function saturation(): SaturationResult[] {
         held(3_000, 15_000, 1_400),
         held(4_500, 22_500, 2_900),
         held(6_750, 33_750, 8_800),
-        { offeredPerSec: 10_125, receivedPerSec: 41_200, p99Us: 120_400, lost: 0, errors: 0, held: false, why: 'p99 120.4 ms > 50.0 ms' },
+        { offeredPerSec: 10_125, sentPerSec: 10_125, receivedPerSec: 41_200, p99Us: 120_400, lost: 0, errors: 0, held: false, why: 'p99 120.4 ms > 50.0 ms' },
       ],
       sustainedPerSec: 6_750,
     },
@@ -184,7 +184,7 @@ function saturation(): SaturationResult[] {
       steps: [
         held(2_000, 9_998, 800),
         held(3_000, 14_990, 4_100),
-        { offeredPerSec: 4_500, receivedPerSec: 20_100, p99Us: 88_000, lost: 12, errors: 0, held: false, why: 'p99 88.0 ms > 50.0 ms, 12 lost' },
+        { offeredPerSec: 4_500, sentPerSec: 4_500, receivedPerSec: 20_100, p99Us: 88_000, lost: 12, errors: 0, held: false, why: 'p99 88.0 ms > 50.0 ms, 12 lost' },
       ],
       sustainedPerSec: 3_000,
     },

@@ -44,7 +44,7 @@ describe('renderHtml', () => {
     expect(html).not.toContain(HOSTILE_ID);
     expect(html).toContain('<code>&lt;script&gt;alert(1)&lt;/script&gt;</code>');
     expect(html).toContain('<code>bench/a|b,&quot;c&quot;</code>');
-    expect(html).toContain('closed by the broker\nafter &quot;another&quot; &lt;client&gt;');
+    expect(html).toContain('closed by the broker\\nafter &quot;another&quot; &lt;client&gt;');
     const r = fanoutResult();
     r.scenario.name = '"><svg onload=alert(1)>';
     r.notes = ['<img src=x onerror=alert(1)>'];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decimate, finiteRuns, logTicks, niceTicks, ninesOf, percentileChart, roundTick, seriesChart } from '../../../src/report/svg-chart.js';
+import { decimate, escapeXml, finiteRuns, logTicks, niceTicks, ninesOf, percentileChart, roundTick, seriesChart } from '../../../src/report/svg-chart.js';
 import { formatCount, formatMsNumber } from '../../../src/report/format.js';
 import { LatencyHistogram } from '../../../src/metrics/histogram.js';
 import type { PercentileCurve } from '../../../src/run/result.js';
@@ -89,5 +89,22 @@ describe('charts', () => {
     expect(svg).toContain('>latency (ms)</text>');
     expect(svg).toContain('>max</text>');
     expect(svg).not.toContain('>99.9%</text>');
+  });
+});
+
+describe('escapeXml', () => {
+  it('leaves no markup and nothing XML cannot carry: controls, lone surrogates and U+FFFF become visible escapes', () => {
+    expect(escapeXml('<a href="x">&\'</a>')).toBe('&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;');
+    expect(escapeXml('group\x1b[31m\nred\u0000\ud800\uffff')).toBe('group\\x1b[31m\\nred\\x00\\ud800\\uffff');
+    // A valid pair (an emoji) is kept.
+    expect(escapeXml('ok 😀')).toBe('ok 😀');
+  });
+
+  it('keeps a hostile series name out of the chart markup', () => {
+    const svg = seriesChart('t\x07', [{ name: 'pubs\x1b</text><script>', color: '#000', values: [1, 2, 3] }], {
+      xTitle: 't', yTitle: 'y', format: formatCount, xKind: 'index', positionName: 'interval',
+    });
+    expect(svg).not.toMatch(/[\x00-\x08\x0b\x0c\x0e-\x1f]/);
+    expect(svg).not.toContain('<script>');
   });
 });

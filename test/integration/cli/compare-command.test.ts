@@ -1,0 +1,168 @@
+/**
+ * `mqbench compare` as a user runs it: the built CLI in a child process against local broker processes, its exit
+ * code, the table it prints and the reports it writes.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { CompareResult } from '../../../src/compare/result.js';
+import { startBroker } from '../../../broker/index.js';
+
+const root = resolve(__dirname, '../../..');
+const bin = join(root, 'bin/mqbench.js');
+const work = mkdtempSync(join(tmpdir(), 'mqbench-compare-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function mqbench(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [bin, 'compare', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 180_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** 4 publishers at 250 msg/s each into one subscriber: any working broker delivers exactly the offered 1,000/s. */
+const paced = join(work, 'paced.yaml');
+writeFileSync(
+  paced,
+  [
+    'name: paced-fanin',
+    'description: 4 publishers at 250/s each into 1 subscriber',
+    'duration: 3s',
+    'drain: 1s',
+    'groups:',
+    '  - name: sub',
+    '    steps:',
+    '      - connect',
+    '      - subscribe: { topic: cmp/t, qos: 1 }',
+    '  - name: pubs',
+    '    clients: 4',
+    '    startTime: 300ms',
+    '    steps:',
+    '      - connect',
+    '      - publish: { topic: cmp/t, qos: 1, rate: 250/s, payload: { size: 64 } }',
+    '',
+  ].join('\n'),
+);
+
+describe('mqbench compare', () => {
+  it('runs a scenario against two bundled brokers, alternating, and finds them equal', () => {
+    const out = join(work, 'two-bundled');
+    const md = join(work, 'benchmarks.md');
+    const r = mqbench([paced, '--broker', 'bundled', '--broker', 'bundled', '--rounds', '2', '--workers', '1', '--out', out, '--markdown', md]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    // Rounds alternate between the brokers: A B A B.
+    const order = [...r.stderr.matchAll(/round (\d)\/2 against (bundled(?: #2)?)/g)].map((m) => `${m[1]} ${m[2]}`);
+    expect(order).toEqual(['1 bundled', '1 bundled #2', '2 bundled', '2 bundled #2']);
+
+    const result = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as CompareResult;
+    expect(result.brokers.map((b) => [b.label, b.kind, b.local])).toEqual([
+      ['bundled', 'bundled', true],
+      ['bundled #2', 'bundled', true],
+    ]);
+    expect(result.runs).toHaveLength(4);
+    const [scenario] = result.scenarios;
+    expect(scenario.measure).toBe('throughput');
+    for (const b of scenario.brokers) {
+      expect(b.rounds).toBe(2);
+      expect(b.lost).toBe(0);
+      expect(b.errors).toBe(0);
+      expect(b.receivedPerSec.median).toBeGreaterThan(950);
+      expect(b.receivedPerSec.median).toBeLessThan(1_050);
+      // The broker's own process was measured.
+      expect(b.cpuSeconds!.median).toBeGreaterThan(0);
+      expect(b.peakRssBytes!.median).toBeGreaterThan(10 * 1024 * 1024);
+    }
+    const ratio = scenario.ratios['bundled #2'];
+    expect(ratio).toBeGreaterThan(0.9);
+    expect(ratio).toBeLessThan(1.1);
+
+    // The table has a row per broker with its figures, and the ratio line.
+    const row = (label: string) => r.stdout.split('\n').find((l) => l.startsWith(`${label} `))!;
+    for (const label of ['bundled', 'bundled #2']) expect(row(label)).toMatch(/^\S+(?: #2)?\s+[\d,]+\s+[\d,]+–[\d,]+\s/);
+    expect(r.stdout).toMatch(/bundled ÷ bundled #2: (0\.9\d|1\.0\d)×/);
+
+    expect(existsSync(join(out, 'compare.html'))).toBe(true);
+    const html = readFileSync(join(out, 'compare.html'), 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).toContain('bundled #2');
+    const markdown = readFileSync(md, 'utf8');
+    expect(markdown).toMatch(/^# Benchmarks/);
+    expect(markdown).toContain('mqbench compare');
+  }, 180_000);
+
+  it('in saturation mode, ends the search at the first step that breaks a limit and says why', () => {
+    const out = join(work, 'saturate');
+    // A 1 µs p99 limit cannot hold: the first step fails, and says why.
+    const r = mqbench([paced, '--broker', 'bundled', '--rounds', '1', '--workers', '1', '--saturate', '--max-p99', '1us', '--out', out]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const result = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as CompareResult;
+    expect(result.saturation).toHaveLength(1);
+    const [s] = result.saturation;
+    expect(s.sustainedPerSec).toBeUndefined();
+    expect(s.steps).toHaveLength(1);
+    expect(s.steps[0]).toMatchObject({ offeredPerSec: 1_000, held: false });
+    expect(s.steps[0].sentPerSec).toBeGreaterThan(900);
+    expect(s.steps[0].why).toMatch(/^p99 [\d.]+ ms > 0\.0 ms$/);
+  }, 120_000);
+
+  it('logs in to a broker URL with the credentials in it, and never shows them', async () => {
+    const seen: string[] = [];
+    const broker = await startBroker({
+      listeners: [{ host: '127.0.0.1', port: 0 }],
+      logTypes: new Set(),
+      authenticate: (req) => {
+        seen.push(`${req.username}:${req.password?.toString()}`);
+        return req.username === 'bench' && req.password?.toString() === 's3cret';
+      },
+    });
+    try {
+      const out = join(work, 'remote');
+      // Asynchronous: the broker above runs in this process and must keep answering.
+      const child = spawn(process.execPath, [bin, 'compare', paced, '--broker', `mqtt://bench:s3cret@127.0.0.1:${broker.port}`, '--rounds', '1', '--workers', '1', '--out', out], { cwd: root });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((done) => child.on('close', done));
+      expect(code, stdout + stderr).toBe(0);
+      expect(seen.length).toBeGreaterThanOrEqual(5);
+      expect(new Set(seen)).toEqual(new Set(['bench:s3cret']));
+      const json = readFileSync(join(out, 'compare.json'), 'utf8');
+      const result = JSON.parse(json) as CompareResult;
+      expect(result.brokers.map((b) => [b.label, b.kind, b.local])).toEqual([[`mqtt://127.0.0.1:${broker.port}`, 'remote', false]]);
+      expect(result.scenarios[0].brokers[0].lost).toBe(0);
+      for (const text of [json, readFileSync(join(out, 'compare.html'), 'utf8'), stdout, stderr]) expect(text).not.toContain('s3cret');
+    } finally {
+      await broker.close();
+    }
+  }, 120_000);
+
+  it('says Mosquitto cannot be found and exits 3, without a stack trace', () => {
+    const r = mqbench([paced, '--broker', 'bundled', '--broker', 'mosquitto', '--out', join(work, 'missing')], { MQBENCH_MOSQUITTO: '/nonexistent/mosquitto' });
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/mosquitto binary not found \(looked in: \/nonexistent\/mosquitto\)/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('lists every mistake of a broken scenario with file:line:col and exits 2 before starting a broker', () => {
+    const broken = join(work, 'broken.yaml');
+    writeFileSync(broken, ['name: broken', 'groups:', '  - name: p', '    steps:', '      - publish: { topic: a/+, qos: 3 }', ''].join('\n'));
+    const r = mqbench([broken, '--broker', 'bundled']);
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/broken\.yaml:5:\d+/);
+    expect(r.stderr.match(/broken\.yaml:\d+:\d+/g)!.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('refuses bad options with exit 2', () => {
+    for (const [args, message] of [
+      [[paced], /name at least one --broker/],
+      [['--broker', 'bundled'], /no scenario given/],
+      [[paced, '--broker', 'bundled', '--rounds', '0'], /--rounds must be a whole number from 1 to 100, got "0"/],
+      [[paced, '--broker', 'ftp://x'], /--broker/],
+    ] as const) {
+      const r = mqbench([...args]);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+  });
+});
