@@ -8,13 +8,14 @@ import { median, spreadOf } from './median.js';
 import type { Endpoint } from '../engine/transport.js';
 import { startLocalBroker, type LocalBroker, type LocalBrokerKind } from '../launch/local-broker.js';
 import { ProcessWindow } from '../launch/proc.js';
-import { readTls, runScenario } from '../run/run.js';
+import { BrokerUnreachableError, readTls, runScenario } from '../run/run.js';
 import type { RunResult } from '../run/result.js';
 import { parseBrokerUrl } from '../scenario/read-broker.js';
 import { applyOverrides, formatProblems } from '../scenario/index.js';
 import { protocolName, type Scenario, type Step } from '../scenario/schema.js';
 import type {
   BrokerInfo,
+  CompareIncident,
   BrokerSummary,
   CompareResult,
   CompareRun,
@@ -68,6 +69,7 @@ export async function compare(opts: CompareOptions): Promise<CompareResult> {
   const runs: CompareRun[] = [];
   const scenarios: ScenarioComparison[] = [];
   const saturation: SaturationResult[] = [];
+  const incidents: CompareIncident[] = [];
   for (const spec of opts.brokers) {
     if (!LOCAL.includes(spec)) {
       const parsed = parseBrokerUrl(spec);
@@ -86,7 +88,12 @@ export async function compare(opts: CompareOptions): Promise<CompareResult> {
         for (const t of targets) {
           if (opts.signal?.aborted) break;
           opts.onStatus?.(`${scenario.name}: round ${round}/${opts.rounds} against ${t.label}`);
-          const run = await runOnce(forTarget.get(t)!, t, round, opts);
+          const incident = (what: string) => {
+            incidents.push({ scenario: scenario.name, broker: t.label, round, what });
+            opts.onStatus?.(`${scenario.name}: round ${round} against ${t.label} lost: ${what}`);
+          };
+          const run = await guardedRun(forTarget.get(t)!, t, round, opts, scenarioRuns, incident);
+          if (run === undefined) continue;
           scenarioRuns.push(run);
           runs.push(run);
           opts.onRun?.(run);
@@ -96,7 +103,7 @@ export async function compare(opts: CompareOptions): Promise<CompareResult> {
       if (opts.saturate && hasPacedPublish(scenario.groups.flatMap((g) => g.steps))) {
         for (const t of targets) {
           if (opts.signal?.aborted) break;
-          saturation.push(await saturate(forTarget.get(t)!, t, opts, opts.saturate));
+          saturation.push(await saturate(forTarget.get(t)!, t, opts, opts.saturate, (round, what) => incidents.push({ scenario: scenario.name, broker: t.label, round, what })));
         }
       }
     } finally {
@@ -119,7 +126,46 @@ export async function compare(opts: CompareOptions): Promise<CompareResult> {
     scenarios,
     runs,
     saturation,
+    incidents,
   };
+}
+
+/**
+ * One round, kept only when it measured the broker: a local broker that died is started afresh (the round it died in
+ * is lost, with its last log lines as the reason), and a broker that could not be reached loses the round. A URL that
+ * was never reached at all is a set-up mistake and ends the comparison.
+ */
+async function guardedRun(
+  scenario: Scenario,
+  t: Target,
+  round: number,
+  opts: CompareOptions,
+  earlier: readonly CompareRun[],
+  incident: (what: string) => void,
+): Promise<CompareRun | undefined> {
+  let run: CompareRun | undefined;
+  try {
+    run = await runOnce(scenario, t, round, opts);
+  } catch (err) {
+    if (!(err instanceof BrokerUnreachableError)) throw err;
+    if (t.running === undefined && !earlier.some((r) => r.broker === t.label)) throw err;
+    if (t.running?.exitStatus() === undefined) incident(err.message);
+  }
+  const died = t.running?.exitStatus();
+  if (t.running !== undefined && died !== undefined) {
+    // Its figures measured a broker that was not there for the whole run: the round is lost; the next starts afresh.
+    const dead = t.running;
+    await dead.stop();
+    t.running = await startLocalBroker(t.spec as LocalBrokerKind, opts.conf);
+    incident(`${t.label} ${died} during the run${lastLines(dead.output())}; started again for the next round`);
+    return undefined;
+  }
+  return run;
+}
+
+function lastLines(output: string): string {
+  const tail = output.trim().split('\n').slice(-3).join(' | ').slice(-400);
+  return tail === '' ? '' : ` (last output: ${tail})`;
 }
 
 function shownAs(spec: string): string {
@@ -351,7 +397,13 @@ function scaled(scenario: Scenario, factor: number): Scenario {
 /** A saturation step holds only while publishers send at least this share of the offered rate. */
 const SENT_SHORTFALL = 0.95;
 
-async function saturate(scenario: Scenario, t: Target, opts: CompareOptions, limits: SaturationOptions): Promise<SaturationResult> {
+async function saturate(
+  scenario: Scenario,
+  t: Target,
+  opts: CompareOptions,
+  limits: SaturationOptions,
+  incident: (step: number, what: string) => void,
+): Promise<SaturationResult> {
   const steps: SaturationStep[] = [];
   let sustained: number | undefined;
   let factor = 1;
@@ -359,7 +411,17 @@ async function saturate(scenario: Scenario, t: Target, opts: CompareOptions, lim
     if (opts.signal?.aborted) break;
     const offered = offeredRate(scenario, factor);
     opts.onStatus?.(`${scenario.name}: saturation step ${k + 1} against ${t.label}, offering ${Math.round(offered)} msg/s`);
-    const run = await runOnce(scaled(scenario, factor), t, k + 1, opts);
+    const run = await guardedRun(scaled(scenario, factor), t, k + 1, opts, [], (what) => incident(k + 1, what)).catch((err: unknown) => {
+      if (err instanceof BrokerUnreachableError) {
+        incident(k + 1, err.message);
+        return undefined;
+      }
+      throw err;
+    });
+    if (run === undefined) {
+      steps.push({ offeredPerSec: offered, sentPerSec: 0, receivedPerSec: 0, p99Us: undefined, lost: 0, errors: 0, held: false, why: 'the broker failed (see incidents)' });
+      break;
+    }
     const sent = run.sentPerSec;
     const p99 = run.e2e?.p99;
     const reasons: string[] = [];

@@ -109,6 +109,16 @@ export interface SaturationResult {
   sustainedPerSec: number | undefined;
 }
 
+/** Something that went wrong with a broker during the comparison: a round lost, a broker restarted. */
+export interface CompareIncident {
+  scenario: string;
+  broker: string;
+  /** The round (or saturation step) it happened in. */
+  round: number;
+  /** What happened, in one sentence, with the broker's last log lines when it exited. */
+  what: string;
+}
+
 export interface CompareResult {
   tool: { name: 'mqbench'; version: string };
   generatedAt: string;
@@ -119,4 +129,6 @@ export interface CompareResult {
   scenarios: ScenarioComparison[];
   runs: CompareRun[];
   saturation: SaturationResult[];
+  /** Rounds lost and brokers restarted; a lost round is left out of the medians. */
+  incidents: CompareIncident[];
 }

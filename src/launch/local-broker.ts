@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MosquittoNotFoundError, startMosquitto } from './mosquitto.js';
+import { describeExit, MosquittoNotFoundError, startMosquitto } from './mosquitto.js';
 
 export type LocalBrokerKind = 'bundled' | 'mosquitto' | 'aedes';
 
@@ -22,6 +22,8 @@ export interface LocalBroker {
   pid: number;
   /** What the broker printed (its log). */
   output(): string;
+  /** How the process ended ("killed by SIGKILL", "exited with code 1"), or undefined while it runs. */
+  exitStatus(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -37,7 +39,7 @@ export async function startLocalBroker(kind: LocalBrokerKind, conf: readonly str
     case 'mosquitto':
       try {
         const m = await startMosquitto({ config: [...conf] });
-        return { kind, label: `mosquitto ${m.version}`, version: m.version, host: m.host, port: m.port, pid: m.pid, output: m.output, stop: m.stop };
+        return { kind, label: `mosquitto ${m.version}`, version: m.version, host: m.host, port: m.port, pid: m.pid, output: m.output, exitStatus: m.exitStatus, stop: m.stop };
       } catch (err) {
         if (err instanceof MosquittoNotFoundError) throw err;
         throw new BrokerStartError(`mosquitto failed to start: ${(err as Error).message}`);
@@ -58,7 +60,17 @@ async function startBundled(conf: readonly string[]): Promise<LocalBroker> {
   const child = spawn(process.execPath, [main, 'broker', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     const { port, version } = await readyLine(child, 'stderr', /Listening on [^\s]+:(\d+)/, /mqbench version (\S+) running/, 'bundled broker');
-    return { kind: 'bundled', label: 'bundled', version, host: '127.0.0.1', port, pid: child.pid!, output: outputOf(child), stop: stopper(child, () => rmSync(dir, { recursive: true, force: true })) };
+    return {
+      kind: 'bundled',
+      label: 'bundled',
+      version,
+      host: '127.0.0.1',
+      port,
+      pid: child.pid!,
+      output: outputOf(child),
+      exitStatus: exitStatusOf(child),
+      stop: stopper(child, () => rmSync(dir, { recursive: true, force: true })),
+    };
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw err;
@@ -69,10 +81,14 @@ async function startAedes(): Promise<LocalBroker> {
   const entry = fileURLToPath(new URL('./aedes-child.js', import.meta.url));
   const child = spawn(process.execPath, [entry], { stdio: ['ignore', 'pipe', 'pipe'] });
   const { port, version } = await readyLine(child, 'stdout', /LISTENING (\d+)/, /LISTENING \d+ (\S+)/, 'aedes');
-  return { kind: 'aedes', label: `aedes ${version}`, version, host: '127.0.0.1', port, pid: child.pid!, output: outputOf(child), stop: stopper(child) };
+  return { kind: 'aedes', label: `aedes ${version}`, version, host: '127.0.0.1', port, pid: child.pid!, output: outputOf(child), exitStatus: exitStatusOf(child), stop: stopper(child) };
 }
 
 const outputs = new WeakMap<ChildProcess, { text: string }>();
+
+function exitStatusOf(child: ChildProcess): () => string | undefined {
+  return () => (child.exitCode === null && child.signalCode === null ? undefined : describeExit(child.exitCode, child.signalCode));
+}
 
 function outputOf(child: ChildProcess): () => string {
   return () => outputs.get(child)?.text ?? '';

@@ -24,7 +24,14 @@ export interface RunningMosquitto {
   version: string;
   /** Everything Mosquitto printed so far. */
   output(): string;
+  /** How the process ended ("killed by SIGSEGV", "exited with code 1"), or undefined while it runs. */
+  exitStatus(): string | undefined;
   stop(): Promise<void>;
+}
+
+/** How a child process ended, in words. */
+export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  return signal !== null ? `killed by ${signal}` : `exited with code ${code}`;
 }
 
 export class MosquittoNotFoundError extends Error {
@@ -112,7 +119,13 @@ async function launch(binary: string, version: string, port: number, opts: Mosqu
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (output = trimTail(output + s)));
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (output = trimTail(output + s)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let exitStatus: string | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exitStatus = describeExit(code, signal);
+      resolve(code);
+    }),
+  );
   try {
     await waitForPort('127.0.0.1', port, exited, () => output);
     // The port was free when chosen; if another process took it first, Mosquitto exits and the connection above
@@ -133,6 +146,7 @@ async function launch(binary: string, version: string, port: number, opts: Mosqu
     pid: child.pid!,
     version,
     output: () => output,
+    exitStatus: () => exitStatus,
     stop: () => (stopped ??= stop(child, exited, dir)),
   };
 }

@@ -20,6 +20,7 @@ import {
   saturationFacts,
   showsBytesPerConnection,
   thresholdNotes,
+  incidentLines,
 } from './compare-facts.js';
 import { formatBytes, formatCount, formatMsNumber, formatRateNumber, oneLine, truncate } from './format.js';
 import { alignColumns, type Align } from './text-table.js';
@@ -72,6 +73,11 @@ export function renderCompareTable(result: CompareResult, options: CompareTableO
   if (result.scenarios.length === 0) lines.push('', 'No scenario was compared.');
 
   if (result.saturation.length > 0) lines.push('', ...saturationBlock(result, paint));
+  const incidents = incidentLines(result);
+  if (incidents.length > 0) {
+    lines.push('', paint('bold', 'incidents') + paint('dim', '  (a lost round is left out of the medians)'));
+    for (const line of incidents) lines.push(`  ${paint('yellow', '!')} ${line}`);
+  }
   return lines.join('\n') + '\n';
 }
 

@@ -3,7 +3,7 @@
  * the brokers, and each saturation search's limit and the step that broke it.
  */
 import type { BrokerInfo, BrokerSummary, CompareResult, SaturationResult, SaturationStep, ScenarioComparison } from '../compare/result.js';
-import { formatBytes, formatCount, formatMs, formatRate, formatRateNumber, NOT_AVAILABLE } from './format.js';
+import { formatBytes, formatCount, formatMs, formatRate, formatRateNumber, NOT_AVAILABLE, oneLine } from './format.js';
 
 export type Measure = ScenarioComparison['measure'];
 
@@ -296,4 +296,9 @@ export function saturationByScenario(result: CompareResult): Array<[scenario: st
     else list.push(s);
   }
   return [...groups];
+}
+
+/** Each incident as one line: "bench-qos0-fanin, aedes 1.2.0, round 2: aedes 1.2.0 exited during the run (…)". */
+export function incidentLines(result: CompareResult): string[] {
+  return result.incidents.map((i) => `${oneLine(i.scenario)}, ${oneLine(i.broker)}, round ${formatCount(i.round)}: ${oneLine(i.what)}`);
 }

@@ -29,6 +29,7 @@ import {
   showsBytesPerConnection,
   stepsByRate,
   thresholdNotes,
+  incidentLines,
 } from './compare-facts.js';
 import {
   formatBytes,
@@ -83,6 +84,8 @@ export function renderCompareHtml(result: CompareResult): string {
 
   const nav: Array<[id: string, name: string]> = result.scenarios.map((s, i) => [`scenario-${i}`, s.scenario]);
   if (result.saturation.length > 0) nav.push(['saturation', 'Saturation']);
+  const incidents = incidentLines(result);
+  if (incidents.length > 0) nav.push(['incidents', 'Incidents']);
   nav.push(['machine', 'Machine and brokers']);
   parts.push('<nav>', ...nav.map(([id, name]) => `<a href="#${id}">${esc(name)}</a>`), '</nav>', '<main>');
 
@@ -90,6 +93,15 @@ export function renderCompareHtml(result: CompareResult): string {
   result.scenarios.forEach((s, i) => parts.push(scenarioSection(result, s, i, bundled)));
   if (result.scenarios.length === 0) parts.push('<p>No scenario was compared.</p>');
   if (result.saturation.length > 0) parts.push(saturationSection(result));
+  if (incidents.length > 0) {
+    parts.push(
+      '<section id="incidents">',
+      '<h2>Incidents</h2>',
+      '<p class="muted">Rounds lost (left out of the medians) and brokers restarted.</p>',
+      `<ul>${incidents.map((line) => `<li class="fail">${esc(line)}</li>`).join('')}</ul>`,
+      '</section>',
+    );
+  }
   parts.push(machineSection(result));
 
   parts.push('</main>');

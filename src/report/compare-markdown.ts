@@ -23,6 +23,7 @@ import {
   saturationFacts,
   showsBytesPerConnection,
   thresholdNotes,
+  incidentLines,
 } from './compare-facts.js';
 import { formatBytes, formatCount, formatMs, formatRateNumber, oneLine } from './format.js';
 import { code, markdownTable as table, md, mdStart, type MarkdownAlign as Align } from './markdown.js';
@@ -89,6 +90,13 @@ export function renderBenchmarksMarkdown(result: CompareResult): string {
       ),
       '',
     );
+  }
+
+  const incidents = incidentLines(result);
+  if (incidents.length > 0) {
+    out.push('## Incidents', '', 'Rounds lost (left out of the medians) and brokers restarted:', '');
+    for (const line of incidents) out.push(`- ${md(line)}`);
+    out.push('');
   }
 
   out.push('## How to read this', '');

@@ -137,6 +137,39 @@ describe('mqbench compare', () => {
     }
   }, 120_000);
 
+  it('loses only the round in which a broker dies, says why, and starts the broker again for the next', async () => {
+    const out = join(work, 'killed');
+    const child = spawn(process.execPath, [bin, 'compare', paced, '--broker', 'bundled', '--rounds', '2', '--workers', '1', '--out', out], { cwd: root });
+    let stdout = '';
+    let stderr = '';
+    let killed = 0;
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (killed === 0 && stderr.includes('round 1/2 against bundled')) {
+        killed = -1;
+        // Into the first round, kill the broker process this compare started.
+        setTimeout(() => {
+          const ps = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(child.pid)], { encoding: 'utf8' }).stdout;
+          const line = ps.split('\n').find((l) => l.includes(' broker -c '));
+          killed = Number(line?.trim().split(/\s+/)[0] ?? 0);
+          if (killed > 0) process.kill(killed, 'SIGKILL');
+        }, 1_500);
+      }
+    });
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    expect(killed, 'the broker process was found and killed').toBeGreaterThan(0);
+    expect(code, stdout + stderr).toBe(0);
+    const result = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as CompareResult;
+    expect(result.runs.map((r) => r.round)).toEqual([2]);
+    expect(result.incidents).toHaveLength(1);
+    expect(result.incidents[0]).toMatchObject({ broker: 'bundled', round: 1 });
+    expect(result.incidents[0].what).toMatch(/^bundled killed by SIGKILL during the run .*; started again for the next round$/);
+    expect(result.scenarios[0].brokers[0]).toMatchObject({ rounds: 1, lost: 0, errors: 0 });
+    expect(stdout).toMatch(/1 of 2/);
+    expect(stdout).toContain('incidents');
+  }, 120_000);
+
   it('says Mosquitto cannot be found and exits 3, without a stack trace', () => {
     const r = mqbench([paced, '--broker', 'bundled', '--broker', 'mosquitto', '--out', join(work, 'missing')], { MQBENCH_MOSQUITTO: '/nonexistent/mosquitto' });
     expect(r.code, r.stdout + r.stderr).toBe(3);

@@ -108,3 +108,14 @@ describe('renderCompareTable', () => {
     expect(empty).not.toContain('saturation');
   });
 });
+
+describe('incidents in the compare table', () => {
+  it('lists each lost round with its reason, and nothing when there is none', () => {
+    const r = compareResult();
+    const text = renderCompareTable(r);
+    expect(text).toContain('incidents  (a lost round is left out of the medians)');
+    expect(text).toContain('  ! connect-storm, aedes 1.2.0, round 2: aedes 1.2.0 exited during the run (last output: RangeError');
+    r.incidents = [];
+    expect(renderCompareTable(r)).not.toContain('incidents');
+  });
+});

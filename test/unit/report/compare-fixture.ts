@@ -214,5 +214,6 @@ export function compareResult(): CompareResult {
     })),
     runs,
     saturation: saturation(),
+    incidents: [{ scenario: 'connect-storm', broker: 'aedes 1.2.0', round: 2, what: 'aedes 1.2.0 exited during the run (last output: RangeError: Maximum call stack size exceeded <stack>)' }],
   };
 }

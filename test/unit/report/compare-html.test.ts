@@ -137,3 +137,14 @@ describe('renderCompareHtml', () => {
     expect(nestingProblem(empty)).toBeUndefined();
   });
 });
+
+describe('incidents in compare.html', () => {
+  it('have a section and a link of their own, escaped, only when there are some', () => {
+    const r = compareResult();
+    const html = renderCompareHtml(r);
+    expect(html).toContain('<a href="#incidents">Incidents</a>');
+    expect(html).toContain('<li class="fail">connect-storm, aedes 1.2.0, round 2: aedes 1.2.0 exited during the run (last output: RangeError: Maximum call stack size exceeded &lt;stack&gt;)</li>');
+    r.incidents = [];
+    expect(renderCompareHtml(r)).not.toContain('id="incidents"');
+  });
+});

@@ -146,3 +146,14 @@ describe('renderBenchmarksMarkdown', () => {
     expect(renderBenchmarksMarkdown(r)).toContain('\n````sh\nmqbench compare a.yaml --broker "```"\n````\n');
   });
 });
+
+describe('incidents in docs/benchmarks.md', () => {
+  it('have a section of their own, escaped, only when there are some', () => {
+    const r = compareResult();
+    const text = renderBenchmarksMarkdown(r);
+    expect(text).toContain('## Incidents');
+    expect(text).toContain('\n- connect-storm, aedes 1.2.0, round 2: aedes 1.2.0 exited during the run (last output: RangeError: Maximum call stack size exceeded &lt;stack&gt;)\n');
+    r.incidents = [];
+    expect(renderBenchmarksMarkdown(r)).not.toContain('## Incidents');
+  });
+});
