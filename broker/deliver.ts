@@ -37,15 +37,38 @@ function storedCopy(m: Msg): Msg {
   return (routed ??= m.store());
 }
 
+/** What deliver() did with a message. */
+export const Delivery = {
+  /** Sent, or queued for the session. */
+  Taken: 0,
+  /** Not for this session (QoS 0 to an offline session) or dropped: its queue was full. */
+  NotTaken: 1,
+  /** The session is connected but its queue is full: the caller decides between holding the publisher and dropping. */
+  Full: 2,
+} as const;
+export type Delivery = (typeof Delivery)[keyof typeof Delivery];
+
+// Sessions whose queue was full for the message being routed, with what each was to get (reused: no allocation).
+const fullSessions: Session[] = [];
+const fullQos: number[] = [];
+const fullRetain: boolean[] = [];
+const fullSubIds: (readonly number[] | null)[] = [];
+
 /**
  * Deliver `m` to every session whose subscriptions match its topic. Returns how many sessions it reached
  * (shared groups count once), for v5's "no matching subscribers" reason code.
+ *
+ * A connected subscriber whose queue is full holds the publisher back only when the message went to nobody else:
+ * then it waits, parked, for the queue to drain (fan-in to a busy subscriber loses nothing). When other subscribers
+ * took it, the full one drops it, as Mosquitto does, so one slow subscriber does not slow the others down.
  */
 export function route(broker: Broker, m: Msg, now: number): number {
   const r = broker.router.match(m.topic);
   if (r.targets.length === 0 && r.groups.length === 0) return 0;
   beginMessage(m);
   let reached = 0;
+  let taken = 0;
+  fullSessions.length = 0;
   const targets = r.targets;
   for (let i = 0; i < targets.length; i++) {
     const t = targets[i];
@@ -56,16 +79,50 @@ export function route(broker: Broker, m: Msg, now: number): number {
     // [MQTT-3.8.4-?] delivered at the lower of the publish and subscription QoS.
     if (m.qos < qos) qos = m.qos;
     // [MQTT-3.3.1-9] forwarded with retain 0, unless the subscription asked for retain-as-published [MQTT-3.3.1-13].
-    deliver(broker, t.session, m, qos, t.retainAsPublished && m.retain, t.subIds, now);
+    const retain = t.retainAsPublished && m.retain;
+    const d = deliver(broker, t.session, m, qos, retain, t.subIds, now);
+    if (d === Delivery.Taken) taken++;
+    else if (d === Delivery.Full) noteFull(t.session, qos, retain, t.subIds);
   }
   const groups = r.groups;
   for (let i = 0; i < groups.length; i++) {
     const sub = pickMember(groups[i]);
     if (sub === undefined) continue;
     reached++;
-    deliver(broker, sub.session, m, Math.min(m.qos, sub.qos), sub.retainAsPublished && m.retain, sub.subIds, now);
+    const qos = Math.min(m.qos, sub.qos);
+    const retain = sub.retainAsPublished && m.retain;
+    const d = deliver(broker, sub.session, m, qos, retain, sub.subIds, now);
+    if (d === Delivery.Taken) taken++;
+    else if (d === Delivery.Full) noteFull(sub.session, qos, retain, sub.subIds);
+  }
+  if (fullSessions.length > 0) {
+    for (let i = 0; i < fullSessions.length; i++) {
+      if (taken === 0) park(broker, fullSessions[i], m, fullQos[i], fullRetain[i], fullSubIds[i], now);
+      else drop(broker, fullSessions[i]);
+    }
+    fullSessions.length = 0;
   }
   return reached;
+}
+
+function noteFull(session: Session, qos: number, retain: boolean, subIds: readonly number[] | null): void {
+  const n = fullSessions.length;
+  fullSessions.push(session);
+  fullQos[n] = qos;
+  fullRetain[n] = retain;
+  fullSubIds[n] = subIds;
+}
+
+/** Stop reading the publisher and keep the message aside until the session's queue drains. */
+function park(broker: Broker, session: Session, m: Msg, qos: number, retain: boolean, subIds: readonly number[] | null, now: number): void {
+  broker.holdPublisher(m.origin!.conn!, session, now);
+  (session.parked ??= []).push(new Outgoing(storedCopy(m), qos, retain, subIds));
+}
+
+function drop(broker: Broker, session: Session): void {
+  session.dropped++;
+  broker.stats.pubDropped++;
+  if (broker.log.debug) broker.log.line(`Outgoing messages are being dropped for client ${session.clientId}.`);
 }
 
 /** Round-robin within a shared group, skipping members that are offline while some member is online. */
@@ -89,7 +146,8 @@ function pickMember(g: SharedGroup): Subscription | undefined {
 export function deliverRetained(broker: Broker, sub: Subscription, msgs: readonly Msg[], now: number): void {
   for (const m of msgs) {
     beginMessage(m);
-    deliver(broker, sub.session, m, Math.min(m.qos, sub.qos), true, sub.subIds, now);
+    // A retained message has no publisher to hold back: with the queue full, it is dropped.
+    if (deliver(broker, sub.session, m, Math.min(m.qos, sub.qos), true, sub.subIds, now) === Delivery.Full) drop(broker, sub.session);
   }
 }
 
@@ -102,46 +160,41 @@ export function deliver(
   retain: boolean,
   subIds: readonly number[] | null,
   now: number,
-): void {
+): Delivery {
   const conn = session.conn;
   const online = conn !== null && conn.state === ConnState.Connected;
   if (qos === 0) {
     // QoS 0 is not kept for an offline session (Mosquitto's queue_qos0_messages false).
-    if (!online) return;
+    if (!online) return Delivery.NotTaken;
     if (conn.backlog > QOS0_BACKLOG_LIMIT) {
       broker.stats.pubDropped++;
-      return;
+      return Delivery.NotTaken;
     }
     sendPublish(broker, conn, m, 0, retain, 0, subIds, now);
-    return;
+    return Delivery.Taken;
   }
   if (online && session.queued === 0 && session.inflight.size < conn.inflightLimit) {
     const packetId = session.allocatePacketId();
     const sent = sendPublish(broker, conn, m, qos, retain, packetId, subIds, now);
     // A packet too large for the client is discarded as if delivered [MQTT-3.1.2-25].
-    if (sent === 0) return;
+    if (sent === 0) return Delivery.Taken;
     const out = new Outgoing(storedCopy(m), qos, retain, subIds);
     out.packetId = packetId;
     session.inflight.set(packetId, out);
-    return;
+    return Delivery.Taken;
   }
   const limit = broker.options.maxQueuedMessages;
   if (limit > 0 && session.queued >= limit) {
-    // The subscriber is connected: rather than drop a QoS 1/2 message its publisher was told is accepted, stop
-    // reading that publisher and park the message; it joins the queue once the queue drains. A subscriber that
-    // acknowledges nothing for STALL_MS gets Mosquitto's behaviour: what is parked, and the excess after it, is dropped.
+    // A connected subscriber that keeps acknowledging may hold the publisher back (see route()) rather than lose a
+    // QoS 1/2 message its publisher was told is accepted. One that acknowledges nothing for STALL_MS, or an offline
+    // session, gets Mosquitto's behaviour: the excess is dropped.
     const pub = m.origin !== null ? m.origin.conn : null;
-    if (online && !session.stalled && pub !== null && pub !== conn && pub.state === ConnState.Connected) {
-      broker.holdPublisher(pub, session, now);
-      (session.parked ??= []).push(new Outgoing(storedCopy(m), qos, retain, subIds));
-      return;
-    }
-    session.dropped++;
-    broker.stats.pubDropped++;
-    if (broker.log.debug) broker.log.line(`Outgoing messages are being dropped for client ${session.clientId}.`);
-    return;
+    if (online && !session.stalled && pub !== null && pub !== conn && pub.state === ConnState.Connected) return Delivery.Full;
+    drop(broker, session);
+    return Delivery.NotTaken;
   }
   session.enqueue(new Outgoing(storedCopy(m), qos, retain, subIds));
+  return Delivery.Taken;
 }
 
 function sendPublish(

@@ -218,9 +218,9 @@ export class Broker {
       session.heldSince = now;
       this.blocked.add(session);
     }
-    if (pub.blockedOn !== null) return;
-    pub.block(session);
-    session.waiters.push(pub);
+    // Held by several full sessions (a burst that filled them all), the publisher goes on when the first drains.
+    if (!session.waiters.includes(pub)) session.waiters.push(pub);
+    if (pub.blockedOn === null) pub.block(session);
   }
 
   /**

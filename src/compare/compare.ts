@@ -1,5 +1,5 @@
 /**
- * The same scenarios against several brokers: local brokers started fresh for each scenario as processes of their own,
+ * The same scenarios against several brokers: local brokers started fresh for every run as processes of their own,
  * rounds alternating between brokers (A B A B), each run's broker CPU and peak memory read from /proc, then medians,
  * spread and ratios. Saturation mode raises a scenario's publish rates step by step until a limit is crossed.
  */
@@ -92,6 +92,8 @@ export async function compare(opts: CompareOptions): Promise<CompareResult> {
             incidents.push({ scenario: scenario.name, broker: t.label, round, what });
             opts.onStatus?.(`${scenario.name}: round ${round} against ${t.label} lost: ${what}`);
           };
+          // Every round on a broker process of its own: nothing (memory, sessions, retained messages) carries over.
+          if (round > 1) await restart(t, opts);
           const run = await guardedRun(forTarget.get(t)!, t, round, opts, scenarioRuns, incident);
           if (run === undefined) continue;
           scenarioRuns.push(run);
@@ -183,6 +185,13 @@ function scenarioFor(scenario: Scenario, t: Target): Scenario {
   const loaded = applyOverrides(scenario, { broker: t.spec });
   if ('problems' in loaded) throw new CompareError(formatProblems(loaded.problems));
   return loaded.scenario;
+}
+
+/** A fresh process for a broker mqbench started (a URL is left as it is). */
+async function restart(t: Target, opts: CompareOptions): Promise<void> {
+  if (t.running === undefined) return;
+  await t.running.stop();
+  t.running = await startLocalBroker(t.spec as LocalBrokerKind, opts.conf);
 }
 
 /** "bundled", "bundled #2" when a broker is named twice. */
@@ -285,8 +294,6 @@ function runOf(
   durationMs: number,
 ): CompareRun {
   const peakConnected = Math.max(0, ...r.series.gauges.connectionsOpen);
-  const connects = r.series.counters.connectsOk;
-  const connectSeconds = connects.filter((n) => n > 0).length;
   const received = r.totals.counters.messagesReceived;
   return {
     scenario: scenario.name,
@@ -294,7 +301,7 @@ function runOf(
     round,
     receivedPerSec: steadyRate(r.series.counters.messagesReceived),
     sentPerSec: steadyRate(r.series.counters.messagesSent),
-    connectsPerSec: connectSeconds > 0 ? r.totals.counters.connectsOk / connectSeconds : 0,
+    connectsPerSec: steadyRate(r.series.counters.connectsOk),
     e2e: r.latency.e2e,
     connect: r.latency.connect,
     errors: r.totals.errorsTotal,
@@ -411,6 +418,7 @@ async function saturate(
     if (opts.signal?.aborted) break;
     const offered = offeredRate(scenario, factor);
     opts.onStatus?.(`${scenario.name}: saturation step ${k + 1} against ${t.label}, offering ${Math.round(offered)} msg/s`);
+    await restart(t, opts);
     const run = await guardedRun(scaled(scenario, factor), t, k + 1, opts, [], (what) => incident(k + 1, what)).catch((err: unknown) => {
       if (err instanceof BrokerUnreachableError) {
         incident(k + 1, err.message);

@@ -27,7 +27,7 @@ export interface CompareRun {
    */
   receivedPerSec: number;
   sentPerSec: number;
-  /** Connections established per second while clients were connecting (connection-rate scenarios). */
+  /** Connections established per second while clients were connecting (connection-rate scenarios), as receivedPerSec. */
   connectsPerSec: number;
   e2e: LatencySummary | undefined;
   connect: LatencySummary | undefined;

@@ -429,13 +429,22 @@ export class SimClient implements LinkHandler, FrameSink {
     this.rxNowUs = engine.clock.nowUs();
     this.group.metrics.series.add(Counter.bytesReceived, chunk.length);
     this.readLagUs = 0;
+    this.ackedInRead = false;
     this.reader?.feed(chunk);
     engine.deliveriesReceived();
     // An overloaded broker sends small segments as fast as they are read, and every read costs a wake-up and an
     // ACK on both sides: the harness then competes with the broker for CPU. When what arrived had already waited
     // long in the broker, wait a moment before the next read so more arrives at once. This adds at most
-    // BATCH_PAUSE_MS to latencies above BATCH_LAG_US, and nothing to a broker that keeps up.
-    if (this.readLagUs > BATCH_LAG_US && chunk.length < BATCH_SMALL_READ && this.link !== null && !this.batchPaused && this.consumeTimer === null) {
+    // BATCH_PAUSE_MS to latencies above BATCH_LAG_US, and nothing to a broker that keeps up. Never after QoS 1 or 2
+    // deliveries: the broker sends more only as our acknowledgements arrive, so a pause would only slow it down.
+    if (
+      this.readLagUs > BATCH_LAG_US &&
+      !this.ackedInRead &&
+      chunk.length < BATCH_SMALL_READ &&
+      this.link !== null &&
+      !this.batchPaused &&
+      this.consumeTimer === null
+    ) {
       this.batchPaused = true;
       this.link.pause();
       setTimeout(this.endBatchPause, BATCH_PAUSE_MS);
@@ -443,6 +452,8 @@ export class SimClient implements LinkHandler, FrameSink {
   }
 
   private readLagUs = 0;
+  /** A QoS 1 or 2 delivery was acknowledged during the read being handled. */
+  private ackedInRead = false;
   private batchPaused = false;
   private readonly endBatchPause = (): void => {
     this.batchPaused = false;
@@ -637,6 +648,7 @@ export class SimClient implements LinkHandler, FrameSink {
     }
     if (qos === 1) writeAck(this.writer!, PUBACK, packetId);
     else if (qos === 2) writeAck(this.writer!, PUBREC, packetId);
+    if (qos > 0) this.ackedInRead = true;
     if (this.consumeIntervalUs > 0) return this.pace();
     return true;
   }

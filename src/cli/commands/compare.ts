@@ -30,13 +30,16 @@ Options:
   --conf <line>       a mosquitto.conf line for the bundled broker and Mosquitto, e.g. "max_queued_messages 10000";
                       repeatable (both start from their defaults otherwise)
   --workers <n>       mqbench worker threads (default: one per CPU, no more than clients)
-  --saturate          also raise each scenario's publish rates step by step (x1.5) until a limit is crossed, and
-                      report the highest rate that held
+  --saturate          also raise each paced scenario's publish rates step by step (x1.5) until a limit is crossed
+                      (p99, loss, errors, or publishers unable to send the offered rate), and report the highest
+                      rate that held
   --max-p99 <time>    saturation limit on end-to-end p99 (default 50ms)
   --max-lost <n>      saturation limit on lost messages (default 0)
   --out <dir>         where compare.json and compare.html go (default reports/compare-<time>)
   --markdown <file>   also write the results as Markdown (e.g. docs/benchmarks.md)
   -h, --help          show this help
+
+A broker that dies during a round loses that round (listed under incidents) and is started again for the next.
 
 Exit codes: 0 done, 2 invalid options or scenario, 3 a broker could not be started or reached.`;
 
