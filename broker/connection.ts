@@ -81,7 +81,6 @@ export class Connection implements FrameSink {
   constructor(
     readonly broker: Broker,
     readonly socket: Socket,
-    readonly address: string,
   ) {
     this.lastRx = Date.now();
     this.connectedAt = this.lastRx;
@@ -96,6 +95,16 @@ export class Connection implements FrameSink {
       this.close(err.code === 'ECONNRESET' ? CloseReason.PeerClosed : CloseReason.SocketError),
     );
     socket.on('close', () => this.onSocketClosed());
+  }
+
+  private peer: string | null = null;
+
+  /**
+   * The client's "ip:port", looked up when first needed (log lines, authentication): asking the kernel for every
+   * connection costs two system calls that a benchmark run at log level "error" never uses.
+   */
+  get address(): string {
+    return (this.peer ??= peerAddress(this.socket));
   }
 
   /** Name used in log lines: the client id, or "<unknown>" before CONNECT. */
@@ -221,7 +230,14 @@ export class Connection implements FrameSink {
     this.reader.kill();
     this.writer.finish();
     if (!this.socket.destroyed) {
-      if (reason === CloseReason.PeerClosed || reason === CloseReason.SocketError) {
+      if (
+        reason === CloseReason.PeerClosed ||
+        reason === CloseReason.SocketError ||
+        // The client said goodbye and is owed nothing more: close at once, as Mosquitto does, rather than
+        // half-close and wait for its FIN. (Unread input would turn the close into a reset, which would only
+        // matter if something were still on its way to the client.)
+        (reason === CloseReason.Disconnect && this.socket.writableLength === 0)
+      ) {
         this.socket.destroy();
       } else {
         this.socket.end();
@@ -238,4 +254,9 @@ export class Connection implements FrameSink {
     this.close(CloseReason.PeerClosed);
     this.broker.socketGone(this);
   }
+}
+
+/** "ip:port" of the far end of `socket`, IPv4-mapped addresses written as plain IPv4. */
+export function peerAddress(socket: Socket): string {
+  return `${(socket.remoteAddress ?? '').replace(/^::ffff:/, '')}:${socket.remotePort}`;
 }

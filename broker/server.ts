@@ -6,7 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import mqtt, { type Packet } from 'mqtt-packet';
 import { RC } from '../src/protocol/reason-codes.js';
 import { FlushQueue } from '../src/util/batch-writer.js';
-import { CloseReason, ConnState, Connection } from './connection.js';
+import { CloseReason, ConnState, Connection, peerAddress } from './connection.js';
 import { route } from './deliver.js';
 import { Log } from './log.js';
 import type { BrokerOptions } from './options.js';
@@ -114,21 +114,23 @@ export class Broker {
   }
 
   private accept(socket: Socket, server: Server): void {
-    const address = `${(socket.remoteAddress ?? '').replace(/^::ffff:/, '')}:${socket.remotePort}`;
     if (this.closing) {
       socket.destroy();
       return;
     }
     const max = this.options.maxConnections;
     if (max >= 0 && this.conns.size >= max) {
-      if (this.log.notice) this.log.line(`Client connection from ${address} denied: max_connections exceeded.`);
+      if (this.log.notice) this.log.line(`Client connection from ${peerAddress(socket)} denied: max_connections exceeded.`);
       socket.destroy();
       return;
     }
     this.stats.socketsAccepted++;
-    const local = server.address();
-    if (this.log.notice) this.log.line(`New connection from ${address} on port ${typeof local === 'object' && local ? local.port : ''}.`);
-    this.conns.add(new Connection(this, socket, address));
+    const conn = new Connection(this, socket);
+    if (this.log.notice) {
+      const local = server.address();
+      this.log.line(`New connection from ${conn.address} on port ${typeof local === 'object' && local ? local.port : ''}.`);
+    }
+    this.conns.add(conn);
   }
 
   // ---- packets ----------------------------------------------------------------------------------------------

@@ -338,15 +338,16 @@ function summarise(scenario: Scenario, targets: Target[], runs: CompareRun[]): S
     const byThroughput = [...mine].sort((a, b) => a.receivedPerSec - b.receivedPerSec);
     const middle = byThroughput[Math.floor((byThroughput.length - 1) / 2)];
     const defined = (xs: (number | undefined)[]) => xs.filter((x): x is number => x !== undefined);
+    const latency = mine.map((r) => (measure === 'throughput' ? r.e2e : r.connect));
     return {
       broker: t.label,
       rounds: mine.length,
       receivedPerSec: spreadOf(mine.map((r) => r.receivedPerSec)),
       sentPerSec: spreadOf(mine.map((r) => r.sentPerSec)),
       connectsPerSec: spreadOf(mine.map((r) => r.connectsPerSec)),
-      e2eP50: median(defined(mine.map((r) => r.e2e?.p50))),
-      e2eP99: median(defined(mine.map((r) => r.e2e?.p99))),
-      e2eP999: median(defined(mine.map((r) => r.e2e?.p99_9))),
+      p50: median(defined(latency.map((l) => l?.p50))),
+      p99: median(defined(latency.map((l) => l?.p99))),
+      p999: median(defined(latency.map((l) => l?.p99_9))),
       errors: mine.reduce((n, r) => n + r.errors, 0),
       lost: mine.reduce((n, r) => n + r.lost, 0),
       cpuSeconds: withProc.length > 0 ? spreadOf(withProc.map((r) => r.process!.cpuSeconds)) : undefined,

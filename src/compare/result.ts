@@ -62,10 +62,13 @@ export interface BrokerSummary {
   receivedPerSec: Spread;
   sentPerSec: Spread;
   connectsPerSec: Spread;
-  /** Medians of the runs' percentiles, µs. */
-  e2eP50: number | undefined;
-  e2eP99: number | undefined;
-  e2eP999: number | undefined;
+  /**
+   * Medians of the runs' latency percentiles, µs: end to end where the scenario is about messages, CONNECT to CONNACK
+   * where it is about connections (their rate or their memory).
+   */
+  p50: number | undefined;
+  p99: number | undefined;
+  p999: number | undefined;
   errors: number;
   lost: number;
   cpuSeconds: Spread | undefined;

@@ -83,7 +83,7 @@ export function renderCompareTable(result: CompareResult, options: CompareTableO
 
 function scenarioBlock(result: CompareResult, s: ScenarioComparison, bundled: string | undefined, paint: Paint): string[] {
   const m = MEASURES[s.measure];
-  const out: string[] = [`${paint('bold', name(s.scenario))}  ${paint('dim', `measured by ${m.what}, ${m.better} is better`)}`];
+  const out: string[] = [`${paint('bold', name(s.scenario))}  ${paint('dim', `measured by ${m.what}, ${m.better} is better; latency ${m.latency}`)}`];
   if (s.description.trim() !== '') out.push(truncate(oneLine(s.description.trim()), 160));
   if (s.brokers.length === 0) {
     out.push('no broker ran it');
@@ -108,9 +108,9 @@ function scenarioBlock(result: CompareResult, s: ScenarioComparison, bundled: st
       name(b.broker),
       formatRateNumber(rate.median),
       formatRange(rate.min, rate.max, formatRateNumber),
-      formatMsNumber(b.e2eP50),
-      formatMsNumber(b.e2eP99),
-      formatMsNumber(b.e2eP999),
+      formatMsNumber(b.p50),
+      formatMsNumber(b.p99),
+      formatMsNumber(b.p999),
       formatCount(b.errors),
       formatCount(b.lost),
       formatCpuSeconds(b.cpuSeconds?.median),

@@ -16,6 +16,8 @@ export interface MeasureText {
   better: 'higher' | 'lower';
   /** A value of the figure with its unit: "52,000 msg/s", "3.0 KiB". */
   format: (v: number) => string;
+  /** What the latency columns time. */
+  latency: string;
 }
 
 export const MEASURES: Record<Measure, MeasureText> = {
@@ -24,18 +26,21 @@ export const MEASURES: Record<Measure, MeasureText> = {
     unit: 'msg/s',
     better: 'higher',
     format: (v) => `${formatRateNumber(v)} msg/s`,
+    latency: 'end to end (publish to arrival)',
   },
   'connect-rate': {
     what: 'connections established per second',
     unit: 'conn/s',
     better: 'higher',
     format: (v) => `${formatRateNumber(v)} conn/s`,
+    latency: 'CONNECT to CONNACK',
   },
   memory: {
     what: 'broker memory per connected client',
     unit: 'B/conn',
     better: 'lower',
     format: formatBytes,
+    latency: 'CONNECT to CONNACK',
   },
 };
 

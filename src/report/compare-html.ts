@@ -117,7 +117,7 @@ function scenarioSection(result: CompareResult, s: ScenarioComparison, index: nu
   const m = MEASURES[s.measure];
   const out: string[] = [`<section id="scenario-${index}">`, `<h2>${esc(s.scenario)}</h2>`];
   if (s.description.trim() !== '') out.push(`<p class="description">${esc(s.description)}</p>`);
-  out.push(`<p>Measured by ${esc(m.what)}; ${m.better} is better.</p>`);
+  out.push(`<p>Measured by ${esc(m.what)}; ${m.better} is better. Latency: ${esc(m.latency)}.</p>`);
   if (s.brokers.length === 0) {
     out.push('<p>No broker ran this scenario.</p>', '</section>');
     return out.join('\n');
@@ -200,9 +200,9 @@ function summaryTable(result: CompareResult, s: ScenarioComparison, bundled: str
       swatch(result, b.broker),
       esc(formatRateNumber(rate.median)),
       esc(formatRange(rate.min, rate.max, formatRateNumber)),
-      esc(formatMs(b.e2eP50)),
-      esc(formatMs(b.e2eP99)),
-      esc(formatMs(b.e2eP999)),
+      esc(formatMs(b.p50)),
+      esc(formatMs(b.p99)),
+      esc(formatMs(b.p999)),
       esc(formatCount(b.errors)),
       esc(formatCount(b.lost)),
       esc(formatCpuSeconds(b.cpuSeconds?.median)),
@@ -221,14 +221,15 @@ function summaryTable(result: CompareResult, s: ScenarioComparison, bundled: str
 function roundsDetails(result: CompareResult, s: ScenarioComparison): string {
   const runs = result.runs.filter((r) => r.scenario === s.scenario).sort((a, b) => a.round - b.round);
   if (runs.length === 0) return '';
+  const latency = (r: (typeof runs)[number]) => (s.measure === 'throughput' ? r.e2e : r.connect);
   const rows = runs.map((r) => [
     esc(formatCount(r.round)),
     swatch(result, r.broker),
     esc(formatRateNumber(r.sentPerSec)),
     esc(formatRateNumber(r.receivedPerSec)),
     esc(formatRateNumber(r.connectsPerSec)),
-    esc(formatMs(r.e2e?.p50)),
-    esc(formatMs(r.e2e?.p99)),
+    esc(formatMs(latency(r)?.p50)),
+    esc(formatMs(latency(r)?.p99)),
     esc(formatCount(r.errors)),
     esc(formatCount(r.lost)),
     esc(formatCount(r.duplicated)),

@@ -105,7 +105,8 @@ export function renderBenchmarksMarkdown(result: CompareResult): string {
       'taking turns (A B A B) so that a slow moment of the machine does not fall on one broker only. Rates, latencies, CPU ' +
       'and memory are medians over those rounds; min–max is the lowest and highest round.',
     '- Errors and lost messages are totals over all rounds.',
-    '- Latency is end to end, from the send time stamped in the payload to arrival at a subscriber.',
+    '- Latency is end to end where a scenario is about messages, from the send time stamped in the payload to arrival at ' +
+      'a subscriber; where it is about connections, it is the time from sending CONNECT to receiving CONNACK.',
     '- CPU time is what the broker process used over a round; msg per CPU s divides the messages the subscribers received by that time, ' +
       'so it compares how much work each broker gets out of a CPU second, whatever the rate it was offered.',
     '- CPU and memory are the broker process’s own, measured only for brokers mqbench started; a broker it did not start ' +
@@ -122,7 +123,7 @@ function scenarioSection(result: CompareResult, s: ScenarioComparison, bundled: 
   const m = MEASURES[s.measure];
   const out: string[] = [`### ${md(s.scenario)}`, ''];
   if (s.description.trim() !== '') out.push(mdStart(s.description.trim()), '');
-  out.push(`Measured by ${md(m.what)}; ${m.better} is better.`, '');
+  out.push(`Measured by ${md(m.what)}; ${m.better} is better. Latency: ${md(m.latency)}.`, '');
   if (s.brokers.length === 0) {
     out.push('No broker ran this scenario.');
     return out;
@@ -150,9 +151,9 @@ function scenarioSection(result: CompareResult, s: ScenarioComparison, bundled: 
       md(b.broker),
       formatRateNumber(rate.median),
       formatRange(rate.min, rate.max, formatRateNumber),
-      formatMs(b.e2eP50),
-      formatMs(b.e2eP99),
-      formatMs(b.e2eP999),
+      formatMs(b.p50),
+      formatMs(b.p99),
+      formatMs(b.p999),
       formatCount(b.errors),
       formatCount(b.lost),
       formatCpuSeconds(b.cpuSeconds?.median),

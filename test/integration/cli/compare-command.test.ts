@@ -90,6 +90,29 @@ describe('mqbench compare', () => {
     expect(markdown).toContain('mqbench compare');
   }, 180_000);
 
+  it('times connection scenarios from CONNECT to CONNACK', () => {
+    const churn = join(work, 'churn.yaml');
+    writeFileSync(
+      churn,
+      ['name: churn', 'drain: 0s', 'groups:', '  - name: arrivals', '    clients: 300', '    connectRate: 300/s', '    steps:', '      - connect', '      - disconnect', ''].join('\n'),
+    );
+    const out = join(work, 'churn');
+    const md = join(work, 'churn.md');
+    const r = mqbench([churn, '--broker', 'bundled', '--rounds', '1', '--workers', '1', '--out', out, '--markdown', md]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const result = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as CompareResult;
+    const [scenario] = result.scenarios;
+    expect(scenario.measure).toBe('connect-rate');
+    const [b] = scenario.brokers;
+    // The run's connect percentiles, not an end-to-end figure (no message travelled).
+    expect(result.runs[0].e2e).toBeUndefined();
+    expect(b.p50).toBe(result.runs[0].connect!.p50);
+    expect(b.p99).toBe(result.runs[0].connect!.p99);
+    expect(b.p50!).toBeGreaterThan(0);
+    expect(r.stdout).toContain('latency CONNECT to CONNACK');
+    expect(readFileSync(md, 'utf8')).toContain('Latency: CONNECT to CONNACK.');
+  }, 60_000);
+
   it('in saturation mode, ends the search at the first step that breaks a limit and says why', () => {
     const out = join(work, 'saturate');
     // A 1 µs p99 limit cannot hold: the first step fails, and says why.

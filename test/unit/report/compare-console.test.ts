@@ -31,7 +31,7 @@ describe('renderCompareTable', () => {
 
   it('puts each broker’s figures in its own row', () => {
     const fanout = block(text, 'fanout-qos1');
-    expect(fanout[0]).toBe('fanout-qos1  measured by messages received per second, higher is better');
+    expect(fanout[0]).toBe('fanout-qos1  measured by messages received per second, higher is better; latency end to end (publish to arrival)');
     expect(fanout[2].split(/ {2,}/)).toEqual(['broker', 'msg/s', 'min–max', 'p50 ms', 'p99 ms', 'p99.9 ms', 'errors', 'lost', 'CPU', 'msg/CPU s', 'peak mem']);
     expect(row(fanout, BUNDLED)).toEqual(['50,000', '49,200–50,400', '0.85', '3.20', '7.90', '0', '0', '4.21 s', '11,877', '50.0 MiB']);
     expect(row(fanout, MOSQUITTO)).toEqual(['5,889', '5,700–6,010', '12.4', '48.0', '95.5', '0', '12', '9.98 s', '590', '7.0 MiB']);

@@ -18,11 +18,11 @@ describe('renderCompareJson', () => {
   it('writes numbers JSON can hold: non-finite as null, -0 as 0', () => {
     const r = compareResult();
     r.scenarios[0].ratios['mosquitto 2.0.11'] = Infinity;
-    r.scenarios[0].brokers[0].e2eP50 = Number.NaN;
+    r.scenarios[0].brokers[0].p50 = Number.NaN;
     r.runs[0].receivedPerSec = -0;
     const back = JSON.parse(renderCompareJson(r));
     expect(back.scenarios[0].ratios['mosquitto 2.0.11']).toBeNull();
-    expect(back.scenarios[0].brokers[0].e2eP50).toBeNull();
+    expect(back.scenarios[0].brokers[0].p50).toBeNull();
     expect(Object.is(back.runs[0].receivedPerSec, 0)).toBe(true);
   });
 
