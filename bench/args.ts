@@ -61,6 +61,46 @@ const VALUE_OPTIONS = [
   'brokers', 'only', 'rounds', 'duration', 'warmup', 'drain', 'window', 'max-undelivered', 'payload', 'conf', 'json',
 ];
 
+/**
+ * Walk `--name value`, `--name=value` and `--help`/`-h`, handing each value option to `onValue` (which returns a
+ * problem or undefined) and collecting every problem rather than stopping at the first. Returns whether help was
+ * asked for.
+ */
+export function scanOptions(
+  argv: readonly string[],
+  valueOptions: readonly string[],
+  problems: string[],
+  onValue: (name: string, value: string) => string | undefined,
+): boolean {
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!match || !valueOptions.includes(match[1])) {
+      const name = match ? match[1] : arg;
+      const hint = suggest(name, [...valueOptions, 'help']);
+      problems.push(`unknown option "${arg}"${hint ? ` (did you mean --${hint}?)` : ''}`);
+      continue;
+    }
+    const name = match[1];
+    let value = match[2];
+    if (value === undefined) {
+      if (i + 1 >= argv.length) {
+        problems.push(`--${name} needs a value`);
+        continue;
+      }
+      value = argv[++i];
+    }
+    const problem = onValue(name, value);
+    if (problem) problems.push(problem);
+  }
+  return help;
+}
+
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const options: BenchOptions = {
     brokers: ['bundled', 'mosquitto'],
@@ -78,31 +118,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   };
   const problems: string[] = [];
   let onlyRows: BenchRow[] | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') {
-      options.help = true;
-      continue;
-    }
-    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (!match || !VALUE_OPTIONS.includes(match[1])) {
-      const name = match ? match[1] : arg;
-      const hint = suggest(name, [...VALUE_OPTIONS, 'help']);
-      problems.push(`unknown option "${arg}"${hint ? ` (did you mean --${hint}?)` : ''}`);
-      continue;
-    }
-    const name = match[1];
-    let value = match[2];
-    if (value === undefined) {
-      if (i + 1 >= argv.length) {
-        problems.push(`--${name} needs a value`);
-        continue;
-      }
-      value = argv[++i];
-    }
-    const problem = applyOption(options, name, value, (rows) => (onlyRows = [...(onlyRows ?? []), ...rows]));
-    if (problem) problems.push(problem);
-  }
+  options.help = scanOptions(argv, VALUE_OPTIONS, problems, (name, value) =>
+    applyOption(options, name, value, (rows) => (onlyRows = [...(onlyRows ?? []), ...rows])),
+  );
   if (onlyRows) options.rows = ROWS.filter((r) => onlyRows!.includes(r));
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   return options;

@@ -1,6 +1,6 @@
 /** Command-line options of `npm run bench:engine`. */
 import { suggest } from '../src/util/suggest.js';
-import { UsageError } from './args.js';
+import { scanOptions, UsageError } from './args.js';
 
 export type EngineRowName = 'fan-in' | 'scale';
 
@@ -71,28 +71,7 @@ export function parseEngineBenchArgs(argv: readonly string[]): EngineBenchOption
   };
   const problems: string[] = [];
   let only: EngineRowName[] | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') {
-      options.help = true;
-      continue;
-    }
-    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (!match || !VALUE_OPTIONS.includes(match[1])) {
-      const name = match ? match[1] : arg;
-      const hint = suggest(name, [...VALUE_OPTIONS, 'help']);
-      problems.push(`unknown option "${arg}"${hint ? ` (did you mean --${hint}?)` : ''}`);
-      continue;
-    }
-    const name = match[1];
-    let value = match[2];
-    if (value === undefined) {
-      if (i + 1 >= argv.length) {
-        problems.push(`--${name} needs a value`);
-        continue;
-      }
-      value = argv[++i];
-    }
+  options.help = scanOptions(argv, VALUE_OPTIONS, problems, (name, value) => {
     if (name === 'only') {
       const known = ENGINE_ROWS.map((r) => r.name);
       for (const item of value.split(',').map((s) => s.trim()).filter(Boolean)) {
@@ -103,15 +82,14 @@ export function parseEngineBenchArgs(argv: readonly string[]): EngineBenchOption
           problems.push(`unknown row "${item}"${hint ? ` (did you mean ${hint}?)` : ''}; known: ${known.join(', ')}`);
         }
       }
-      continue;
+      return undefined;
     }
     if (name === 'json') {
       options.jsonFile = value;
-      continue;
+      return undefined;
     }
-    const problem = setNumber(options, name, value);
-    if (problem) problems.push(problem);
-  }
+    return setNumber(options, name, value);
+  });
   if (only) options.rows = ENGINE_ROWS.filter((r) => only!.includes(r.name));
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   return options;

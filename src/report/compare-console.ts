@@ -5,15 +5,13 @@
  */
 import type { CompareResult, ScenarioComparison } from '../compare/result.js';
 import {
+  brokerFigures,
   bundledLabel,
   describeMachine,
   describeRounds,
-  formatCpuSeconds,
-  formatRange,
   MEASURES,
   missesRounds,
   processNote,
-  rateOf,
   rateUnit,
   ratioLines,
   saturationByScenario,
@@ -22,7 +20,7 @@ import {
   thresholdNotes,
   incidentLines,
 } from './compare-facts.js';
-import { formatBytes, formatCount, formatMsNumber, formatRateNumber, oneLine, truncate } from './format.js';
+import { formatCount, formatMsNumber, oneLine, truncate } from './format.js';
 import { alignColumns, type Align } from './text-table.js';
 
 export interface CompareTableOptions {
@@ -103,23 +101,7 @@ function scenarioBlock(result: CompareResult, s: ScenarioComparison, bundled: st
   }
   const rows: string[][] = [head];
   for (const b of s.brokers) {
-    const rate = rateOf(s, b);
-    const row = [
-      name(b.broker),
-      formatRateNumber(rate.median),
-      formatRange(rate.min, rate.max, formatRateNumber),
-      formatMsNumber(b.p50),
-      formatMsNumber(b.p99),
-      formatMsNumber(b.p999),
-      formatCount(b.errors),
-      formatCount(b.lost),
-      formatCpuSeconds(b.cpuSeconds?.median),
-      formatRateNumber(b.messagesPerCpuSecond),
-      formatBytes(b.peakRssBytes?.median),
-    ];
-    if (bytes) row.push(formatBytes(b.bytesPerConnection));
-    if (rounds) row.push(`${formatCount(b.rounds)} of ${formatCount(result.rounds)}`);
-    rows.push(row);
+    rows.push([name(b.broker), ...brokerFigures(result, s, b, formatMsNumber)]);
   }
   const table = alignColumns(rows, align);
   table[0] = paint('dim', table[0]);

@@ -188,6 +188,31 @@ export function missesRounds(result: CompareResult, scenario: ScenarioComparison
   return scenario.brokers.some((b) => b.rounds !== result.rounds);
 }
 
+/**
+ * A broker's row in a scenario's table after its name, as plain text for the renderer to escape: the rate's median
+ * and min–max, latency p50/p99/p99.9 (written by `ms`, with or without the unit), errors, lost, CPU time, messages
+ * per CPU second and peak memory; then memory per connection where the scenario shows it, and "2 of 3" rounds where
+ * some broker missed rounds.
+ */
+export function brokerFigures(result: CompareResult, scenario: ScenarioComparison, b: BrokerSummary, ms: (us: number | undefined) => string): string[] {
+  const rate = rateOf(scenario, b);
+  const row = [
+    formatRateNumber(rate.median),
+    formatRange(rate.min, rate.max, formatRateNumber),
+    ms(b.p50),
+    ms(b.p99),
+    ms(b.p999),
+    formatCount(b.errors),
+    formatCount(b.lost),
+    formatCpuSeconds(b.cpuSeconds?.median),
+    formatRateNumber(b.messagesPerCpuSecond),
+    formatBytes(b.peakRssBytes?.median),
+  ];
+  if (showsBytesPerConnection(scenario)) row.push(formatBytes(b.bytesPerConnection));
+  if (missesRounds(result, scenario)) row.push(`${formatCount(b.rounds)} of ${formatCount(result.rounds)}`);
+  return row;
+}
+
 /** Per broker, how many rounds failed the scenario's own thresholds: "mosquitto 2.0.11: thresholds failed in 1 of 3 rounds". */
 export function thresholdNotes(result: CompareResult, scenario: ScenarioComparison): Array<{ broker: string; failed: number; runs: number }> {
   const notes: Array<{ broker: string; failed: number; runs: number }> = [];

@@ -9,16 +9,15 @@ import type { CompareResult, SaturationResult, ScenarioComparison } from '../com
 import { barChart, binaryTicks, saturationChart, type RateLine } from './compare-charts.js';
 import {
   brokerIndex,
+  brokerFigures,
   bundledLabel,
   describeRounds,
   formatCpuSeconds,
-  formatRange,
   machineFacts,
   MEASURES,
   measureOf,
   missesRounds,
   processNote,
-  rateOf,
   rateUnit,
   ratioCell,
   ratioHead,
@@ -195,22 +194,7 @@ function summaryTable(result: CompareResult, s: ScenarioComparison, bundled: str
   if (rounds) columns.push({ head: 'rounds', numeric: true });
   if (ratio) columns.push({ head: ratioHead(s, bundled as string), numeric: true });
   const rows = s.brokers.map((b) => {
-    const rate = rateOf(s, b);
-    const row = [
-      swatch(result, b.broker),
-      esc(formatRateNumber(rate.median)),
-      esc(formatRange(rate.min, rate.max, formatRateNumber)),
-      esc(formatMs(b.p50)),
-      esc(formatMs(b.p99)),
-      esc(formatMs(b.p999)),
-      esc(formatCount(b.errors)),
-      esc(formatCount(b.lost)),
-      esc(formatCpuSeconds(b.cpuSeconds?.median)),
-      esc(formatRateNumber(b.messagesPerCpuSecond)),
-      esc(formatBytes(b.peakRssBytes?.median)),
-    ];
-    if (bytes) row.push(esc(formatBytes(b.bytesPerConnection)));
-    if (rounds) row.push(esc(`${formatCount(b.rounds)} of ${formatCount(result.rounds)}`));
+    const row = [swatch(result, b.broker), ...brokerFigures(result, s, b, formatMs).map(esc)];
     if (ratio) row.push(`<strong>${esc(ratioCell(s, b.broker, bundled))}</strong>`);
     return row;
   });

@@ -5,15 +5,13 @@
  */
 import type { CompareResult, ScenarioComparison } from '../compare/result.js';
 import {
+  brokerFigures,
   bundledLabel,
   describeRounds,
-  formatCpuSeconds,
-  formatRange,
   machineFacts,
   MEASURES,
   missesRounds,
   processNote,
-  rateOf,
   rateUnit,
   ratioCell,
   ratioHead,
@@ -25,7 +23,7 @@ import {
   thresholdNotes,
   incidentLines,
 } from './compare-facts.js';
-import { formatBytes, formatCount, formatMs, formatRateNumber, oneLine } from './format.js';
+import { formatCount, formatMs, oneLine } from './format.js';
 import { code, markdownTable as table, md, mdStart, type MarkdownAlign as Align } from './markdown.js';
 
 export function renderBenchmarksMarkdown(result: CompareResult): string {
@@ -146,22 +144,7 @@ function scenarioSection(result: CompareResult, s: ScenarioComparison, bundled: 
     align.push('right');
   }
   const rows = s.brokers.map((b) => {
-    const rate = rateOf(s, b);
-    const row = [
-      md(b.broker),
-      formatRateNumber(rate.median),
-      formatRange(rate.min, rate.max, formatRateNumber),
-      formatMs(b.p50),
-      formatMs(b.p99),
-      formatMs(b.p999),
-      formatCount(b.errors),
-      formatCount(b.lost),
-      formatCpuSeconds(b.cpuSeconds?.median),
-      formatRateNumber(b.messagesPerCpuSecond),
-      formatBytes(b.peakRssBytes?.median),
-    ];
-    if (bytes) row.push(formatBytes(b.bytesPerConnection));
-    if (rounds) row.push(`${formatCount(b.rounds)} of ${formatCount(result.rounds)}`);
+    const row = [md(b.broker), ...brokerFigures(result, s, b, formatMs)];
     if (ratio) row.push(ratioCell(s, b.broker, bundled));
     return row;
   });
