@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { suggest } from '../src/util/suggest.js';
+import { lineWriter } from './log.js';
 import { ALL_LOG_TYPES, type BrokerOptions, type ListenerOptions, type LogType } from './options.js';
 
 export interface ConfigProblem {
@@ -31,7 +32,7 @@ const KNOWN_UNSUPPORTED = new Set([
   'acl_file', 'allow_duplicate_messages', 'allow_zero_length_clientid', 'auth_plugin', 'auth_opt_', 'autosave_interval',
   'autosave_on_changes', 'bridge_cafile', 'cafile', 'capath', 'certfile', 'check_retain_source', 'ciphers',
   'clientid_prefixes', 'connection', 'connection_messages', 'crlfile', 'dhparamfile', 'http_dir', 'include_dir',
-  'keyfile', 'log_facility', 'log_timestamp_format', 'max_queued_bytes', 'memory_limit', 'mount_point', 'password_file',
+  'keyfile', 'log_facility', 'log_timestamp_format', 'memory_limit', 'mount_point', 'password_file',
   'persistence_file', 'persistence_location', 'per_listener_settings', 'pid_file', 'plugin', 'plugin_opt_', 'protocol',
   'psk_file', 'psk_hint', 'queue_qos0_messages', 'require_certificate', 'set_tcp_nodelay', 'socket_domain',
   'tls_version', 'upgrade_outgoing_qos', 'use_identity_as_username', 'use_subject_as_username', 'use_username_as_clientid',
@@ -73,6 +74,9 @@ const SETTERS: Record<string, Setter> = {
   max_connections: integer('maxConnections', -1, 2 ** 31 - 1),
   max_inflight_messages: integer('maxInflightMessages', 0, 65535),
   max_queued_messages: integer('maxQueuedMessages', 0, 2 ** 31 - 1),
+  max_queued_bytes: integer('maxQueuedBytes', 0, Number.MAX_SAFE_INTEGER),
+  topic_hierarchy_limit: integer('topicHierarchyLimit', 1, 65_535),
+  partial_packet_budget: integer('partialPacketBudget', 0, Number.MAX_SAFE_INTEGER),
   message_size_limit: integer('messageSizeLimit', 0, 268_435_455),
   max_packet_size: integer('maxPacketSize', 0, 268_435_455),
   max_keepalive: integer('maxKeepalive', 0, 65535),
@@ -113,8 +117,8 @@ const SETTERS: Record<string, Setter> = {
     return undefined;
   },
   log_dest(value, ctx) {
-    if (value === 'stderr') ctx.out.logSink = (line) => process.stderr.write(line + '\n');
-    else if (value === 'stdout') ctx.out.logSink = (line) => process.stdout.write(line + '\n');
+    if (value === 'stderr') ctx.out.logSink = lineWriter(2).write;
+    else if (value === 'stdout') ctx.out.logSink = lineWriter(1).write;
     else if (value === 'none') ctx.out.logSink = () => undefined;
     else return `log_dest "${value}" is not supported by the mqbench broker (supported: stderr, stdout, none)`;
     return undefined;

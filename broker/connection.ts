@@ -1,103 +1,90 @@
 /**
- * One client's network connection: framing of the bytes it sends, dispatch of each packet to its handler,
- * batched output (src/util/batch-writer.ts), flow control, and every way the connection can end.
+ * One client's network connection: framing of the bytes it sends (partial packets charged to the broker's budget),
+ * dispatch of each packet to its handler inside the core's guard, batched output, keep-alive bookkeeping, and every
+ * way the connection can end.
  */
 import type { Socket } from 'node:net';
+import mqtt from 'mqtt-packet';
 import { RC, reasonName } from '../src/protocol/reason-codes.js';
-import { FrameReader, MAX_PACKET_BYTES, type FrameSink } from '../src/protocol/frame-reader.js';
-import { BatchWriter } from '../src/util/batch-writer.js';
+import { FrameReader, MAX_PACKET_BYTES, type ByteBudget, type FrameSink } from '../src/protocol/frame-reader.js';
+import { BatchWriter, type FlushQueue } from '../src/util/batch-writer.js';
+import type { Client } from './core/client.js';
+import type { Core } from './core/core.js';
+import { capReason } from './core/encode.js';
+import { CloseReason, ConnState, type AckTicket } from './core/outlet.js';
+import type { Session } from './core/session.js';
 import { dispatch } from './handlers/index.js';
-import type { Broker } from './server.js';
-import type { Session } from './session.js';
 import { WireError } from './wire.js';
 
-export const ConnState = {
-  /** Socket open, no CONNECT yet. */
-  New: 0,
-  Connected: 1,
-  /** Closing or closed: nothing more is read from it or routed to it. */
-  Closed: 2,
-} as const;
-export type ConnState = (typeof ConnState)[keyof typeof ConnState];
+/** Most bytes before the payload of a PUBLISH: topic (2 + 65,535), packet id (2), and 64 KiB of properties. */
+const PUBLISH_OVERHEAD = 2 + 65_535 + 2 + 4 + 65_536;
+/** A peer that never reads its socket does not keep a closing connection alive beyond this. */
+const CLOSE_GRACE_MS = 2_000;
 
-/** Why a connection ended; decides the log line and whether the will is published. */
-export const CloseReason = {
-  /** DISCONNECT received (the handler has settled the will). */
-  Disconnect: 0,
-  /** The peer closed the socket without DISCONNECT. */
-  PeerClosed: 1,
-  SocketError: 2,
-  KeepaliveTimeout: 3,
-  TakenOver: 4,
-  ProtocolError: 5,
-  Malformed: 6,
-  /** Refused at CONNECT (no session was attached). */
-  Refused: 7,
-  BrokerShutdown: 8,
-  /** The broker ended it with a DISCONNECT of its own (e.g. packet too large). */
-  ServerDisconnect: 9,
-} as const;
-export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
+/** What a connection needs from the listener that accepted it. */
+export interface ConnectionHost {
+  readonly core: Core;
+  readonly flushQueue: FlushQueue;
+  /** Bytes all connections together may hold in partial packets. */
+  readonly partialBudget: ByteBudget;
+  /** The socket is closed for good: forget the connection. */
+  connectionGone(conn: Connection): void;
+}
 
-
-export class Connection implements FrameSink {
+export class Connection implements Client, FrameSink {
   state: ConnState = ConnState.New;
   session: Session | null = null;
   clientId = '';
-  /** 3, 4 or 5 once CONNECT has been read. */
   protocolVersion = 0;
   keepaliveMs = 0;
+  /** When the last complete packet arrived, ms (partial packets are not activity [MQTT-3.1.2-24]). */
   lastRx: number;
-  readonly connectedAt: number;
+  readonly openedAt: number;
 
   // Limits the client declared in its v5 CONNECT.
-  /** Receive Maximum: outgoing QoS 1/2 in flight [MQTT-3.3.4-7]. */
   receiveMaximum = 65535;
-  /** Largest packet the client accepts. */
   maxPacketOut = MAX_PACKET_BYTES;
-  /** Topic aliases the client accepts from us, and those assigned so far. */
   aliasOutMax = 0;
   aliasOut: Map<string, number> | null = null;
-  /** Topic aliases the client has set towards us (index = alias). */
+  aliasOutBytes = 0;
   aliasIn: (string | undefined)[] | null = null;
-  /** v5 Request Problem Information: reason strings allowed on packets other than CONNACK/DISCONNECT/PUBLISH. */
   problemInfo = true;
-  /** QoS 1/2 messages the broker may have in flight to this client at once. */
   inflightLimit = 65535;
-  /** Largest packet accepted from this client (total bytes). */
-  maxPacketIn: number;
+  readonly maxPacketIn: number;
+  heldAcks: AckTicket[] | null = null;
 
-  /** Framing of what the client sends; stopped while the connection is blocked. */
+  /** Framing of what the client sends. */
   private readonly reader: FrameReader;
-
   /** Output, flushed once per tick. */
-  readonly writer: BatchWriter;
-
+  private readonly writer: BatchWriter;
   private closeTimer: NodeJS.Timeout | null = null;
+  private peer: string | null = null;
 
-  /** Set while reading is paused because a subscriber's queue is full (flow control, see deliver.ts). */
-  blockedOn: Session | null = null;
+  readonly core: Core;
 
   constructor(
-    readonly broker: Broker,
+    private readonly host: ConnectionHost,
     readonly socket: Socket,
   ) {
-    this.lastRx = Date.now();
-    this.connectedAt = this.lastRx;
-    this.maxPacketIn = broker.options.maxPacketSize > 0 ? broker.options.maxPacketSize : MAX_PACKET_BYTES;
-    this.writer = new BatchWriter(socket, broker.flushQueue, broker.stats);
+    const core = (this.core = host.core);
+    this.lastRx = core.clock;
+    this.openedAt = this.lastRx;
+    const o = core.options;
+    this.maxPacketIn = o.maxPacketSize > 0 ? o.maxPacketSize : MAX_PACKET_BYTES;
+    this.writer = new BatchWriter(socket, host.flushQueue, core.stats);
     this.reader = new FrameReader(this);
     this.reader.maxPacket = this.maxPacketIn;
+    // A PUBLISH whose length alone proves its payload is over message_size_limit is refused before it arrives.
+    if (o.messageSizeLimit > 0) this.reader.maxPublish = Math.min(this.maxPacketIn, 5 + PUBLISH_OVERHEAD + o.messageSizeLimit);
+    this.reader.budget = host.partialBudget;
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.close(CloseReason.PeerClosed));
+    socket.on('end', () => this.guarded(CloseReason.PeerClosed));
     socket.on('error', (err: NodeJS.ErrnoException) =>
       // A reset is the peer going away, which Mosquitto reports as the client closing its connection.
-      this.close(err.code === 'ECONNRESET' ? CloseReason.PeerClosed : CloseReason.SocketError),
+      this.guarded(err.code === 'ECONNRESET' ? CloseReason.PeerClosed : CloseReason.SocketError),
     );
     socket.on('close', () => this.onSocketClosed());
   }
-
-  private peer: string | null = null;
 
   /**
    * The client's "ip:port", looked up when first needed (log lines, authentication): asking the kernel for every
@@ -107,18 +94,13 @@ export class Connection implements FrameSink {
     return (this.peer ??= peerAddress(this.socket));
   }
 
-  /** Name used in log lines: the client id, or "<unknown>" before CONNECT. */
   get logId(): string {
     return this.clientId || '<unknown>';
   }
 
-  get v5(): boolean {
-    return this.protocolVersion === 5;
-  }
-
-  /** Set from CONNECT. MQTT 5 clients must write remaining lengths in their shortest form [MQTT-1.5.5-1]. */
   setProtocolVersion(version: number): void {
     this.protocolVersion = version;
+    // MQTT 5 clients must write remaining lengths in their shortest form [MQTT-1.5.5-1].
     this.reader.minimalLengths = version === 5;
   }
 
@@ -126,9 +108,14 @@ export class Connection implements FrameSink {
 
   private onData(chunk: Buffer): void {
     if (this.state === ConnState.Closed) return;
-    this.lastRx = this.broker.clock = Date.now();
-    this.broker.stats.bytesReceived += chunk.length;
-    this.reader.feed(chunk);
+    const core = this.core;
+    core.clock = Date.now();
+    core.stats.bytesReceived += chunk.length;
+    try {
+      this.reader.feed(chunk);
+    } catch (err) {
+      core.fault(this, err, 'reading');
+    }
   }
 
   acceptHeader(header: number): boolean {
@@ -142,52 +129,40 @@ export class Connection implements FrameSink {
   }
 
   onFrame(header: number, buf: Buffer, start: number, end: number): boolean {
-    this.broker.stats.msgsReceived++;
+    const core = this.core;
+    core.stats.msgsReceived++;
+    this.lastRx = core.clock;
     try {
-      dispatch(this, header, buf, start, end);
+      dispatch(core, this, header, buf, start, end);
     } catch (err) {
-      if (err instanceof WireError) {
-        this.fail(err.rc, err.message);
-      } else {
-        this.broker.logError(`Error handling packet from client ${this.logId}: ${(err as Error).stack ?? err}`);
-        this.fail(RC.ImplementationSpecificError, 'internal error');
-      }
+      if (err instanceof WireError) this.fail(err.rc, err.message);
+      else core.fault(this, err, 'handling a packet');
     }
-    // Stop at this packet boundary when closed or blocked; a blocked connection resumes in unblock().
-    return this.state !== ConnState.Closed && this.blockedOn === null;
+    return this.state !== ConnState.Closed;
   }
 
   onFrameError(kind: 'malformed' | 'too-large', detail: string): void {
-    // [MQTT-3.2.2-?] v5: a packet above the Maximum Packet Size the broker declared gets 0x95.
+    // v5: a packet above the Maximum Packet Size the broker declared gets 0x95 [MQTT-3.2.2-15].
     this.fail(kind === 'too-large' ? RC.PacketTooLarge : RC.MalformedPacket, detail);
   }
 
-  /** Stop reading this client until `session` has room (called by the broker). */
-  block(session: Session): void {
-    this.blockedOn = session;
-    this.socket.pause();
+  /** The partial-packet budget is exhausted: stop reading this client until it has room again. */
+  onStarved(): void {
+    if (this.state !== ConnState.Closed) this.socket.pause();
   }
 
-  unblock(): void {
-    if (this.blockedOn === null) return;
-    this.blockedOn = null;
-    if (this.state === ConnState.Closed) return;
-    this.lastRx = this.broker.clock;
-    this.reader.resume();
-    // resume() may have closed or re-blocked the connection.
-    if (this.blockedOn === null && (this.state as ConnState) !== ConnState.Closed) this.socket.resume();
+  onFed(): void {
+    if (this.state !== ConnState.Closed) this.socket.resume();
   }
 
   // ---- output -----------------------------------------------------------------------------------------------
 
-  /** The slab packets are encoded into, at offsets from reserve(). */
   get out(): Buffer | null {
     return this.writer.out;
   }
 
-  /** Reserve `n` bytes for one packet; returns the offset in `this.out` to write it at. */
   reserve(n: number): number {
-    this.broker.stats.msgsSent++;
+    this.core.stats.msgsSent++;
     return this.writer.reserve(n);
   }
 
@@ -196,7 +171,6 @@ export class Connection implements FrameSink {
     bytes.copy(this.writer.out!, off);
   }
 
-  /** Bytes waiting to be written to this client. */
   get backlog(): number {
     return this.writer.backlog;
   }
@@ -209,50 +183,93 @@ export class Connection implements FrameSink {
    */
   fail(rc: number, detail: string): void {
     if (this.state === ConnState.Closed) return;
-    const log = this.broker.log;
+    const log = this.core.log;
     if (log.debug) log.line(`Client ${this.logId} protocol problem: ${detail} (${reasonName(rc)}).`);
-    if (this.state === ConnState.Connected && this.v5) this.sendDisconnect(rc, this.problemInfo ? detail : undefined);
+    if (this.state === ConnState.Connected && this.protocolVersion === 5) this.sendDisconnect(rc, this.problemInfo ? detail : undefined);
     this.close(rc === RC.MalformedPacket ? CloseReason.Malformed : rc === RC.PacketTooLarge ? CloseReason.ServerDisconnect : CloseReason.ProtocolError);
   }
 
   sendDisconnect(rc: number, reasonString?: string): void {
-    const properties = reasonString ? { reasonString } : undefined;
-    const bytes = this.broker.generate({ cmd: 'disconnect', reasonCode: rc, properties }, 5);
-    // [MQTT-3.14.2-?] a reason string that would exceed the client's maximum packet size is left out.
-    this.writeBytes(bytes.length > this.maxPacketOut ? this.broker.generate({ cmd: 'disconnect', reasonCode: rc }, 5) : bytes);
+    const properties = reasonString ? { reasonString: capReason(reasonString) } : undefined;
+    const full = mqtt.generate({ cmd: 'disconnect', reasonCode: rc, properties }, { protocolVersion: 5 });
+    // [MQTT-3.14.2-3] the reason string is left out when it would exceed the client's Maximum Packet Size.
+    const bytes = full.length > this.maxPacketOut ? mqtt.generate({ cmd: 'disconnect', reasonCode: rc }, { protocolVersion: 5 }) : full;
+    if (bytes.length <= this.maxPacketOut) this.writeBytes(bytes);
   }
 
   /** End this connection. Idempotent. Pending output is flushed before the socket closes. */
   close(reason: CloseReason): void {
     if (this.state === ConnState.Closed) return;
-    const wasConnected = this.state === ConnState.Connected;
     this.state = ConnState.Closed;
     this.reader.kill();
     this.writer.finish();
-    if (!this.socket.destroyed) {
+    const socket = this.socket;
+    if (!socket.destroyed) {
       if (
         reason === CloseReason.PeerClosed ||
         reason === CloseReason.SocketError ||
         // The client said goodbye and is owed nothing more: close at once, as Mosquitto does, rather than
         // half-close and wait for its FIN. (Unread input would turn the close into a reset, which would only
         // matter if something were still on its way to the client.)
-        (reason === CloseReason.Disconnect && this.socket.writableLength === 0)
+        (reason === CloseReason.Disconnect && socket.writableLength === 0)
       ) {
-        this.socket.destroy();
+        socket.destroy();
       } else {
-        this.socket.end();
+        socket.end();
         // A peer that never reads must not keep the socket alive.
-        this.closeTimer = setTimeout(() => this.socket.destroy(), 2_000);
+        this.closeTimer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
         this.closeTimer.unref();
       }
     }
-    this.broker.connectionClosed(this, reason, wasConnected);
+    this.logClose(reason);
+    this.core.detach(this, this.session, reason);
+  }
+
+  private logClose(reason: CloseReason): void {
+    const log = this.core.log;
+    if (!log.notice) return;
+    const id = this.logId;
+    switch (reason) {
+      case CloseReason.Disconnect:
+        log.line(`Client ${id} disconnected.`);
+        break;
+      case CloseReason.PeerClosed:
+        log.line(`Client ${id} closed its connection.`);
+        break;
+      case CloseReason.SocketError:
+        log.line(`Socket error on client ${id}, disconnecting.`);
+        break;
+      case CloseReason.KeepaliveTimeout:
+        log.line(`Client ${id} has exceeded timeout, disconnecting.`);
+        break;
+      case CloseReason.ProtocolError:
+        log.line(`Client ${id} disconnected due to protocol error.`);
+        break;
+      case CloseReason.Malformed:
+        log.line(`Client ${id} disconnected due to malformed packet.`);
+        break;
+      case CloseReason.ServerDisconnect:
+        log.line(`Client ${id} disconnected due to oversize packet.`);
+        break;
+      default:
+        // Take-over, refusals and faults were logged where they happened; shutdown is silent, as in Mosquitto.
+        break;
+    }
+  }
+
+  /** Socket events run inside the guard too: a will routed from a close handler cannot take the process down. */
+  private guarded(reason: CloseReason): void {
+    try {
+      this.close(reason);
+    } catch (err) {
+      this.core.fault(this, err, 'closing');
+    }
   }
 
   private onSocketClosed(): void {
     if (this.closeTimer) clearTimeout(this.closeTimer);
-    this.close(CloseReason.PeerClosed);
-    this.broker.socketGone(this);
+    this.guarded(CloseReason.PeerClosed);
+    this.host.connectionGone(this);
   }
 }
 

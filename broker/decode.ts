@@ -62,8 +62,8 @@ export function decodeConnect(buf: Buffer, start: number, end: number): ConnectP
   }
   const v5 = level === 5;
   const flags = c.u8('connect flags');
-  // [MQTT-3.1.2-3] the reserved flag must be 0.
-  if (flags & 0x01) throw refusal(level, 'CONNECT reserved flag is set');
+  // [MQTT-3.1.2-3] the reserved flag must be 0 (from 3.1.1 on: MQTT 3.1 did not reserve it, nor does Mosquitto).
+  if (flags & 0x01 && level >= 4) throw refusal(level, 'CONNECT reserved flag is set');
   const clean = (flags & 0x02) !== 0;
   const willFlag = (flags & 0x04) !== 0;
   const willQos = (flags >> 3) & 0x03;

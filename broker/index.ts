@@ -7,6 +7,7 @@ import { Broker } from './server.js';
 
 export type { AuthRequest, Authenticate, BrokerOptions, ListenerOptions, LogType } from './options.js';
 export { ConfigError, loadConfigFile, parseConfig } from './config.js';
+export { lineWriter } from './log.js';
 
 export interface StartBrokerOptions extends Partial<BrokerOptions> {
   /** Log everything, like `mosquitto -v` (overrides logTypes). */
@@ -26,6 +27,12 @@ export interface BrokerStatsSnapshot {
   publishDropped: number;
   bytesReceived: number;
   bytesSent: number;
+  /** Exceptions while serving a client; each closed that client and was logged. */
+  faults: number;
+  /** Estimated bytes held by the router's match cache (bounded). */
+  matchCacheBytes: number;
+  /** Bytes held in packets still arriving, beyond each connection's first 64 KiB (bounded by partial_packet_budget). */
+  partialPacketBytes: number;
   uptimeSeconds: number;
 }
 
@@ -70,12 +77,13 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     port: bound[0].port,
     listeners: bound,
     stats: () => {
-      const s = broker.stats;
+      const core = broker.core;
+      const s = core.stats;
       return {
         clientsConnected: s.clientsConnected,
-        sessions: broker.sessions.size,
-        subscriptions: broker.router.count,
-        retained: broker.retained.count,
+        sessions: core.sessions.size,
+        subscriptions: core.router.count,
+        retained: core.retained.count,
         messagesReceived: s.msgsReceived,
         messagesSent: s.msgsSent,
         publishReceived: s.pubReceived,
@@ -83,7 +91,10 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
         publishDropped: s.pubDropped,
         bytesReceived: s.bytesReceived,
         bytesSent: s.bytesSent,
-        uptimeSeconds: Math.floor((Date.now() - broker.startedAt) / 1000),
+        faults: s.faults,
+        matchCacheBytes: core.router.cachedBytes,
+        partialPacketBytes: broker.partialBudget.used,
+        uptimeSeconds: Math.floor((Date.now() - core.startedAt) / 1000),
       };
     },
     close: () => broker.close(),

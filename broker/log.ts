@@ -1,8 +1,18 @@
 /**
  * Log lines in Mosquitto's wording with its Unix-time prefix, filtered by log type, so existing greps and habits
- * keep working. Callers test the flag before building a line: a disabled type costs one property read.
+ * keep working. Callers test the flag before building a line: a disabled type costs one property read. Lines are
+ * capped (a 65,535-character client id does not make a 65 KB line), and standard output and error are written
+ * without ever blocking the event loop: a reader that stops reading costs dropped lines, not a stalled broker.
  */
-import type { LogType } from './options.js';
+import { write as fsWrite } from 'node:fs';
+
+/** Mosquitto's log types (`log_type` lines). */
+export type LogType = 'error' | 'warning' | 'notice' | 'information' | 'subscribe' | 'unsubscribe' | 'debug';
+
+export const ALL_LOG_TYPES: readonly LogType[] = ['error', 'warning', 'notice', 'information', 'subscribe', 'unsubscribe', 'debug'];
+
+/** Longest line logged, in characters (Mosquitto cuts its lines at 1,000 bytes too). */
+export const LOG_LINE_MAX = 1000;
 
 export class Log {
   readonly error: boolean;
@@ -28,11 +38,115 @@ export class Log {
   }
 
   line(text: string): void {
-    this.sink(`${Math.floor(Date.now() / 1000)}: ${text}`);
+    const capped = text.length > LOG_LINE_MAX ? `${text.slice(0, LOG_LINE_MAX - 1)}…` : text;
+    this.sink(`${Math.floor(Date.now() / 1000)}: ${capped}`);
   }
 }
 
 /** Mosquitto's protocol tag in "(p2, c1, k60)": 1 for 3.1, 2 for 3.1.1, 5 for 5.0. */
 export function protocolTag(version: number): number {
   return version === 3 ? 1 : version === 4 ? 2 : 5;
+}
+
+/** Bytes of lines waiting for a slow reader before further lines are dropped. */
+const PENDING_LIMIT = 1024 * 1024;
+const RETRY_MS = 20;
+
+/**
+ * Lines to a file descriptor, one write in flight at a time on libuv's thread pool: a pipe nobody reads blocks a
+ * pool thread, never the event loop. Beyond PENDING_LIMIT bytes waiting, lines are dropped and counted, and a line
+ * saying how many is written once the reader catches up.
+ */
+export class LineWriter {
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private writing = false;
+  private broken = false;
+  private idle: (() => void)[] = [];
+  /** Lines dropped because the reader was too slow. */
+  dropped = 0;
+  private droppedUnreported = 0;
+
+  constructor(readonly fd: number) {}
+
+  readonly write = (line: string): void => {
+    if (this.broken) return;
+    if (this.pendingBytes + line.length > PENDING_LIMIT) {
+      this.dropped++;
+      this.droppedUnreported++;
+      return;
+    }
+    if (this.droppedUnreported > 0 && this.pendingBytes === 0) {
+      const note = `${Math.floor(Date.now() / 1000)}: ${this.droppedUnreported} log lines dropped: the log output was not read fast enough.\n`;
+      this.droppedUnreported = 0;
+      this.pending.push(note);
+      this.pendingBytes += note.length;
+    }
+    this.pending.push(line + '\n');
+    this.pendingBytes += line.length + 1;
+    if (!this.writing) this.next();
+  };
+
+  /** Resolves once everything written so far is out, or after `timeoutMs`, whichever comes first. */
+  flush(timeoutMs = 1000): Promise<void> {
+    if (!this.writing || this.broken) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      timer.unref();
+      const self = this;
+      function done(): void {
+        clearTimeout(timer);
+        const i = self.idle.indexOf(done);
+        if (i >= 0) self.idle.splice(i, 1);
+        resolve();
+      }
+      this.idle.push(done);
+    });
+  }
+
+  private next(): void {
+    if (this.pending.length === 0) {
+      this.writing = false;
+      const idle = this.idle;
+      this.idle = [];
+      for (const f of idle) f();
+      return;
+    }
+    this.writing = true;
+    const buf = Buffer.from(this.pending.join(''), 'utf8');
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.send(buf, 0);
+  }
+
+  private send(buf: Buffer, off: number): void {
+    fsWrite(this.fd, buf, off, buf.length - off, null, (err, n) => {
+      if (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+          setTimeout(() => this.send(buf, off), RETRY_MS).unref();
+          return;
+        }
+        // The reader is gone (EPIPE, EBADF): nothing more can be logged there.
+        this.broken = true;
+        this.writing = false;
+        this.pending = [];
+        for (const f of this.idle.splice(0)) f();
+        return;
+      }
+      if (off + n < buf.length) this.send(buf, off + n);
+      else this.next();
+    });
+  }
+}
+
+const writers = new Map<number, LineWriter>();
+
+/** The process-wide writer for `fd` (1: standard output, 2: standard error), so lines from every user keep their order. */
+export function lineWriter(fd: 1 | 2): LineWriter {
+  let w = writers.get(fd);
+  if (w === undefined) {
+    w = new LineWriter(fd);
+    writers.set(fd, w);
+  }
+  return w;
 }

@@ -2,6 +2,9 @@
  * Broker options: the in-process API's names, each mapped to the mosquitto.conf option it mirrors.
  * Defaults are Mosquitto 2.0's.
  */
+import { lineWriter, type LogType } from './log.js';
+
+export { ALL_LOG_TYPES, type LogType } from './log.js';
 
 export interface ListenerOptions {
   /** `bind_address` / the host part of `listener`. Default 127.0.0.1 (Mosquitto's local-only default). */
@@ -9,8 +12,6 @@ export interface ListenerOptions {
   /** `port` / `listener`. 0 picks a free port. */
   port: number;
 }
-
-export type LogType = 'error' | 'warning' | 'notice' | 'information' | 'subscribe' | 'unsubscribe' | 'debug';
 
 export interface AuthRequest {
   clientId: string;
@@ -37,6 +38,8 @@ export interface BrokerOptions {
   maxInflightMessages: number;
   /** `max_queued_messages`: QoS 1/2 messages queued per client beyond those in flight; 0 means no limit. */
   maxQueuedMessages: number;
+  /** `max_queued_bytes`: payload bytes queued per client beyond those in flight; 0 means no limit. */
+  maxQueuedBytes: number;
   /** `message_size_limit`: largest PUBLISH payload accepted, in bytes; 0 means the protocol maximum. */
   messageSizeLimit: number;
   /** `max_packet_size`: largest packet accepted, in bytes; 0 means the protocol maximum. Sent to v5 clients. */
@@ -51,6 +54,16 @@ export interface BrokerOptions {
   retainAvailable: boolean;
   /** `max_topic_alias`: topic aliases a v5 client may use towards the broker. */
   maxTopicAlias: number;
+  /**
+   * `topic_hierarchy_limit` (an mqbench option; Mosquitto's built-in TOPIC_HIERARCHY_LIMIT): most '/' separators a
+   * topic name or filter may have. Deeper ones are refused.
+   */
+  topicHierarchyLimit: number;
+  /**
+   * `partial_packet_budget` (an mqbench option): bytes all connections together may hold in packets still arriving,
+   * beyond 64 KiB each. A big packet that would exceed it waits until other packets complete.
+   */
+  partialPacketBudget: number;
   /** `persistent_client_expiration`: seconds a 3.1.1 persistent session survives disconnection; 0 means forever. */
   persistentClientExpiration: number;
   /** `log_type`: which kinds of lines are logged. Empty means none; `-v` turns on all of them. */
@@ -63,15 +76,6 @@ export interface BrokerOptions {
   version: string;
 }
 
-export const ALL_LOG_TYPES: readonly LogType[] = [
-  'error',
-  'warning',
-  'notice',
-  'information',
-  'subscribe',
-  'unsubscribe',
-  'debug',
-];
 
 export function defaultBrokerOptions(): BrokerOptions {
   return {
@@ -79,6 +83,7 @@ export function defaultBrokerOptions(): BrokerOptions {
     maxConnections: -1,
     maxInflightMessages: 20,
     maxQueuedMessages: 1000,
+    maxQueuedBytes: 0,
     messageSizeLimit: 0,
     maxPacketSize: 0,
     maxKeepalive: 65535,
@@ -86,9 +91,11 @@ export function defaultBrokerOptions(): BrokerOptions {
     sysInterval: 10,
     retainAvailable: true,
     maxTopicAlias: 10,
+    topicHierarchyLimit: 200,
+    partialPacketBudget: 256 * 1024 * 1024,
     persistentClientExpiration: 0,
     logTypes: new Set<LogType>(['error', 'warning', 'notice', 'information']),
-    logSink: (line) => process.stderr.write(line + '\n'),
+    logSink: lineWriter(2).write,
     authenticate: undefined,
     version: 'mqbench broker',
   };

@@ -2,22 +2,23 @@
  * $SYS/broker/... topics as Mosquitto publishes them: retained, every sys_interval seconds, each topic only when its
  * value changed. Load figures are Mosquitto's exponentially damped per-minute rates over 1, 5 and 15 minutes.
  */
-import { route } from './deliver.js';
-import { makeMessage } from './message.js';
-import type { Broker } from './server.js';
+import type { Core } from './core/core.js';
+import { makeMessage } from './core/message.js';
+import type { BrokerStats } from './core/stats.js';
+import { Timer } from './core/timers.js';
 
 type Counter = () => number;
 
-const LOADS: [string, (b: Broker) => number][] = [
-  ['messages/received', (b) => b.stats.msgsReceived],
-  ['messages/sent', (b) => b.stats.msgsSent],
-  ['publish/dropped', (b) => b.stats.pubDropped],
-  ['publish/received', (b) => b.stats.pubReceived],
-  ['publish/sent', (b) => b.stats.pubSent],
-  ['bytes/received', (b) => b.stats.bytesReceived],
-  ['bytes/sent', (b) => b.stats.bytesSent],
-  ['sockets', (b) => b.stats.socketsAccepted],
-  ['connections', (b) => b.stats.connectsAccepted],
+const LOADS: [string, (s: BrokerStats) => number][] = [
+  ['messages/received', (s) => s.msgsReceived],
+  ['messages/sent', (s) => s.msgsSent],
+  ['publish/dropped', (s) => s.pubDropped],
+  ['publish/received', (s) => s.pubReceived],
+  ['publish/sent', (s) => s.pubSent],
+  ['bytes/received', (s) => s.bytesReceived],
+  ['bytes/sent', (s) => s.bytesSent],
+  ['sockets', (s) => s.socketsAccepted],
+  ['connections', (s) => s.connectsAccepted],
 ];
 const WINDOWS: [string, number][] = [
   ['1min', 60],
@@ -26,16 +27,18 @@ const WINDOWS: [string, number][] = [
 ];
 
 export class SysTree {
-  private timer: NodeJS.Timeout | null = null;
+  /** On the core's timers: a sys_interval of years is honoured, not turned into a busy loop. */
+  private readonly timer: Timer;
   private readonly last = new Map<string, string>();
   private lastUpdate = 0;
   private readonly previous = new Map<string, number>();
   private readonly load = new Map<string, number>();
   private readonly counters: [string, Counter][];
 
-  constructor(private readonly broker: Broker) {
-    const b = broker;
+  constructor(private readonly core: Core) {
+    const b = core;
     const s = b.stats;
+    this.timer = new Timer(() => this.update(), null);
     this.counters = [
       ['clients/total', () => b.sessions.size],
       ['clients/inactive', () => b.sessions.size - s.clientsConnected],
@@ -64,21 +67,18 @@ export class SysTree {
   }
 
   start(): void {
-    const interval = this.broker.options.sysInterval;
-    if (interval <= 0) return;
-    this.publish('version', `${this.broker.options.version}`);
+    if (this.core.options.sysInterval <= 0) return;
+    this.publish('version', `${this.core.options.version}`);
     this.update();
-    this.timer = setInterval(() => this.update(), interval * 1000);
-    this.timer.unref();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.core.timers.cancel(this.timer);
   }
 
   private update(): void {
-    const b = this.broker;
+    const b = this.core;
+    b.timers.schedule(this.timer, b.options.sysInterval * 1000);
     b.tick();
     const nowS = Math.floor(Date.now() / 1000);
     this.publish('uptime', `${nowS - Math.floor(b.startedAt / 1000)} seconds`);
@@ -87,7 +87,7 @@ export class SysTree {
     const elapsed = initial ? 0 : nowS - this.lastUpdate;
     if (initial || elapsed > 0) {
       for (const [name, read] of LOADS) {
-        const current = read(b);
+        const current = read(b.stats);
         const rate = initial ? 0 : ((current - (this.previous.get(name) ?? 0)) * 60) / elapsed;
         this.previous.set(name, current);
         for (const [label, seconds] of WINDOWS) {
@@ -108,9 +108,7 @@ export class SysTree {
     const full = `$SYS/broker/${topic}`;
     if (this.last.get(full) === value) return;
     this.last.set(full, value);
-    const b = this.broker;
     const msg = makeMessage(full, Buffer.from(value), 0, true, null, 0, null);
-    b.retained.set(msg);
-    route(b, msg, b.now());
+    this.core.publish(msg, this.core.now());
   }
 }

@@ -37,6 +37,26 @@ export function isMqttString(buf: Buffer, start: number, end: number): boolean {
   return ascii || isUtf8(buf.subarray(start, end));
 }
 
+const PACKET_NAMES = [
+  'reserved', 'CONNECT', 'CONNACK', 'PUBLISH', 'PUBACK', 'PUBREC', 'PUBREL', 'PUBCOMP', 'SUBSCRIBE', 'SUBACK',
+  'UNSUBSCRIBE', 'UNSUBACK', 'PINGREQ', 'PINGRESP', 'DISCONNECT', 'AUTH',
+];
+
+/** The name of packet type `type` (the high nibble of the first byte). */
+export function packetName(type: number): string {
+  return PACKET_NAMES[type] ?? 'reserved';
+}
+
+/**
+ * [MQTT-2.2.2-1], [MQTT-2.2.2-2] fixed header flags of a packet other than PUBLISH: 0010 for PUBREL, SUBSCRIBE and
+ * UNSUBSCRIBE, 0000 otherwise.
+ */
+export function checkFixedHeaderFlags(type: number, header: number): void {
+  const flags = header & 0x0f;
+  const expected = type === 6 || type === 8 || type === 10 ? 0x02 : 0x00;
+  if (flags !== expected) throw malformed(`${packetName(type)} has fixed header flags ${flags.toString(2).padStart(4, '0')}`);
+}
+
 export class Cursor {
   constructor(
     readonly buf: Buffer,

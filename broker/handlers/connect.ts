@@ -1,37 +1,45 @@
 /**
- * CONNECT: protocol checks, client identifier, authentication, session take-over and resumption, the will, and
- * the CONNACK (§3.1, §3.2).
+ * CONNECT: protocol checks, client identifier, the will (checked like a PUBLISH from this client), authentication,
+ * limits, the session (through the core), and the CONNACK (§3.1, §3.2).
  */
 import { randomUUID } from 'node:crypto';
-import { RC, connackCodeForVersion } from '../../src/protocol/reason-codes.js';
-import { topicNameProblem } from '../../src/protocol/topic.js';
-import { CloseReason, ConnState, type Connection } from '../connection.js';
+import { CONNACK_V3, RC, connackCodeForVersion } from '../../src/protocol/reason-codes.js';
+import { tooManyLevels, topicNameProblem } from '../../src/protocol/topic.js';
+import type { Client } from '../core/client.js';
+import type { Core } from '../core/core.js';
+import { pumpQueue, resendInflight } from '../core/deliver.js';
+import { sendControl } from '../core/encode.js';
+import { makeMessage } from '../core/message.js';
+import { CloseReason, ConnState } from '../core/outlet.js';
+import { NEVER, type Will } from '../core/session.js';
 import { ConnectRefusal, decodeConnect, type ConnectPacket, type WillSpec } from '../decode.js';
-import { pumpQueue, resendInflight } from '../deliver.js';
 import { protocolTag } from '../log.js';
-import { makeMessage } from '../message.js';
-import { NEVER, Session, type Will } from '../session.js';
-import { P, encodeProps, num, str } from '../wire.js';
+import { P, checkFixedHeaderFlags, encodeProps, num, str } from '../wire.js';
+import { publishDenied } from './publish.js';
 
-export function handleConnect(conn: Connection, buf: Buffer, start: number, end: number): void {
+/** The smallest v5 CONNACK: fixed header, flags, reason code, empty properties. */
+const MIN_CONNACK_V5 = 5;
+
+export function handleConnect(core: Core, client: Client, header: number, buf: Buffer, start: number, end: number): void {
   let pkt: ConnectPacket;
   try {
     pkt = decodeConnect(buf, start, end);
   } catch (err) {
     if (err instanceof ConnectRefusal) {
-      refuse(conn, err.rc, err.protocolVersion, err.sendConnack, err.message, undefined, false);
+      refuse(core, client, err.rc, err.protocolVersion, err.sendConnack, err.message, undefined, false);
       return;
     }
     throw err;
   }
-  const broker = conn.broker;
-  const opts = broker.options;
+  const opts = core.options;
   const version = pkt.protocolVersion;
   const v5 = version === 5;
-  conn.setProtocolVersion(version);
+  // [MQTT-2.2.2-2] from 3.1.1 on, CONNECT's fixed header flags are 0000 (MQTT 3.1 did not reserve them).
+  if (version >= 4) checkFixedHeaderFlags(1, header);
+  client.setProtocolVersion(version);
   // Known before any refusal, so a refusing CONNACK can respect it too.
   const mps = v5 ? num(pkt.props, P.MaximumPacketSize) : undefined;
-  if (mps !== undefined) conn.maxPacketOut = mps;
+  if (mps !== undefined) client.maxPacketOut = mps;
 
   let clientId = pkt.clientId;
   let assigned: string | undefined;
@@ -39,7 +47,7 @@ export function handleConnect(conn: Connection, buf: Buffer, start: number, end:
     // [MQTT-3.1.3-8] an empty id with a persistent session is refused (3.1 always requires an id).
     // Mosquitto 2.0 accepts it from v5 clients; refusing is the spec's intent (there is no session to resume).
     if (version === 3 || !pkt.clean) {
-      refuse(conn, RC.ClientIdentifierNotValid, version, true, 'empty client identifier without clean session');
+      refuse(core, client, RC.ClientIdentifierNotValid, version, true, 'empty client identifier without clean session');
       return;
     }
     // [MQTT-3.1.3-6] an empty id gets a unique one, told to v5 clients [MQTT-3.2.2-16].
@@ -47,24 +55,32 @@ export function handleConnect(conn: Connection, buf: Buffer, start: number, end:
     assigned = clientId;
   }
   if (pkt.will) {
-    const problem = topicNameProblem(pkt.will.topic);
-    if (problem) {
-      refuse(conn, RC.TopicNameInvalid, version, v5, `will topic '${pkt.will.topic}' is not a valid topic name`);
+    const topic = pkt.will.topic;
+    if (topicNameProblem(topic) !== undefined || tooManyLevels(topic, opts.topicHierarchyLimit)) {
+      refuse(core, client, RC.TopicNameInvalid, version, v5, `will topic '${topic}' is not a valid topic name`);
       return;
     }
     if (pkt.will.retain && !opts.retainAvailable) {
-      // [MQTT-3.2.2-?] a retained will when retain is not available.
-      refuse(conn, RC.RetainNotSupported, version, v5, 'retained will while retain is not available');
+      // [MQTT-3.2.2-13] a retained will when retain is not available.
+      refuse(core, client, RC.RetainNotSupported, version, v5, 'retained will while retain is not available');
+      return;
+    }
+    if (opts.messageSizeLimit > 0 && pkt.will.payload.length > opts.messageSizeLimit) {
+      // As Mosquitto: CONNACK 5 (3.1.1) / 0x95 (5.0) for a will larger than message_size_limit.
+      if (core.log.notice) core.log.line(`Client ${clientId} connected with too large Will payload`);
+      refuse(core, client, RC.PacketTooLarge, version, true, 'will payload is larger than message_size_limit', clientId);
       return;
     }
   }
   if (v5 && str(pkt.props, P.AuthenticationMethod) !== undefined) {
     // No extended authentication method is configured: refuse it cleanly [MQTT-4.12.0-1].
-    refuse(conn, RC.BadAuthenticationMethod, version, true, 'authentication method not supported');
+    refuse(core, client, RC.BadAuthenticationMethod, version, true, 'authentication method not supported');
     return;
   }
-  if (pkt.username === undefined && !opts.allowAnonymous) {
-    refuse(conn, RC.NotAuthorized, version, true, 'anonymous clients are not allowed', clientId);
+  if (!opts.allowAnonymous && (pkt.username === undefined || opts.authenticate === undefined)) {
+    // Without a way to check credentials, allow_anonymous false refuses everybody (as Mosquitto 2.0), whatever
+    // user name and password they send.
+    refuse(core, client, RC.NotAuthorized, version, true, 'not authorised', clientId);
     return;
   }
   if (opts.authenticate) {
@@ -72,14 +88,19 @@ export function handleConnect(conn: Connection, buf: Buffer, start: number, end:
       clientId,
       username: pkt.username,
       password: pkt.password,
-      address: conn.address,
+      address: client.address,
       protocolVersion: version,
     });
     const rc = verdict === true ? 0 : verdict === false ? RC.NotAuthorized : verdict;
     if (rc !== 0) {
-      refuse(conn, rc, version, true, 'authentication refused', clientId);
+      refuse(core, client, rc, version, true, 'authentication refused', clientId);
       return;
     }
+  }
+  if (v5 && client.maxPacketOut < MIN_CONNACK_V5) {
+    // Not even a CONNACK fits the client's Maximum Packet Size [MQTT-3.1.2-24]: close without one.
+    refuse(core, client, RC.ImplementationSpecificError, version, false, 'maximum packet size too small for a CONNACK', clientId);
+    return;
   }
 
   let keepalive = pkt.keepalive;
@@ -89,62 +110,34 @@ export function handleConnect(conn: Connection, buf: Buffer, start: number, end:
     keepalive = opts.maxKeepalive;
     serverKeepAlive = keepalive;
   }
-  conn.keepaliveMs = keepalive * 1000;
+  client.keepaliveMs = keepalive * 1000;
   if (v5) {
-    conn.receiveMaximum = num(pkt.props, P.ReceiveMaximum) ?? 65535;
-    conn.aliasOutMax = num(pkt.props, P.TopicAliasMaximum) ?? 0;
-    if (conn.aliasOutMax > 0) conn.aliasOut = new Map();
-    conn.problemInfo = num(pkt.props, P.RequestProblemInformation) !== 0;
+    client.receiveMaximum = num(pkt.props, P.ReceiveMaximum) ?? 65535;
+    client.aliasOutMax = num(pkt.props, P.TopicAliasMaximum) ?? 0;
+    if (client.aliasOutMax > 0) client.aliasOut = new Map();
+    client.problemInfo = num(pkt.props, P.RequestProblemInformation) !== 0;
   }
   const maxInflight = opts.maxInflightMessages > 0 ? opts.maxInflightMessages : 65535;
-  conn.inflightLimit = Math.min(maxInflight, conn.receiveMaximum);
+  client.inflightLimit = Math.min(maxInflight, client.receiveMaximum);
 
-  // [MQTT-3.1.4-2] the same client id already connected: the old connection is closed (v5: told why).
-  const existing = broker.sessions.get(clientId);
-  if (existing?.conn) {
-    const old = existing.conn;
-    if (broker.log.notice) broker.log.line(`Client ${clientId} already connected, closing old connection.`);
-    if (old.protocolVersion === 5) old.sendDisconnect(RC.SessionTakenOver);
-    old.close(CloseReason.TakenOver);
-  }
-
-  let session = broker.sessions.get(clientId);
-  // [MQTT-3.1.2-6] clean session / [MQTT-3.1.2-4] clean start: any previous session is discarded.
-  if (session && pkt.clean) {
-    broker.endSession(session);
-    session = undefined;
-  }
-  const present = session !== undefined;
-  if (session) {
-    // Resumed before the will delay ran out: that will is not sent [MQTT-3.1.2-8].
-    session.clearTimers();
-    session.will = null;
-  } else {
-    session = new Session(clientId);
-    broker.sessions.set(clientId, session);
-  }
-  session.conn = conn;
-  session.lastProgress = broker.clock;
-  session.stalled = false;
-  session.protocolVersion = version;
-  session.expiryInterval = v5
+  const expiryInterval = v5
     ? (num(pkt.props, P.SessionExpiryInterval) ?? 0)
     : pkt.clean
       ? 0
       : opts.persistentClientExpiration > 0
         ? opts.persistentClientExpiration
         : NEVER;
-  session.will = pkt.will ? makeWill(pkt.will, session) : null;
-  conn.session = session;
-  conn.clientId = clientId;
-  conn.state = ConnState.Connected;
-  broker.clientConnected(conn);
+  const will = pkt.will && !willDenied(core, clientId, pkt.will) ? makeWill(pkt.will) : null;
+  client.clientId = clientId;
+  const present = core.openSession(client, { clientId, clean: pkt.clean, expiryInterval, will, protocolVersion: version });
+  if (will !== null) will.msg.origin = client.session;
+  client.state = ConnState.Connected;
 
-  const log = broker.log;
+  const log = core.log;
   if (log.notice) {
     const user = pkt.username !== undefined ? `, u'${pkt.username}'` : '';
     log.line(
-      `New client connected from ${conn.address} as ${clientId} (p${protocolTag(version)}, c${pkt.clean ? 1 : 0}, k${pkt.keepalive}${user}).`,
+      `New client connected from ${client.address} as ${clientId} (p${protocolTag(version)}, c${pkt.clean ? 1 : 0}, k${pkt.keepalive}${user}).`,
     );
   }
   if (log.debug) {
@@ -156,32 +149,41 @@ export function handleConnect(conn: Connection, buf: Buffer, start: number, end:
     }
   }
 
+  // MQTT 3.1 has no session present flag: its CONNACK byte is reserved (0).
+  const sessionPresent = present && version !== 3;
   if (v5) {
     const properties: Record<string, unknown> = {};
     if (opts.maxTopicAlias > 0) properties.topicAliasMaximum = opts.maxTopicAlias;
     if (assigned !== undefined) properties.assignedClientIdentifier = assigned;
-    if (broker.receiveMaximum < 65535) properties.receiveMaximum = broker.receiveMaximum;
+    if (core.receiveMaximum < 65535) properties.receiveMaximum = core.receiveMaximum;
     if (serverKeepAlive !== undefined) properties.serverKeepAlive = serverKeepAlive;
     if (!opts.retainAvailable) properties.retainAvailable = false;
     if (opts.maxPacketSize > 0) properties.maximumPacketSize = opts.maxPacketSize;
-    conn.writeBytes(broker.generate({ cmd: 'connack', sessionPresent: present, reasonCode: 0, properties }, 5));
+    sendControl(client, { cmd: 'connack', sessionPresent, reasonCode: 0, properties });
   } else {
     // [MQTT-3.2.2-1] session present is 0 with a clean session; [MQTT-3.2.2-2] 1 when a session was resumed.
-    conn.writeBytes(Buffer.from([0x20, 0x02, present ? 1 : 0, 0]));
+    client.writeBytes(Buffer.from([0x20, 0x02, sessionPresent ? 1 : 0, 0]));
   }
-  if (log.debug) log.line(`Sending CONNACK to ${clientId} (${present ? 1 : 0}, 0)`);
+  if (log.debug) log.line(`Sending CONNACK to ${clientId} (${sessionPresent ? 1 : 0}, 0)`);
 
   if (present) {
-    const now = broker.now();
-    resendInflight(broker, session, now);
-    pumpQueue(broker, session, now);
+    const now = core.now();
+    resendInflight(core, client.session!, now);
+    pumpQueue(core, client.session!, now);
   }
 }
 
-function makeWill(spec: WillSpec, session: Session): Will {
+/** A will goes where a PUBLISH from this client may go: not to $SYS. Accepted, never published, as Mosquitto. */
+function willDenied(core: Core, clientId: string, spec: WillSpec): boolean {
+  if (!publishDenied(spec.topic)) return false;
+  if (core.log.debug) core.log.line(`Denied will of client ${clientId} on '${spec.topic}': it will not be published.`);
+  return true;
+}
+
+function makeWill(spec: WillSpec): Will {
   const props = spec.props;
   const forwarded = props ? encodeProps(props, [P.WillDelayInterval, P.MessageExpiryInterval]) : null;
-  const msg = makeMessage(spec.topic, spec.payload, spec.qos, spec.retain, forwarded && forwarded.length > 0 ? forwarded : null, 0, session);
+  const msg = makeMessage(spec.topic, spec.payload, spec.qos, spec.retain, forwarded && forwarded.length > 0 ? forwarded : null, 0, null);
   return {
     msg,
     delay: num(props, P.WillDelayInterval) ?? 0,
@@ -189,9 +191,10 @@ function makeWill(spec: WillSpec, session: Session): Will {
   };
 }
 
-/** Refuse a CONNECT: CONNACK with the reason (when one is due) and close. */
+/** Refuse a CONNECT: CONNACK with the reason (when one is due and fits) and close. */
 function refuse(
-  conn: Connection,
+  core: Core,
+  client: Client,
   rc: number,
   version: number,
   sendConnack: boolean,
@@ -199,28 +202,27 @@ function refuse(
   clientId?: string,
   limitKnown = true,
 ): void {
-  const broker = conn.broker;
-  const log = broker.log;
+  const log = core.log;
   if (log.notice) {
     if (rc === RC.NotAuthorized || rc === RC.BadUserNameOrPassword) {
       log.line(`Client ${clientId ?? '<unknown>'} disconnected, not authorised.`);
     } else {
-      log.line(`Client <unknown> disconnected: ${why} (from ${conn.address}).`);
+      log.line(`Client <unknown> disconnected: ${why} (from ${client.address}).`);
     }
   }
   if (sendConnack) {
-    conn.protocolVersion = version;
-    const code = connackCodeForVersion(rc, version);
+    client.protocolVersion = version;
+    // Mosquitto answers a 3.1.1 will over message_size_limit with 5 (not authorised).
+    const code = rc === RC.PacketTooLarge && version !== 5 ? CONNACK_V3.NotAuthorized : connackCodeForVersion(rc, version);
     if (version === 5) {
       // [MQTT-3.2.2-19] the reason string is left out when it would make the CONNACK larger than the client accepts
       // (and when the CONNECT could not be read far enough to know that limit: limitKnown false).
-      const bare = broker.generate({ cmd: 'connack', sessionPresent: false, reasonCode: code }, 5);
-      const full = limitKnown ? broker.generate({ cmd: 'connack', sessionPresent: false, reasonCode: code, properties: { reasonString: why } }, 5) : bare;
-      conn.writeBytes(full.length <= conn.maxPacketOut ? full : bare);
+      const properties = limitKnown ? { reasonString: why } : undefined;
+      sendControl(client, { cmd: 'connack', sessionPresent: false, reasonCode: code, properties }, 5);
     } else {
-      conn.writeBytes(Buffer.from([0x20, 0x02, 0x00, code]));
+      client.writeBytes(Buffer.from([0x20, 0x02, 0x00, code]));
     }
     if (log.debug) log.line(`Sending CONNACK to ${clientId ?? '<unknown>'} (0, ${code})`);
   }
-  conn.close(CloseReason.Refused);
+  client.close(CloseReason.Refused);
 }

@@ -3,15 +3,16 @@
  * with reason 0x04; a v5 client may change its session expiry on the way out.
  */
 import { RC } from '../../src/protocol/reason-codes.js';
-import { CloseReason, type Connection } from '../connection.js';
+import type { Client } from '../core/client.js';
+import type { Core } from '../core/core.js';
+import { CloseReason } from '../core/outlet.js';
 import { decodeDisconnect } from '../decode.js';
 import { P, num, protocolError } from '../wire.js';
 
-export function handleDisconnect(conn: Connection, buf: Buffer, start: number, end: number): void {
+export function handleDisconnect(core: Core, conn: Client, buf: Buffer, start: number, end: number): void {
   const v5 = conn.protocolVersion === 5;
   const pkt = decodeDisconnect(buf, start, end, v5);
-  const log = conn.broker.log;
-  if (log.debug) log.line(`Received DISCONNECT from ${conn.logId}`);
+  if (core.log.debug) core.log.line(`Received DISCONNECT from ${conn.logId}`);
   const session = conn.session!;
   const expiry = num(pkt.props, P.SessionExpiryInterval);
   if (expiry !== undefined) {

@@ -2,9 +2,11 @@
  * The one dispatcher: packet type → handler, after the checks every packet gets (CONNECT first, fixed header flags).
  * Handlers throw WireError to end the connection with a reason code; the connection turns it into bytes.
  */
-import { ConnState, type Connection } from '../connection.js';
-import { writePingresp } from '../encode.js';
-import { malformed, protocolError } from '../wire.js';
+import type { Client } from '../core/client.js';
+import type { Core } from '../core/core.js';
+import { writePingresp } from '../core/encode.js';
+import { ConnState } from '../core/outlet.js';
+import { checkFixedHeaderFlags, malformed, packetName, protocolError } from '../wire.js';
 import { handlePuback, handlePubcomp, handlePubrec, handlePubrel } from './acks.js';
 import { handleAuth } from './auth.js';
 import { handleConnect } from './connect.js';
@@ -13,70 +15,62 @@ import { handlePublish } from './publish.js';
 import { handleSubscribe } from './subscribe.js';
 import { handleUnsubscribe } from './unsubscribe.js';
 
-const NAMES = [
-  'reserved', 'CONNECT', 'CONNACK', 'PUBLISH', 'PUBACK', 'PUBREC', 'PUBREL', 'PUBCOMP', 'SUBSCRIBE', 'SUBACK',
-  'UNSUBSCRIBE', 'UNSUBACK', 'PINGREQ', 'PINGRESP', 'DISCONNECT', 'AUTH',
-];
-
-export function dispatch(conn: Connection, header: number, buf: Buffer, start: number, end: number): void {
+export function dispatch(core: Core, client: Client, header: number, buf: Buffer, start: number, end: number): void {
   const type = header >> 4;
   if (type === 3) {
-    if (conn.state !== ConnState.Connected) throw protocolError('PUBLISH before CONNECT');
-    handlePublish(conn, header, buf, start, end);
+    if (client.state !== ConnState.Connected) throw protocolError('PUBLISH before CONNECT');
+    handlePublish(core, client, header, buf, start, end);
+    return;
+  }
+  if (client.state === ConnState.New) {
+    // [MQTT-3.1.0-1] the first packet is CONNECT (its fixed header flags are checked once its level is known).
+    if (type !== 1) throw protocolError(`first packet is ${packetName(type)}, not CONNECT`);
+    handleConnect(core, client, header, buf, start, end);
     return;
   }
   // [MQTT-2.2.2-1], [MQTT-2.2.2-2] fixed header flags: 0010 for PUBREL, SUBSCRIBE, UNSUBSCRIBE; 0000 otherwise.
-  const flags = header & 0x0f;
-  const expected = type === 6 || type === 8 || type === 10 ? 0x02 : 0x00;
-  if (flags !== expected) throw malformed(`${NAMES[type]} has fixed header flags ${flags.toString(2).padStart(4, '0')}`);
-
-  if (conn.state === ConnState.New) {
-    // [MQTT-3.1.0-1] the first packet is CONNECT.
-    if (type !== 1) throw protocolError(`first packet is ${NAMES[type]}, not CONNECT`);
-    handleConnect(conn, buf, start, end);
-    return;
-  }
-  const v5 = conn.protocolVersion === 5;
+  // MQTT 3.1 did not reserve them; Mosquitto checks them from 3.1.1 on, and so does this broker.
+  if (client.protocolVersion >= 4) checkFixedHeaderFlags(type, header);
   switch (type) {
     case 1: {
       // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
-      const log = conn.broker.log;
-      if (log.notice) log.line(`Bad client ${conn.logId} sending multiple CONNECT messages.`);
+      const log = core.log;
+      if (log.notice) log.line(`Bad client ${client.logId} sending multiple CONNECT messages.`);
       throw protocolError('second CONNECT');
     }
     case 4:
-      handlePuback(conn, buf, start, end);
+      handlePuback(core, client, buf, start, end);
       return;
     case 5:
-      handlePubrec(conn, buf, start, end);
+      handlePubrec(core, client, buf, start, end);
       return;
     case 6:
-      handlePubrel(conn, buf, start, end);
+      handlePubrel(core, client, buf, start, end);
       return;
     case 7:
-      handlePubcomp(conn, buf, start, end);
+      handlePubcomp(core, client, buf, start, end);
       return;
     case 8:
-      handleSubscribe(conn, buf, start, end);
+      handleSubscribe(core, client, buf, start, end);
       return;
     case 10:
-      handleUnsubscribe(conn, buf, start, end);
+      handleUnsubscribe(core, client, buf, start, end);
       return;
     case 12:
       if (end !== start) throw malformed('PINGREQ has a body');
-      if (conn.broker.log.debug) conn.broker.log.line(`Received PINGREQ from ${conn.logId}`);
-      writePingresp(conn);
-      if (conn.broker.log.debug) conn.broker.log.line(`Sending PINGRESP to ${conn.logId}`);
+      if (core.log.debug) core.log.line(`Received PINGREQ from ${client.logId}`);
+      writePingresp(client);
+      if (core.log.debug) core.log.line(`Sending PINGRESP to ${client.logId}`);
       return;
     case 14:
-      handleDisconnect(conn, buf, start, end);
+      handleDisconnect(core, client, buf, start, end);
       return;
     case 15:
-      if (!v5) throw protocolError('AUTH is not part of MQTT 3.1.1');
-      handleAuth(conn, buf, start, end);
+      if (client.protocolVersion !== 5) throw protocolError('AUTH is not part of MQTT 3.1.1');
+      handleAuth(core, client, buf, start, end);
       return;
     default:
       // CONNACK, SUBACK, UNSUBACK, PINGRESP and type 0 are never sent by a client.
-      throw protocolError(`client sent ${NAMES[type]}`);
+      throw protocolError(`client sent ${packetName(type)}`);
   }
 }

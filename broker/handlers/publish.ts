@@ -1,19 +1,40 @@
 /**
  * PUBLISH from a client: the hot path. The packet is read in place (fixed header, topic, packet id, v5 properties)
  * into one reused message view over the read buffer; the payload is never copied unless the message must be kept.
+ * The acknowledgement may be withheld while copies wait for room in full sessions (core/flow.ts).
  */
 import { RC } from '../../src/protocol/reason-codes.js';
-import type { Connection } from '../connection.js';
-import { route } from '../deliver.js';
-import { writeAck, PUBACK, PUBREC } from '../encode.js';
-import { Msg } from '../message.js';
+import { tooManyLevels } from '../../src/protocol/topic.js';
+import type { Client } from '../core/client.js';
+import type { Core } from '../core/core.js';
+import { route } from '../core/deliver.js';
+import { PUBACK, PUBREC } from '../core/encode.js';
+import { owe } from '../core/flow.js';
+import { Msg } from '../core/message.js';
 import { P, WireError, isMqttString, malformed, protocolError } from '../wire.js';
 
-const view = new Msg();
+/** The view over the PUBLISH being handled, and the topic alias its properties carried (0: none). */
+class Incoming extends Msg {
+  alias = 0;
+}
+
+/** Reused for every PUBLISH: each field is set from the packet before use and released after. */
+const view = new Incoming();
 const EMPTY = Buffer.alloc(0);
 
-export function handlePublish(conn: Connection, header: number, buf: Buffer, start: number, end: number): void {
-  const broker = conn.broker;
+/**
+ * Topics clients may not publish to: `$SYS`, which belongs to the broker — except `$SYS/broker/connection/+/state`,
+ * where Mosquitto lets bridges report their state.
+ */
+export function publishDenied(topic: string): boolean {
+  if (topic.charCodeAt(0) !== 0x24 || !topic.startsWith('$SYS')) return false;
+  const prefix = '$SYS/broker/connection/';
+  if (!topic.startsWith(prefix) || !topic.endsWith('/state')) return true;
+  const name = topic.slice(prefix.length, topic.length - '/state'.length);
+  return name.length === 0 || name.includes('/');
+}
+
+export function handlePublish(core: Core, conn: Client, header: number, buf: Buffer, start: number, end: number): void {
   const qos = (header >> 1) & 0x03;
   // [MQTT-3.3.1-4] QoS 3 is malformed.
   if (qos === 3) throw malformed('PUBLISH QoS is 3');
@@ -48,12 +69,14 @@ export function handlePublish(conn: Connection, header: number, buf: Buffer, sta
   m.xLen = 0;
   m.expiryAt = 0;
   let resolved = topic;
+  m.alias = 0;
   if (conn.protocolVersion === 5) {
     p = readPublishProps(buf, p, end, m);
+    const aliasSeen = m.alias;
     if (aliasSeen !== 0) {
       // [MQTT-3.3.2-8], [MQTT-3.3.2-9] alias must be 1..Topic Alias Maximum.
-      if (aliasSeen > broker.options.maxTopicAlias) {
-        throw new WireError(RC.TopicAliasInvalid, `topic alias ${aliasSeen} is above the maximum ${broker.options.maxTopicAlias}`);
+      if (aliasSeen > core.options.maxTopicAlias) {
+        throw new WireError(RC.TopicAliasInvalid, `topic alias ${aliasSeen} is above the maximum ${core.options.maxTopicAlias}`);
       }
       const aliases = (conn.aliasIn ??= []);
       if (tLen > 0) {
@@ -70,23 +93,27 @@ export function handlePublish(conn: Connection, header: number, buf: Buffer, sta
   }
   // [MQTT-4.7.3-1] a topic name is at least one character.
   if (resolved.length === 0) throw protocolError('PUBLISH topic is empty');
+  // Deeper than the broker keeps in its tries (Mosquitto refuses these too).
+  if (tooManyLevels(resolved, core.options.topicHierarchyLimit)) {
+    throw new WireError(RC.TopicNameInvalid, `PUBLISH topic has more than ${core.options.topicHierarchyLimit} levels`);
+  }
 
   const payloadLen = end - p;
-  const limit = broker.options.messageSizeLimit;
+  const limit = core.options.messageSizeLimit;
   if (limit > 0 && payloadLen > limit) {
-    rejectOversize(conn, qos, packetId, payloadLen, resolved, dup, retain);
+    rejectOversize(core, conn, qos, packetId, payloadLen, resolved, dup, retain);
     return;
   }
-  if (retain && !broker.options.retainAvailable) {
+  if (retain && !core.options.retainAvailable) {
     // [MQTT-3.3.1-?] retained messages are refused when the broker said Retain Available 0.
     throw new WireError(RC.RetainNotSupported, 'retained messages are not supported');
   }
 
-  const log = broker.log;
+  const log = core.log;
   // $SYS belongs to the broker: clients may read it but not write to it (as Mosquitto). The PUBLISH is acknowledged
   // as usual, with 0x87 Not authorized for MQTT 5 clients, and goes nowhere [MQTT-3.3.5-2].
-  if (resolved.charCodeAt(0) === 0x24 && resolved.startsWith('$SYS')) {
-    denyPublish(conn, qos, packetId, dup, retain, resolved, payloadLen);
+  if (resolved.charCodeAt(0) === 0x24 && publishDenied(resolved)) {
+    denyPublish(core, conn, qos, packetId, dup, retain, resolved, payloadLen);
     return;
   }
   if (log.debug) {
@@ -94,19 +121,19 @@ export function handlePublish(conn: Connection, header: number, buf: Buffer, sta
       `Received PUBLISH from ${conn.logId} (d${dup ? 1 : 0}, q${qos}, r${retain ? 1 : 0}, m${packetId}, '${resolved}', ... (${payloadLen} bytes))`,
     );
   }
-  const stats = broker.stats;
+  const stats = core.stats;
   stats.pubReceived++;
   stats.pubBytesReceived += payloadLen;
 
   const session = conn.session!;
   if (qos === 2) {
     if (session.inboundQos2.has(packetId)) {
-      // [MQTT-4.3.3-?] a repeat before PUBREL is acknowledged again but not delivered again.
-      writeAck(conn, PUBREC, packetId, 0);
+      // [MQTT-4.3.3-2] a repeat before PUBREL is acknowledged again (in order) but not delivered again.
+      owe(conn, PUBREC, packetId, 0, null);
       if (log.debug) log.line(`Sending PUBREC to ${conn.logId} (m${packetId}, rc0)`);
       return;
     }
-    if (conn.protocolVersion === 5 && session.inboundQos2.size >= broker.receiveMaximum) {
+    if (conn.protocolVersion === 5 && session.inboundQos2.size >= core.receiveMaximum) {
       // [MQTT-3.3.4-9] more unacknowledged QoS 2 than the Receive Maximum we declared.
       throw new WireError(RC.ReceiveMaximumExceeded, 'receive maximum exceeded');
     }
@@ -120,47 +147,41 @@ export function handlePublish(conn: Connection, header: number, buf: Buffer, sta
   m.retain = retain;
   m.origin = session;
   m.stored = false;
-  const now = broker.now();
+  const now = core.now();
   if (m.expiryAt !== 0) m.expiryAt += now;
 
   let msg: Msg = m;
   if (retain) {
     // [MQTT-3.3.1-5] store (or with an empty payload, clear [MQTT-3.3.1-10]) the topic's retained message.
     msg = m.store();
-    broker.retained.set(msg);
+    core.retained.set(msg);
   }
-  const reached = route(broker, msg, now);
+  m.ticket = null;
+  const reached = route(core, msg, now);
+  // Copies parked for full sessions: the acknowledgement waits for them (core/flow.ts).
+  const ticket = m.ticket;
+  m.ticket = null;
   // Release the read buffer.
   m.tBuf = m.pBuf = m.xBuf = EMPTY;
   m.origin = null;
 
   if (qos === 0) return;
-  // v5: 0x10 tells the publisher nobody was subscribed (still a success) [MQTT-3.4.2-?].
+  // v5: 0x10 tells the publisher nobody was subscribed (still a success) [MQTT-3.4.2-1].
   const rc = reached === 0 && conn.protocolVersion === 5 ? RC.NoMatchingSubscribers : 0;
-  if (qos === 1) {
-    writeAck(conn, PUBACK, packetId, rc);
-    if (log.debug) log.line(`Sending PUBACK to ${conn.logId} (m${packetId}, rc${rc})`);
-  } else {
-    session.inboundQos2.add(packetId);
-    writeAck(conn, PUBREC, packetId, rc);
-    if (log.debug) log.line(`Sending PUBREC to ${conn.logId} (m${packetId}, rc${rc})`);
-  }
+  if (qos === 2) session.inboundQos2.add(packetId);
+  owe(conn, qos === 1 ? PUBACK : PUBREC, packetId, rc, ticket);
+  if (log.debug) log.line(`Sending ${qos === 1 ? 'PUBACK' : 'PUBREC'} to ${conn.logId} (m${packetId}, rc${rc})`);
 }
 
-function denyPublish(conn: Connection, qos: number, packetId: number, dup: boolean, retain: boolean, topic: string, payloadLen: number): void {
-  const log = conn.broker.log;
+function denyPublish(core: Core, conn: Client, qos: number, packetId: number, dup: boolean, retain: boolean, topic: string, payloadLen: number): void {
+  const log = core.log;
   if (log.debug) log.line(`Denied PUBLISH from ${conn.logId} (d${dup ? 1 : 0}, q${qos}, r${retain ? 1 : 0}, m${packetId}, '${topic}', ... (${payloadLen} bytes))`);
   if (qos === 0) return;
   const rc = conn.protocolVersion === 5 ? RC.NotAuthorized : 0;
-  if (qos === 1) {
-    writeAck(conn, PUBACK, packetId, rc);
-    if (log.debug) log.line(`Sending PUBACK to ${conn.logId} (m${packetId}, rc${rc})`);
-    return;
-  }
   // A 3.1.1 client goes on with PUBREL, which is answered like any other; a refusing PUBREC ends an MQTT 5 flow.
-  if (rc === 0) conn.session!.inboundQos2.add(packetId);
-  writeAck(conn, PUBREC, packetId, rc);
-  if (log.debug) log.line(`Sending PUBREC to ${conn.logId} (m${packetId}, rc${rc})`);
+  if (qos === 2 && rc === 0) conn.session!.inboundQos2.add(packetId);
+  owe(conn, qos === 1 ? PUBACK : PUBREC, packetId, rc, null);
+  if (log.debug) log.line(`Sending ${qos === 1 ? 'PUBACK' : 'PUBREC'} to ${conn.logId} (m${packetId}, rc${rc})`);
 }
 
 /** Topic name bytes → string; refuses ill-formed UTF-8, U+0000 and wildcards [MQTT-1.5.3-1], [MQTT-3.3.2-2]. */
@@ -177,14 +198,12 @@ function readTopic(buf: Buffer, start: number, end: number): string {
   return buf.toString('utf8', start, end);
 }
 
-/** Topic alias found by the last readPublishProps (0: none). */
-let aliasSeen = 0;
-
 /**
  * Validate the PUBLISH property block at `p` and record in `m` what is forwarded: the block itself when it holds
- * neither a topic alias nor a message expiry (no copy), else a copy without them. Returns the payload offset.
+ * neither a topic alias nor a message expiry (no copy), else a copy without them, and the topic alias if any.
+ * Returns the payload offset.
  */
-function readPublishProps(buf: Buffer, p: number, end: number, m: Msg): number {
+function readPublishProps(buf: Buffer, p: number, end: number, m: Incoming): number {
   let len = 0;
   let mult = 1;
   for (let k = 0; ; k++) {
@@ -200,7 +219,6 @@ function readPublishProps(buf: Buffer, p: number, end: number, m: Msg): number {
   const pStart = p;
   const pEnd = p + len;
   if (pEnd > end) throw malformed('PUBLISH properties run past the packet');
-  aliasSeen = 0;
   if (len === 0) return pEnd;
   let seen = 0;
   let strip = false;
@@ -248,8 +266,8 @@ function readPublishProps(buf: Buffer, p: number, end: number, m: Msg): number {
       case P.TopicAlias:
         seen = once(seen, 32, id);
         if (p + 2 > pEnd) throw malformed('topic alias truncated');
-        aliasSeen = (buf[p] << 8) | buf[p + 1];
-        if (aliasSeen === 0) throw new WireError(RC.TopicAliasInvalid, 'topic alias is 0');
+        m.alias = (buf[p] << 8) | buf[p + 1];
+        if (m.alias === 0) throw new WireError(RC.TopicAliasInvalid, 'topic alias is 0');
         p += 2;
         strip = true;
         break;
@@ -322,7 +340,8 @@ function forwardable(buf: Buffer, p: number, end: number): Buffer {
  * acknowledgement (v5: with 0x95 packet too large, Mosquitto's choice) so their flow completes.
  */
 function rejectOversize(
-  conn: Connection,
+  core: Core,
+  conn: Client,
   qos: number,
   packetId: number,
   size: number,
@@ -330,17 +349,14 @@ function rejectOversize(
   dup: boolean,
   retain: boolean,
 ): void {
-  const broker = conn.broker;
-  const log = broker.log;
+  const log = core.log;
   if (log.debug) {
     log.line(`Received PUBLISH from ${conn.logId} (d${dup ? 1 : 0}, q${qos}, r${retain ? 1 : 0}, m${packetId}, '${topic}', ... (${size} bytes))`);
   }
   if (log.notice) log.line(`Dropped too large PUBLISH from ${conn.logId} (d${dup ? 1 : 0}, q${qos}, r${retain ? 1 : 0}, m${packetId}, '${topic}', ... (${size} bytes))`);
-  broker.stats.pubDropped++;
+  core.stats.pubDropped++;
+  if (qos === 0) return;
   const rc = conn.protocolVersion === 5 ? RC.PacketTooLarge : 0;
-  if (qos === 1) writeAck(conn, PUBACK, packetId, rc);
-  else if (qos === 2) {
-    if (rc === 0) conn.session!.inboundQos2.add(packetId);
-    writeAck(conn, PUBREC, packetId, rc);
-  }
+  if (qos === 2 && rc === 0) conn.session!.inboundQos2.add(packetId);
+  owe(conn, qos === 1 ? PUBACK : PUBREC, packetId, rc, null);
 }

@@ -3,29 +3,37 @@
  * retained messages the retain handling option asks for (§3.8, §3.9).
  */
 import { RC, SUBACK_FAILURE_V3 } from '../../src/protocol/reason-codes.js';
-import { parseSharedFilter, topicFilterProblem } from '../../src/protocol/topic.js';
-import type { Connection } from '../connection.js';
+import { parseSharedFilter, tooManyLevels, topicFilterProblem } from '../../src/protocol/topic.js';
+import type { Client } from '../core/client.js';
+import type { Core } from '../core/core.js';
+import { deliverRetained } from '../core/deliver.js';
+import { sendControl } from '../core/encode.js';
+import type { Msg } from '../core/message.js';
+import { CloseReason } from '../core/outlet.js';
+import type { Subscription } from '../core/session.js';
 import { decodeSubscribe } from '../decode.js';
-import { deliverRetained } from '../deliver.js';
-import type { Msg } from '../message.js';
-import type { Subscription } from '../session.js';
 import { P, num, protocolError } from '../wire.js';
 
-export function handleSubscribe(conn: Connection, buf: Buffer, start: number, end: number): void {
+export function handleSubscribe(core: Core, conn: Client, buf: Buffer, start: number, end: number): void {
   const v5 = conn.protocolVersion === 5;
   const pkt = decodeSubscribe(buf, start, end, v5);
-  const broker = conn.broker;
-  const log = broker.log;
+  const log = core.log;
   const session = conn.session!;
   if (log.debug) log.line(`Received SUBSCRIBE from ${conn.logId}`);
   const subId = v5 ? (num(pkt.props, P.SubscriptionIdentifier) ?? 0) : 0;
   const codes: number[] = [];
   const retained: [Subscription, Msg[]][] = [];
-  const now = broker.now();
+  const now = core.now();
+  const depth = core.options.topicHierarchyLimit;
   for (const req of pkt.subscriptions) {
     if (log.debug) log.line(`\t${req.filter} (QoS ${req.qos})`);
     if (topicFilterProblem(req.filter) !== undefined) {
-      // [MQTT-4.7.1-?] an invalid filter is refused in its SUBACK slot.
+      // [MQTT-3.8.4-3] an invalid filter is refused in its SUBACK slot.
+      codes.push(v5 ? RC.TopicFilterInvalid : SUBACK_FAILURE_V3);
+      continue;
+    }
+    if (tooManyLevels(req.filter, depth)) {
+      // Well formed but deeper than the broker keeps: refused in its slot (Mosquitto closes the connection).
       codes.push(v5 ? RC.TopicFilterInvalid : SUBACK_FAILURE_V3);
       continue;
     }
@@ -46,19 +54,23 @@ export function handleSubscribe(conn: Connection, buf: Buffer, start: number, en
       subIds: subId !== 0 ? [subId] : null,
     };
     // [MQTT-3.8.4-3] a subscription with the same filter is replaced, not duplicated.
-    if (existing) broker.router.remove(existing);
+    if (existing) core.router.remove(existing);
     session.subs.set(req.filter, sub);
-    broker.router.add(sub);
+    core.router.add(sub);
     codes.push(req.qos);
     if (log.subscribe) log.line(`${conn.logId} ${req.qos} ${req.filter}`);
     // Retained messages: not for shared subscriptions [MQTT-4.8.2-?]; retain handling 1 only for a new one,
     // 2 never [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11].
     if (!shared && (req.retainHandling === 0 || (req.retainHandling === 1 && !existing))) {
-      const msgs = broker.retained.match(sub.filter, now);
+      const msgs = core.retained.match(sub.filter, now);
       if (msgs.length > 0) retained.push([sub, msgs]);
     }
   }
-  broker.writeGenerated(conn, { cmd: 'suback', messageId: pkt.packetId, granted: codes });
+  if (!sendControl(conn, { cmd: 'suback', messageId: pkt.packetId, granted: codes })) {
+    // Not even the bare SUBACK fits the client's Maximum Packet Size [MQTT-3.1.2-24].
+    conn.close(CloseReason.ProtocolError);
+    return;
+  }
   if (log.debug) log.line(`Sending SUBACK to ${conn.logId}`);
-  for (const [sub, msgs] of retained) deliverRetained(broker, sub, msgs, now);
+  for (const [sub, msgs] of retained) deliverRetained(core, sub, msgs, now);
 }

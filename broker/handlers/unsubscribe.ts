@@ -2,14 +2,16 @@
  * UNSUBSCRIBE: remove each subscription, UNSUBACK (v5: one reason code per filter) (§3.10, §3.11).
  */
 import { RC } from '../../src/protocol/reason-codes.js';
-import type { Connection } from '../connection.js';
+import type { Client } from '../core/client.js';
+import type { Core } from '../core/core.js';
+import { sendControl } from '../core/encode.js';
+import { CloseReason } from '../core/outlet.js';
 import { decodeUnsubscribe } from '../decode.js';
 
-export function handleUnsubscribe(conn: Connection, buf: Buffer, start: number, end: number): void {
+export function handleUnsubscribe(core: Core, conn: Client, buf: Buffer, start: number, end: number): void {
   const v5 = conn.protocolVersion === 5;
   const pkt = decodeUnsubscribe(buf, start, end, v5);
-  const broker = conn.broker;
-  const log = broker.log;
+  const log = core.log;
   const session = conn.session!;
   if (log.debug) log.line(`Received UNSUBSCRIBE from ${conn.logId}`);
   const codes: number[] = [];
@@ -17,14 +19,17 @@ export function handleUnsubscribe(conn: Connection, buf: Buffer, start: number, 
     if (log.debug) log.line(`\t${filter}`);
     const sub = session.subs.get(filter);
     if (sub) {
-      broker.router.remove(sub);
+      core.router.remove(sub);
       session.subs.delete(filter);
       if (log.unsubscribe) log.line(`${conn.logId} ${filter}`);
     }
-    // [MQTT-3.11.3-?] v5: 0x11 when there was no such subscription.
+    // [MQTT-3.11.3-1] v5: 0x11 when there was no such subscription.
     codes.push(sub ? RC.Success : RC.NoSubscriptionExisted);
   }
-  // [MQTT-3.10.4-4] UNSUBACK even when nothing was removed.
-  broker.writeGenerated(conn, { cmd: 'unsuback', messageId: pkt.packetId, granted: codes });
+  // [MQTT-3.10.4-5] UNSUBACK even when nothing was removed.
+  if (!sendControl(conn, { cmd: 'unsuback', messageId: pkt.packetId, granted: codes })) {
+    conn.close(CloseReason.ProtocolError);
+    return;
+  }
   if (log.debug) log.line(`Sending UNSUBACK to ${conn.logId}`);
 }

@@ -1,7 +1,9 @@
 /**
  * MQTT framing of a byte stream: fixed header, remaining length, and packets split across reads. Complete packets
- * are handed over in place (a range of the read buffer), so the common case copies nothing; only a packet split
- * across reads is joined. Used on both sides: the broker's connections and the simulated clients.
+ * are handed over in place (a range of the read buffer), so the common case copies nothing; a packet split across
+ * reads is assembled in one buffer that grows with what has arrived (never to the announced size up front), so a
+ * partial packet costs about its size however it is cut. Used on both sides: the broker's connections and the
+ * simulated clients.
  */
 
 export interface FrameSink {
@@ -14,21 +16,49 @@ export interface FrameSink {
   onFrameError(kind: 'malformed' | 'too-large', detail: string): void;
   /** Checked on the first byte of a packet before its body arrives; return false to stop for good. */
   acceptHeader(header: number): boolean;
+  /**
+   * The byte budget refused to let a partial packet grow: the reader has stopped and keeps what it was given. The
+   * sink should stop feeding it (pause the socket) until onFed().
+   */
+  onStarved?(): void;
+  /** The budget had room again and the reader went on: the sink may feed it again. */
+  onFed?(): void;
+}
+
+/** Bytes shared by many readers for the packets they are assembling (the broker's partial_packet_budget). */
+export interface ByteBudget {
+  /** Take `n` bytes; false when they are not available. */
+  take(n: number): boolean;
+  give(n: number): void;
+  /** Call `wake` once (asynchronously) when bytes have been given back. */
+  wait(wake: () => void): void;
 }
 
 /** Largest packet the protocol can frame: 1 + 4 length bytes + 268,435,455. */
 export const MAX_PACKET_BYTES = 268_435_455 + 5;
+/** Bytes of a partial packet every reader may hold without asking the budget (most packets are smaller). */
+export const UNBUDGETED_BYTES = 64 * 1024;
+/** First size of an assembly buffer; it doubles as bytes arrive. */
+const INITIAL_ASSEMBLY = 4096;
 
 export class FrameReader {
   /** Largest total packet size accepted. */
   maxPacket = MAX_PACKET_BYTES;
+  /** Largest total size of a PUBLISH (tighter when the payload is limited). */
+  maxPublish = MAX_PACKET_BYTES;
   /** Refuse a remaining length written in more bytes than needed (MQTT 5 requires the shortest form). */
   minimalLengths = false;
-  private parts: Buffer[] = [];
-  private partsLen = 0;
-  /** Total bytes of the packet being assembled from `parts`, or 0 while its fixed header is incomplete. */
+  /** Budget charged for assembly buffers beyond UNBUDGETED_BYTES; null for none. */
+  budget: ByteBudget | null = null;
+
+  /** The packet being assembled: part[0, partLen). */
+  private part: Buffer | null = null;
+  private partLen = 0;
+  /** Total bytes of the packet being assembled, or 0 while its fixed header is incomplete. */
   private need = 0;
-  /** Bytes not yet parsed because the sink asked to stop. */
+  /** Bytes taken from the budget for `part`. */
+  private charged = 0;
+  /** Bytes not yet parsed because the sink asked to stop (or the budget ran out). */
   private held: Buffer[] | null = null;
   private stopped = false;
   private dead = false;
@@ -40,6 +70,11 @@ export class FrameReader {
     return this.stopped;
   }
 
+  /** Bytes of a packet received so far and not yet complete. */
+  get partialBytes(): number {
+    return this.partLen;
+  }
+
   feed(chunk: Buffer): void {
     if (this.dead) return;
     if (this.stopped) {
@@ -47,7 +82,7 @@ export class FrameReader {
       return;
     }
     let pos = 0;
-    if (this.partsLen > 0) {
+    if (this.partLen > 0) {
       pos = this.completeSplit(chunk);
       if (pos < 0) return;
       if (this.stopped) {
@@ -58,7 +93,7 @@ export class FrameReader {
     this.parse(chunk, pos);
   }
 
-  /** Continue after the sink returned false. */
+  /** Continue after the sink returned false (or after the budget called back). */
   resume(): void {
     if (!this.stopped || this.dead) return;
     this.stopped = false;
@@ -70,36 +105,77 @@ export class FrameReader {
   /** Stop for good (the connection is closing). */
   kill(): void {
     this.dead = true;
-    this.parts = [];
     this.held = null;
+    this.dropPart();
   }
 
+  private dropPart(): void {
+    this.part = null;
+    this.partLen = 0;
+    this.need = 0;
+    if (this.charged > 0) {
+      this.budget?.give(this.charged);
+      this.charged = 0;
+    }
+  }
+
+  /** Continue the packet in `part` with the start of `chunk`; returns where the rest of `chunk` begins, or -1. */
   private completeSplit(chunk: Buffer): number {
     if (this.need === 0) {
       // The fixed header itself was split: join (the kept part is at most 4 bytes) and parse afresh.
-      const joined = Buffer.concat([...this.parts, chunk]);
-      this.parts = [];
-      this.partsLen = 0;
+      const joined = Buffer.concat([this.part!.subarray(0, this.partLen), chunk]);
+      this.dropPart();
       this.parse(joined, 0);
       return -1;
     }
-    const missing = this.need - this.partsLen;
-    if (chunk.length < missing) {
-      this.parts.push(chunk);
-      this.partsLen += chunk.length;
+    const take = Math.min(this.need - this.partLen, chunk.length);
+    if (!this.reserve(this.partLen + take)) {
+      this.starve(chunk, 0);
       return -1;
     }
-    this.parts.push(chunk.subarray(0, missing));
-    const packet = Buffer.concat(this.parts, this.need);
-    this.parts = [];
-    this.partsLen = 0;
+    chunk.copy(this.part!, this.partLen, 0, take);
+    this.partLen += take;
+    if (this.partLen < this.need) return -1;
+    const packet = this.part!;
+    const end = this.need;
+    const charged = this.charged;
+    this.part = null;
+    this.partLen = 0;
     this.need = 0;
-    this.parse(packet, 0);
-    return this.dead ? -1 : missing;
+    this.charged = 0;
+    this.parse(packet, 0, end);
+    if (charged > 0) this.budget?.give(charged);
+    return this.dead ? -1 : take;
   }
 
-  private parse(buf: Buffer, pos: number): void {
-    const len = buf.length;
+  /** Make `part` hold at least `n` bytes, growing by doubling; false when the budget refuses. */
+  private reserve(n: number): boolean {
+    const have = this.part === null ? 0 : this.part.length;
+    if (n <= have) return true;
+    const size = Math.min(this.need, Math.max(n, INITIAL_ASSEMBLY, 2 * have));
+    const charge = Math.max(0, size - UNBUDGETED_BYTES) - this.charged;
+    if (charge > 0 && this.budget !== null) {
+      if (!this.budget.take(charge)) return false;
+      this.charged += charge;
+    }
+    const grown = Buffer.allocUnsafe(size);
+    if (this.part !== null) this.part.copy(grown, 0, 0, this.partLen);
+    this.part = grown;
+    return true;
+  }
+
+  /** The budget is exhausted: keep buf[pos...) and wait for it. */
+  private starve(buf: Buffer, pos: number): void {
+    this.stopped = true;
+    this.hold(buf, pos);
+    this.budget!.wait(() => {
+      this.resume();
+      if (!this.stopped && !this.dead) this.sink.onFed?.();
+    });
+    this.sink.onStarved?.();
+  }
+
+  private parse(buf: Buffer, pos: number, len = buf.length): void {
     const sink = this.sink;
     while (pos < len) {
       const header = buf[pos];
@@ -131,17 +207,29 @@ export class FrameReader {
           sink.onFrameError('malformed', 'remaining length is longer than 4 bytes');
           return;
         }
-        this.keepSplit(buf, pos, 0);
+        // An incomplete fixed header: at most 4 bytes, kept as they are.
+        this.part = Buffer.from(buf.subarray(pos, len));
+        this.partLen = this.part.length;
+        this.need = 0;
         return;
       }
       const end = i + rl;
-      if (end - pos > this.maxPacket) {
+      const limit = header >> 4 === 3 ? Math.min(this.maxPacket, this.maxPublish) : this.maxPacket;
+      if (end - pos > limit) {
         this.dead = true;
-        sink.onFrameError('too-large', `packet of ${end - pos} bytes is larger than ${this.maxPacket}`);
+        sink.onFrameError('too-large', `packet of ${end - pos} bytes is larger than ${limit}`);
         return;
       }
       if (end > len) {
-        this.keepSplit(buf, pos, end - pos);
+        // Assembled from here on, in a buffer that grows with what arrives. Copied: the read buffer may be a slice
+        // of a larger one that should not stay alive for a partial packet.
+        this.need = end - pos;
+        if (!this.reserve(len - pos)) {
+          this.need = 0;
+          this.starve(buf, pos);
+          return;
+        }
+        this.partLen = buf.copy(this.part!, 0, pos, len);
         return;
       }
       const more = sink.onFrame(header, buf, i, end);
@@ -149,21 +237,13 @@ export class FrameReader {
       pos = end;
       if (!more) {
         this.stopped = true;
-        this.hold(buf, pos);
+        this.hold(buf, pos, len);
         return;
       }
     }
   }
 
-  private hold(buf: Buffer, pos: number): void {
-    if (pos < buf.length) (this.held ??= []).push(Buffer.from(buf.subarray(pos)));
-  }
-
-  private keepSplit(buf: Buffer, pos: number, need: number): void {
-    // Copied: the read buffer may be a slice of a larger one that should not stay alive for a partial packet.
-    const part = Buffer.from(buf.subarray(pos));
-    this.parts = [part];
-    this.partsLen = part.length;
-    this.need = need;
+  private hold(buf: Buffer, pos: number, len = buf.length): void {
+    if (pos < len) (this.held ??= []).push(Buffer.from(buf.subarray(pos, len)));
   }
 }

@@ -83,6 +83,17 @@ export function parseSharedFilter(filter: string): SharedFilter | undefined | nu
   return { group, filter: rest };
 }
 
+/**
+ * Does `topic` (a name or a filter) have more than `maxSeparators` '/' separators? Brokers bound the depth of what
+ * they keep in their tries (Mosquitto: 200).
+ */
+export function tooManyLevels(topic: string, maxSeparators: number): boolean {
+  if (topic.length <= maxSeparators) return false;
+  let n = 0;
+  for (let i = topic.indexOf('/'); i >= 0; i = topic.indexOf('/', i + 1)) if (++n > maxSeparators) return true;
+  return false;
+}
+
 export function hasWildcard(filter: string): boolean {
   return filter.includes('+') || filter.includes('#');
 }

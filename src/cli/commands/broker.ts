@@ -3,7 +3,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile, startBroker, type StartBrokerOptions } from '../../../broker/index.js';
-import { brokerVersion } from '../../../broker/index.js';
+import { brokerVersion, lineWriter } from '../../../broker/index.js';
 import { CliError, EXIT } from '../exit-codes.js';
 
 export const usage = `Usage: mqbench broker [--host 127.0.0.1] [--port 1883] [-v] [-c mosquitto.conf]
@@ -39,7 +39,7 @@ export async function brokerCommand(argv: string[]): Promise<number> {
     const parsed = loadConfigFile(values.config);
     if (parsed.problems.length > 0) throw new CliError(new ConfigError(parsed.problems).message, EXIT.usage);
     Object.assign(options, parsed.options);
-    for (const n of parsed.notices) process.stderr.write(`${Math.floor(Date.now() / 1000)}: ${n}\n`);
+    for (const n of parsed.notices) say(`${Math.floor(Date.now() / 1000)}: ${n}`);
   }
   if (values.host !== undefined || values.port !== undefined) {
     const port = values.port === undefined ? 1883 : Number(values.port);
@@ -51,22 +51,36 @@ export async function brokerCommand(argv: string[]): Promise<number> {
   options.verbose = values.verbose;
   const stamp = () => `${Math.floor(Date.now() / 1000)}:`;
   const version = `mqbench version ${brokerVersion()}`;
-  process.stderr.write(`${stamp()} ${version} starting\n`);
-  if (values.config) process.stderr.write(`${stamp()} Config loaded from ${values.config}.\n`);
+  say(`${stamp()} ${version} starting`);
+  if (values.config) say(`${stamp()} Config loaded from ${values.config}.`);
   let broker;
   try {
     broker = await startBroker(options);
   } catch (err) {
     throw new CliError((err as Error).message, EXIT.unavailable);
   }
-  for (const l of broker.listeners) process.stderr.write(`${stamp()} Listening on ${l.host}:${l.port}\n`);
-  process.stderr.write(`${stamp()} ${version} running\n`);
+  for (const l of broker.listeners) say(`${stamp()} Listening on ${l.host}:${l.port}`);
+  say(`${stamp()} ${version} running`);
   await new Promise<void>((resolve) => {
-    const stop = () => resolve();
+    const stop = () => {
+      // A second signal while shutting down ends the process at once.
+      process.once('SIGINT', () => process.exit(EXIT.interrupted));
+      process.once('SIGTERM', () => process.exit(EXIT.interrupted));
+      resolve();
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  process.stderr.write(`${stamp()} ${version} terminating\n`);
+  say(`${stamp()} ${version} terminating`);
   await broker.close();
-  return EXIT.ok;
+  // The log goes out unless nobody reads it: a stuck standard error does not keep the process alive.
+  await stderrLines.flush(2_000);
+  process.exit(EXIT.ok);
+}
+
+/** Standard error as the broker's log writes it: the same order, and never blocking the event loop. */
+const stderrLines = lineWriter(2);
+
+function say(line: string): void {
+  stderrLines.write(line);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { makeMessage } from '../../../broker/message.js';
-import { RetainStore } from '../../../broker/retain.js';
+import { makeMessage } from '../../../broker/core/message.js';
+import { RetainStore } from '../../../broker/core/retain.js';
 
 const msg = (topic: string, payload = 'x', expiryAt = 0) => makeMessage(topic, Buffer.from(payload), 0, true, null, expiryAt, null);
 const topics = (store: RetainStore, filter: string, now = 0) => store.match(filter, now).map((m) => m.topic).sort();

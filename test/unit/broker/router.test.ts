@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Router } from '../../../broker/router.js';
-import { Session, type Subscription } from '../../../broker/session.js';
+import { Router } from '../../../broker/core/router.js';
+import { Session, type Subscription } from '../../../broker/core/session.js';
 import { parseSharedFilter, topicMatches } from '../../../src/protocol/topic.js';
 import { Prng } from '../../helpers/prng.js';
 

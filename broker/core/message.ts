@@ -6,7 +6,12 @@
  * queued, or in flight) that owns one buffer holding all its bytes. `store()` turns the first into the second, once,
  * only when some target needs to keep it.
  */
-import type { Session } from './session.js';
+import type { AckTicket, Outlet } from './outlet.js';
+
+/** Where a message came from: the publishing session (for no-local, and to hold back its publisher). */
+export interface Origin {
+  readonly conn: Outlet | null;
+}
 
 export class Msg {
   topic = '';
@@ -30,9 +35,14 @@ export class Msg {
   /** Absolute expiry time in ms (Date.now() clock), 0 when the message does not expire. */
   expiryAt = 0;
   /** The session that published it (for v5 no-local), null for wills published after the session ended and $SYS. */
-  origin: Session | null = null;
+  origin: Origin | null = null;
   /** True once this object owns its bytes and may be kept. */
   stored = false;
+  /**
+   * Set by route() on the message being routed when copies of it were parked for full sessions: the publisher's
+   * acknowledgement waits for them (see flow.ts). Never set on stored copies.
+   */
+  ticket: AckTicket | null = null;
 
   /** A stored copy owning its bytes (or this object itself when it is already stored). */
   store(): Msg {
@@ -79,7 +89,7 @@ export function makeMessage(
   retain: boolean,
   props: Buffer | null,
   expiryAt: number,
-  origin: Session | null,
+  origin: Origin | null,
 ): Msg {
   const m = new Msg();
   m.topic = topic;

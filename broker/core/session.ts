@@ -1,9 +1,10 @@
 /**
- * Session state (§4.1): subscriptions, outgoing QoS 1/2 messages in flight and queued, incoming QoS 2 packet ids
- * awaiting PUBREL, the will, and expiry. A session outlives its connection when it is persistent.
+ * Session state (§4.1): subscriptions, outgoing QoS 1/2 messages in flight, queued and parked, incoming QoS 2
+ * packet ids awaiting PUBREL, the will, and expiry. A session outlives its connection when it is persistent.
  */
-import type { Connection } from './connection.js';
 import type { Msg } from './message.js';
+import type { AckTicket, Outlet } from './outlet.js';
+import type { Timer } from './timers.js';
 
 export interface Subscription {
   session: Session;
@@ -23,11 +24,13 @@ export interface Subscription {
   subIds: number[] | null;
 }
 
-/** An outgoing QoS 1/2 message for one session: queued, or in flight under a packet id. */
+/** An outgoing QoS 1/2 message for one session: parked, queued, or in flight under a packet id. */
 export class Outgoing {
   packetId = 0;
   /** 0: PUBLISH sent, awaiting PUBACK/PUBREC. 1: PUBREL sent, awaiting PUBCOMP. */
   state = 0;
+  /** While parked: the publisher's acknowledgement that waits for this copy (see flow.ts). */
+  ticket: AckTicket | null = null;
   constructor(
     readonly msg: Msg,
     readonly qos: number,
@@ -44,41 +47,48 @@ export interface Will {
   expiry: number;
 }
 
-/** Session expiry "never" (v5 0xFFFFFFFF; 3.1.1 persistent sessions). */
+/** Session expiry "never" (v5 0xFFFFFFFF; 3.1.1 persistent sessions without persistent_client_expiration). */
 export const NEVER = 0xffffffff;
 
 export class Session {
-  conn: Connection | null = null;
+  /** The live connection, when there is one. */
+  conn: Outlet | null = null;
   readonly subs = new Map<string, Subscription>();
   readonly inflight = new Map<number, Outgoing>();
   /** Queued outgoing messages; the live part is queue[queueHead...]. */
-  queue: Outgoing[] = [];
-  queueHead = 0;
-  /** Incoming QoS 2 packet ids received (and delivered) whose PUBREL has not arrived [MQTT-4.3.3-?]. */
+  private queue: Outgoing[] = [];
+  private queueHead = 0;
+  /** Payload bytes of the queued messages (for max_queued_bytes). */
+  queuedBytes = 0;
+  /** Incoming QoS 2 packet ids received (and delivered) whose PUBREL has not arrived [MQTT-4.3.3-2]. */
   readonly inboundQos2 = new Set<number>();
   private nextId = 1;
   /** Seconds the session lives after disconnection; 0 ends it with the connection; NEVER keeps it. */
   expiryInterval = 0;
-  expiryTimer: NodeJS.Timeout | null = null;
+  expiryTimer: Timer | null = null;
   will: Will | null = null;
-  willTimer: NodeJS.Timeout | null = null;
+  willTimer: Timer | null = null;
   /** Protocol level of the last connection, for encoding what is queued meanwhile. */
   protocolVersion = 4;
   /** Messages dropped because the queue was full. */
   dropped = 0;
-  /** Publisher connections whose reading is paused until this session's queue drains (see deliver.ts). */
-  waiters: Connection[] | null = null;
+  /** Dropping has been logged; cleared when the queue has room again (one log line per episode, as Mosquitto). */
+  dropping = false;
   /**
-   * Messages that met a full queue while their publishers were being held: queued once the queue drains, dropped
-   * if the client stops acknowledging (see deliver.ts).
+   * Messages that met a full queue while their publishers' acknowledgements could be withheld: they join the queue as
+   * it drains, or are dropped if the client stops acknowledging (see flow.ts). The live part is parked[parkedHead...];
+   * null when none.
    */
   parked: Outgoing[] | null = null;
-  /** When publishers were first held for this session, ms. */
+  parkedHead = 0;
+  parkedBytes = 0;
+  /** When the current run of parking began, ms. */
   heldSince = 0;
   /** Last time the client acknowledged a message, or connected, ms. */
   lastProgress = 0;
   /** The client stopped acknowledging: a full queue drops until its next acknowledgement, as Mosquitto does. */
   stalled = false;
+  /** Ended: nothing is delivered to it any more (its subscriptions may still be leaving the router). */
   ended = false;
 
   constructor(readonly clientId: string) {}
@@ -89,16 +99,14 @@ export class Session {
 
   enqueue(out: Outgoing): void {
     this.queue.push(out);
-  }
-
-  peekQueued(): Outgoing | undefined {
-    return this.queueHead < this.queue.length ? this.queue[this.queueHead] : undefined;
+    this.queuedBytes += out.msg.pLen;
   }
 
   shiftQueued(): Outgoing | undefined {
     if (this.queueHead >= this.queue.length) return undefined;
     const out = this.queue[this.queueHead];
     this.queue[this.queueHead++] = undefined as unknown as Outgoing;
+    this.queuedBytes -= out.msg.pLen;
     if (this.queueHead === this.queue.length) {
       this.queue.length = 0;
       this.queueHead = 0;
@@ -112,6 +120,7 @@ export class Session {
   clearQueue(): void {
     this.queue = [];
     this.queueHead = 0;
+    this.queuedBytes = 0;
   }
 
   /** A packet id not in use by an outgoing message of this session [MQTT-2.3.1-4]; 0 when all 65535 are taken. */
@@ -121,12 +130,5 @@ export class Session {
     while (this.inflight.has(id)) id = id === 65535 ? 1 : id + 1;
     this.nextId = id === 65535 ? 1 : id + 1;
     return id;
-  }
-
-  clearTimers(): void {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    if (this.willTimer) clearTimeout(this.willTimer);
-    this.expiryTimer = null;
-    this.willTimer = null;
   }
 }

@@ -1,9 +1,11 @@
 /**
  * Subscriptions by topic filter: a trie over topic levels, and a cache from topic to the sessions it reaches.
  *
- * A publish looks its topic up in the cache; only a miss walks the trie. Any subscription change clears the cache,
- * so a cached result is always exact. Each result is already merged per session: one target per session with the
- * highest QoS among its matching subscriptions, so overlapping subscriptions deliver once [MQTT-3.3.5-1].
+ * A publish looks its topic up in the cache; only a miss walks the trie, iteratively (a client chooses how deep a
+ * topic is). Any subscription change empties the cache, so a cached result is always exact, and the cache is bounded
+ * by bytes, not entries: a client publishing to endless distinct long topics cannot make it hold their strings.
+ * Each result is merged per session: one target per session with the highest QoS among its matching subscriptions,
+ * so overlapping subscriptions deliver once [MQTT-3.3.5-1].
  */
 import type { Session, Subscription } from './session.js';
 
@@ -37,23 +39,36 @@ export interface MatchResult {
 
 class TrieNode {
   readonly children = new Map<string, TrieNode>();
-  readonly subs: Subscription[] = [];
+  readonly subs = new Set<Subscription>();
   shared: Map<string, SharedGroup> | null = null;
-  constructor(readonly parent: TrieNode | null, readonly level: string) {}
+  constructor(
+    readonly parent: TrieNode | null,
+    readonly level: string,
+  ) {}
 
   get empty(): boolean {
-    return this.children.size === 0 && this.subs.length === 0 && (this.shared === null || this.shared.size === 0);
+    return this.children.size === 0 && this.subs.size === 0 && (this.shared === null || this.shared.size === 0);
   }
 }
 
 const EMPTY_RESULT: MatchResult = { targets: [], groups: [] };
-const CACHE_LIMIT = 65_536;
+
+/** Bytes the match cache may hold (topic strings, results and map entries, estimated). */
+export const MATCH_CACHE_BYTES = 8 * 1024 * 1024;
+/** Topics longer than this are matched without caching: a cache of them saves little and costs much. */
+const CACHE_TOPIC_MAX = 1024;
+const ENTRY_BYTES = 80;
+const TARGET_BYTES = 64;
 
 export class Router {
   private readonly root = new TrieNode(null, '');
-  private readonly cache = new Map<string, MatchResult>();
+  private cache = new Map<string, MatchResult>();
+  private cacheBytes = 0;
   private subscriptionCount = 0;
   private sharedCount = 0;
+  // Scratch for compute(): an explicit stack instead of recursion.
+  private readonly stackNode: TrieNode[] = [];
+  private readonly stackLevel: number[] = [];
 
   get count(): number {
     return this.subscriptionCount;
@@ -63,10 +78,15 @@ export class Router {
     return this.sharedCount;
   }
 
+  /** Estimated bytes held by the match cache. */
+  get cachedBytes(): number {
+    return this.cacheBytes;
+  }
+
   add(sub: Subscription): void {
     const node = this.nodeFor(sub.filter, true)!;
     if (sub.share === null) {
-      node.subs.push(sub);
+      node.subs.add(sub);
     } else {
       node.shared ??= new Map();
       let group = node.shared.get(sub.share);
@@ -78,7 +98,7 @@ export class Router {
       this.sharedCount++;
     }
     this.subscriptionCount++;
-    this.cache.clear();
+    this.invalidate();
   }
 
   remove(sub: Subscription): void {
@@ -86,11 +106,7 @@ export class Router {
     if (!node) return;
     let removed = false;
     if (sub.share === null) {
-      const i = node.subs.indexOf(sub);
-      if (i >= 0) {
-        node.subs.splice(i, 1);
-        removed = true;
-      }
+      removed = node.subs.delete(sub);
     } else {
       const group = node.shared?.get(sub.share);
       const i = group ? group.members.indexOf(sub) : -1;
@@ -104,7 +120,7 @@ export class Router {
     }
     if (!removed) return;
     this.subscriptionCount--;
-    this.cache.clear();
+    this.invalidate();
     // Prune empty branches so churned filters do not accumulate.
     let n: TrieNode | null = node;
     while (n && n.parent && n.empty) {
@@ -116,17 +132,32 @@ export class Router {
   /** The sessions `topic` reaches. The result is shared and must not be modified. */
   match(topic: string): MatchResult {
     let r = this.cache.get(topic);
-    if (r === undefined) {
-      r = this.compute(topic);
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+    if (r !== undefined) return r;
+    r = this.compute(topic);
+    if (topic.length <= CACHE_TOPIC_MAX) {
+      const cost = ENTRY_BYTES + 2 * topic.length + TARGET_BYTES * (r.targets.length + r.groups.length);
+      if (this.cacheBytes + cost > MATCH_CACHE_BYTES) {
+        this.cache = new Map();
+        this.cacheBytes = 0;
+      }
       this.cache.set(topic, r);
+      this.cacheBytes += cost;
     }
     return r;
   }
 
+  private invalidate(): void {
+    if (this.cacheBytes === 0) return;
+    this.cache = new Map();
+    this.cacheBytes = 0;
+  }
+
   private nodeFor(filter: string, create: boolean): TrieNode | undefined {
     let node = this.root;
-    for (const level of filter.split('/')) {
+    let start = 0;
+    for (;;) {
+      const slash = filter.indexOf('/', start);
+      const level = slash < 0 ? filter.slice(start) : filter.slice(start, slash);
       let child = node.children.get(level);
       if (!child) {
         if (!create) return undefined;
@@ -134,8 +165,9 @@ export class Router {
         node.children.set(level, child);
       }
       node = child;
+      if (slash < 0) return node;
+      start = slash + 1;
     }
-    return node;
   }
 
   private compute(topic: string): MatchResult {
@@ -143,32 +175,42 @@ export class Router {
     const groups: SharedGroup[] = [];
     const levels = topic.split('/');
     // [MQTT-4.7.2-1] topics starting with '$' are not matched by a filter starting with a wildcard.
-    collect(this.root, levels, 0, topic.charCodeAt(0) === 0x24, subs, groups);
+    const dollar = topic.charCodeAt(0) === 0x24;
+    const nodes = this.stackNode;
+    const at = this.stackLevel;
+    nodes.length = 0;
+    at.length = 0;
+    nodes.push(this.root);
+    at.push(0);
+    while (nodes.length > 0) {
+      const node = nodes.pop()!;
+      const i = at.pop()!;
+      const wild = i > 0 || !dollar;
+      // '#' matches the parent level and everything below it [MQTT-4.7.1-2].
+      if (wild) {
+        const hash = node.children.get('#');
+        if (hash) take(hash, subs, groups);
+      }
+      if (i === levels.length) {
+        take(node, subs, groups);
+        continue;
+      }
+      const exact = node.children.get(levels[i]);
+      if (exact) {
+        nodes.push(exact);
+        at.push(i + 1);
+      }
+      if (wild) {
+        const plus = node.children.get('+');
+        if (plus) {
+          nodes.push(plus);
+          at.push(i + 1);
+        }
+      }
+    }
     if (subs.length === 0 && groups.length === 0) return EMPTY_RESULT;
     return { targets: mergePerSession(subs), groups };
   }
-}
-
-function collect(
-  node: TrieNode,
-  levels: string[],
-  i: number,
-  dollar: boolean,
-  subs: Subscription[],
-  groups: SharedGroup[],
-): void {
-  const atRoot = i === 0;
-  const hash = atRoot && dollar ? undefined : node.children.get('#');
-  // '#' matches the parent level and everything below it [MQTT-4.7.1-2].
-  if (hash) take(hash, subs, groups);
-  if (i === levels.length) {
-    take(node, subs, groups);
-    return;
-  }
-  const exact = node.children.get(levels[i]);
-  if (exact) collect(exact, levels, i + 1, dollar, subs, groups);
-  const plus = atRoot && dollar ? undefined : node.children.get('+');
-  if (plus) collect(plus, levels, i + 1, dollar, subs, groups);
 }
 
 function take(node: TrieNode, subs: Subscription[], groups: SharedGroup[]): void {

@@ -1,0 +1,296 @@
+/**
+ * The broker's core: sessions and their lifecycle (connect, take-over, resume, will, expiry, end), subscriptions,
+ * retained messages, delivery and its flow control, counters and timers. Connections and handlers call into it;
+ * it imports nothing above it. Every entry that does not come from a packet (a timer, a will, a session expiry, a
+ * socket closing) runs through the same guard as packets do: an exception while serving one client closes that
+ * client, is logged and counted, and never reaches the process.
+ */
+import { RC } from '../../src/protocol/reason-codes.js';
+import type { Log } from '../log.js';
+import type { BrokerOptions } from '../options.js';
+import type { Client } from './client.js';
+import { route } from './deliver.js';
+import type { Env } from './env.js';
+import { Fanout } from './fanout.js';
+import { checkStalls, releaseParked } from './flow.js';
+import type { Msg } from './message.js';
+import { CloseReason, ConnState, type Outlet } from './outlet.js';
+import { RetainStore } from './retain.js';
+import { Router } from './router.js';
+import { NEVER, Session, type Subscription, type Will } from './session.js';
+import { BrokerStats } from './stats.js';
+import { Timer, Timers } from './timers.js';
+
+/** Subscriptions of an ended session removed per turn of the event loop (a client may hold millions). */
+const CLEANUP_SLICE = 2_000;
+
+export interface SessionRequest {
+  clientId: string;
+  /** Clean session (3.1.1) / clean start (5.0). */
+  clean: boolean;
+  /** Seconds the session outlives its connection; 0 ends it with the connection; NEVER keeps it. */
+  expiryInterval: number;
+  will: Will | null;
+  protocolVersion: number;
+}
+
+export class Core implements Env {
+  readonly stats = new BrokerStats();
+  readonly router = new Router();
+  readonly retained = new RetainStore();
+  readonly sessions = new Map<string, Session>();
+  readonly parking = new Set<Session>();
+  readonly fanout = new Fanout();
+  readonly timers: Timers;
+  readonly startedAt = Date.now();
+  /** Receive Maximum the broker declares to v5 clients (QoS 1/2 it accepts unacknowledged). */
+  readonly receiveMaximum: number;
+  /**
+   * The broker's clock, ms: read once per socket read and per timer rather than per message, since a clock read
+   * costs as much as routing a small message.
+   */
+  clock = Date.now();
+
+  /** Subscriptions of ended sessions still to be removed from the router, a slice per turn. */
+  private cleanup: Subscription[] = [];
+  private cleanupScheduled = false;
+  private closed = false;
+
+  constructor(
+    readonly options: BrokerOptions,
+    readonly log: Log,
+  ) {
+    const mi = options.maxInflightMessages;
+    this.receiveMaximum = mi > 0 && mi < 65535 ? mi : 65535;
+    this.timers = new Timers((err, timer) => this.fault(timer.owner, err, 'a timer'));
+  }
+
+  now(): number {
+    return this.clock;
+  }
+
+  /** Refresh the cached clock (timers call this; socket reads set it directly). */
+  tick(): number {
+    return (this.clock = Date.now());
+  }
+
+  // ---- the guard --------------------------------------------------------------------------------------------
+
+  /**
+   * An exception while serving `who` (a connection, a session, or nothing in particular): logged, counted, and the
+   * client it concerns is closed. Never rethrows.
+   */
+  fault(who: unknown, err: unknown, where: string): void {
+    this.stats.faults++;
+    try {
+      const conn = who instanceof Session ? who.conn : isOutlet(who) ? who : null;
+      const id = conn !== null ? conn.logId : who instanceof Session ? who.clientId : '<none>';
+      if (this.log.error) {
+        const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+        this.log.line(`Internal error in ${where} serving client ${id}, closing it: ${detail.replace(/\s*\n\s*/g, ' | ')}`);
+      }
+      if (conn !== null && conn.state !== ConnState.Closed) {
+        if (conn.state === ConnState.Connected && conn.protocolVersion === 5) conn.sendDisconnect(RC.ImplementationSpecificError);
+        conn.close(CloseReason.Fault);
+      }
+    } catch (again) {
+      // Closing failed too: the client is left to its socket's own end. Nothing may escape the guard.
+      if (this.log.error) this.log.line(`Internal error while closing after an internal error: ${String(again)}`);
+    }
+  }
+
+  // ---- sessions ---------------------------------------------------------------------------------------------
+
+  /**
+   * Bind `client` to its session after a CONNECT was accepted: take over a connected one [MQTT-3.1.4-2], discard
+   * (clean) or resume an existing one, or create it. Returns whether a session was resumed (CONNACK's session
+   * present).
+   */
+  openSession(client: Client, req: SessionRequest): boolean {
+    let session = this.sessions.get(req.clientId);
+    if (session !== undefined) {
+      // A new connection for this client id: a will waiting out its delay is not sent [MQTT-3.1.2-8], [MQTT-3.1.3-9].
+      if (session.conn === null) this.dropWill(session);
+      else this.takeOver(session, req);
+    }
+    session = this.sessions.get(req.clientId);
+    // [MQTT-3.1.2-4], [MQTT-3.1.2-6] clean start / clean session: any previous session is discarded.
+    if (session !== undefined && req.clean) {
+      this.endSession(session);
+      session = undefined;
+    }
+    const present = session !== undefined;
+    if (session === undefined) {
+      session = new Session(req.clientId);
+      this.sessions.set(req.clientId, session);
+    } else {
+      this.cancelTimers(session);
+    }
+    session.conn = client;
+    session.lastProgress = this.clock;
+    session.stalled = false;
+    session.protocolVersion = req.protocolVersion;
+    session.expiryInterval = req.expiryInterval;
+    session.will = req.will;
+    client.session = session;
+    const s = this.stats;
+    s.connectsAccepted++;
+    s.clientsConnected++;
+    if (s.clientsConnected > s.clientsMaximum) s.clientsMaximum = s.clientsConnected;
+    return present;
+  }
+
+  /**
+   * The same client id connects again while connected: the old connection is closed (v5: told why). Its will goes
+   * out as on any other unexpected close, except when the new connection continues the session, or when the will has
+   * a delay: the new connection arrived before the delay passed [MQTT-3.1.2-8] (what Mosquitto does too).
+   */
+  private takeOver(session: Session, req: SessionRequest): void {
+    const old = session.conn!;
+    if (this.log.notice) this.log.line(`Client ${req.clientId} already connected, closing old connection.`);
+    const resumes = !req.clean && session.expiryInterval !== 0;
+    if (session.will !== null && (resumes || session.will.delay > 0)) session.will = null;
+    if (old.protocolVersion === 5) old.sendDisconnect(RC.SessionTakenOver);
+    old.close(CloseReason.TakenOver);
+  }
+
+  /**
+   * A connection ended. `session` is the one it was bound to (null before CONNECT was accepted). Publishes the will
+   * (now or after its delay), and ends the session or starts its expiry.
+   */
+  detach(conn: Outlet, session: Session | null, reason: CloseReason): void {
+    if (session === null || session.conn !== conn) return;
+    this.stats.clientsConnected--;
+    session.conn = null;
+    conn.heldAcks = null;
+    releaseParked(this, session, 'offline');
+    if (reason === CloseReason.BrokerShutdown) return;
+    const will = session.will;
+    if (will !== null) {
+      // [MQTT-3.1.2-8] the will goes out when the connection ends without DISCONNECT, after the v5 will delay
+      // unless the session ends first [MQTT-3.1.3-9].
+      if (will.delay > 0 && session.expiryInterval > 0) {
+        session.willTimer ??= new Timer(() => this.willDue(session), session);
+        this.timers.schedule(session.willTimer, Math.min(will.delay, session.expiryInterval) * 1000);
+      } else {
+        this.publishWill(session);
+      }
+    }
+    if (session.expiryInterval === 0) {
+      this.endSession(session);
+    } else if (session.expiryInterval !== NEVER) {
+      session.expiryTimer ??= new Timer(() => this.expireSession(session), session);
+      this.timers.schedule(session.expiryTimer, session.expiryInterval * 1000);
+    }
+  }
+
+  private willDue(session: Session): void {
+    this.tick();
+    this.publishWill(session);
+  }
+
+  /** Publish `session`'s will now, once. A failure routing it is the session's fault, not the process's. */
+  publishWill(session: Session): void {
+    const will = session.will;
+    if (will === null) return;
+    session.will = null;
+    if (session.willTimer) this.timers.cancel(session.willTimer);
+    try {
+      const now = this.tick();
+      const msg = will.msg;
+      if (will.expiry > 0) msg.expiryAt = now + will.expiry * 1000;
+      if (this.log.debug) this.log.line(`Sending will message for client ${session.clientId} to '${msg.topic}'`);
+      this.stats.pubReceived++;
+      this.publish(msg, now);
+    } catch (err) {
+      this.fault(session, err, 'publishing a will');
+    }
+  }
+
+  /** Route a stored message the broker itself publishes (wills, $SYS), keeping it when it is retained. */
+  publish(msg: Msg, now: number): void {
+    if (msg.retain) this.retained.set(msg);
+    route(this, msg, now);
+  }
+
+  private dropWill(session: Session): void {
+    session.will = null;
+    if (session.willTimer) this.timers.cancel(session.willTimer);
+  }
+
+  private cancelTimers(session: Session): void {
+    if (session.willTimer) this.timers.cancel(session.willTimer);
+    if (session.expiryTimer) this.timers.cancel(session.expiryTimer);
+  }
+
+  private expireSession(session: Session): void {
+    this.tick();
+    if (session.conn !== null || session.ended) return;
+    if (this.log.notice) this.log.line(`Expiring client ${session.clientId} due to timeout.`);
+    this.stats.clientsExpired++;
+    this.endSession(session);
+  }
+
+  /**
+   * End a session: its pending will goes out [MQTT-3.1.3-9], its queued messages go away, and its subscriptions
+   * leave the router — at once for a few, in slices for many, so that no client can stall the others. Meanwhile the
+   * session is marked ended and receives nothing.
+   */
+  endSession(session: Session): void {
+    if (session.ended) return;
+    session.ended = true;
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    if (session.will !== null && session.conn === null) this.publishWill(session);
+    this.cancelTimers(session);
+    releaseParked(this, session, 'dropped');
+    session.inflight.clear();
+    session.clearQueue();
+    const subs = session.subs;
+    if (subs.size <= CLEANUP_SLICE && this.cleanup.length === 0) {
+      for (const sub of subs.values()) this.router.remove(sub);
+    } else {
+      for (const sub of subs.values()) this.cleanup.push(sub);
+      this.scheduleCleanup();
+    }
+    subs.clear();
+  }
+
+  private scheduleCleanup(): void {
+    if (this.cleanupScheduled || this.closed) return;
+    this.cleanupScheduled = true;
+    setImmediate(this.cleanupSlice);
+  }
+
+  private readonly cleanupSlice = (): void => {
+    this.cleanupScheduled = false;
+    try {
+      const list = this.cleanup;
+      const n = Math.min(list.length, CLEANUP_SLICE);
+      for (let i = 0; i < n; i++) this.router.remove(list[i]);
+      this.cleanup = n === list.length ? [] : list.slice(n);
+    } catch (err) {
+      this.cleanup = [];
+      this.fault(null, err, 'session clean-up');
+    }
+    if (this.cleanup.length > 0) this.scheduleCleanup();
+  };
+
+  /** Subscriptions still waiting to leave the router (sessions ended, cleanup in progress). */
+  get pendingCleanup(): number {
+    return this.cleanup.length;
+  }
+
+  /** Periodic work: sessions that stopped acknowledging lose their parked messages. */
+  sweep(now: number): void {
+    if (this.parking.size > 0) checkStalls(this, now);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.timers.close();
+  }
+}
+
+function isOutlet(x: unknown): x is Outlet {
+  return typeof x === 'object' && x !== null && 'logId' in x && 'close' in x && 'state' in x;
+}
