@@ -59,6 +59,8 @@ export class Connection implements Client, FrameSink {
   private readonly writer: BatchWriter;
   private closeTimer: NodeJS.Timeout | null = null;
   private peer: string | null = null;
+  /** A handler is still working on this client's last packet (pauseInput). */
+  private inputPaused = false;
 
   readonly core: Core;
 
@@ -138,7 +140,20 @@ export class Connection implements Client, FrameSink {
       if (err instanceof WireError) this.fail(err.rc, err.message);
       else core.fault(this, err, 'handling a packet');
     }
-    return this.state !== ConnState.Closed;
+    return this.state !== ConnState.Closed && !this.inputPaused;
+  }
+
+  pauseInput(): void {
+    this.inputPaused = true;
+    this.socket.pause();
+  }
+
+  resumeInput(): void {
+    if (!this.inputPaused) return;
+    this.inputPaused = false;
+    if (this.state === ConnState.Closed) return;
+    this.reader.resume();
+    if (!this.inputPaused && !this.reader.paused && (this.state as ConnState) !== ConnState.Closed) this.socket.resume();
   }
 
   onFrameError(kind: 'malformed' | 'too-large', detail: string): void {
@@ -152,7 +167,7 @@ export class Connection implements Client, FrameSink {
   }
 
   onFed(): void {
-    if (this.state !== ConnState.Closed) this.socket.resume();
+    if (this.state !== ConnState.Closed && !this.inputPaused) this.socket.resume();
   }
 
   // ---- output -----------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /**
  * The broker-wide budget for bytes held in packets still arriving (partial_packet_budget). A connection whose
  * big packet would exceed it stops being read until other packets complete or their connections close; a packet is
- * never refused for want of budget when nothing else holds any, so one packet of the maximum size still gets through.
+ * never refused for want of budget when no other connection holds any, so one packet of the maximum size still gets
+ * through.
  */
 import type { ByteBudget } from '../src/protocol/frame-reader.js';
 
@@ -12,8 +13,8 @@ export class PartialBudget implements ByteBudget {
 
   constructor(readonly limit: number) {}
 
-  take(n: number): boolean {
-    if (this.used > 0 && this.used + n > this.limit) return false;
+  take(n: number, held: number): boolean {
+    if (this.used > held && this.used + n > this.limit) return false;
     this.used += n;
     return true;
   }

@@ -29,4 +29,10 @@ export interface Client extends Outlet {
   setProtocolVersion(version: number): void;
   /** End the connection for an error in what the client sent (v5: DISCONNECT with `rc` first). */
   fail(rc: number, detail: string): void;
+  /**
+   * Read nothing more from this client until resumeInput(): a packet whose handling is spread over several turns of
+   * the event loop (a SUBSCRIBE with 100,000 filters) finishes before the next one starts.
+   */
+  pauseInput(): void;
+  resumeInput(): void;
 }

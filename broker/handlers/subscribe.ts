@@ -13,6 +13,7 @@ import { CloseReason } from '../core/outlet.js';
 import type { Subscription } from '../core/session.js';
 import { decodeSubscribe } from '../decode.js';
 import { P, num, protocolError } from '../wire.js';
+import { SLICE, inSlices } from './slices.js';
 
 export function handleSubscribe(core: Core, conn: Client, buf: Buffer, start: number, end: number): void {
   const v5 = conn.protocolVersion === 5;
@@ -23,54 +24,61 @@ export function handleSubscribe(core: Core, conn: Client, buf: Buffer, start: nu
   const subId = v5 ? (num(pkt.props, P.SubscriptionIdentifier) ?? 0) : 0;
   const codes: number[] = [];
   const retained: [Subscription, Msg[]][] = [];
-  const now = core.now();
   const depth = core.options.topicHierarchyLimit;
-  for (const req of pkt.subscriptions) {
-    if (log.debug) log.line(`\t${req.filter} (QoS ${req.qos})`);
-    if (topicFilterProblem(req.filter) !== undefined) {
-      // [MQTT-3.8.4-3] an invalid filter is refused in its SUBACK slot.
-      codes.push(v5 ? RC.TopicFilterInvalid : SUBACK_FAILURE_V3);
-      continue;
+  const reqs = pkt.subscriptions;
+  let i = 0;
+  inSlices(core, conn, 'a SUBSCRIBE', () => {
+    const now = core.now();
+    for (const stop = Math.min(reqs.length, i + SLICE); i < stop; i++) {
+      const req = reqs[i];
+      if (log.debug) log.line(`\t${req.filter} (QoS ${req.qos})`);
+      if (topicFilterProblem(req.filter) !== undefined) {
+        // [MQTT-3.8.4-3] an invalid filter is refused in its SUBACK slot.
+        codes.push(v5 ? RC.TopicFilterInvalid : SUBACK_FAILURE_V3);
+        continue;
+      }
+      if (tooManyLevels(req.filter, depth)) {
+        // Well formed but deeper than the broker keeps: refused in its slot (Mosquitto closes the connection).
+        codes.push(v5 ? RC.TopicFilterInvalid : SUBACK_FAILURE_V3);
+        continue;
+      }
+      const shared = parseSharedFilter(req.filter);
+      // [MQTT-3.8.3-4] no local on a shared subscription is a protocol error.
+      if (shared && req.noLocal) throw protocolError('no local set on a shared subscription');
+      const existing = session.subs.get(req.filter);
+      const sub: Subscription = {
+        session,
+        key: req.filter,
+        filter: shared ? shared.filter : req.filter,
+        share: shared ? shared.group : null,
+        qos: req.qos,
+        noLocal: req.noLocal,
+        retainAsPublished: req.retainAsPublished,
+        retainHandling: req.retainHandling,
+        subId,
+        subIds: subId !== 0 ? [subId] : null,
+      };
+      // [MQTT-3.8.4-3] a subscription with the same filter is replaced, not duplicated.
+      if (existing) core.router.remove(existing);
+      session.subs.set(req.filter, sub);
+      core.router.add(sub);
+      codes.push(req.qos);
+      if (log.subscribe) log.line(`${conn.logId} ${req.qos} ${req.filter}`);
+      // Retained messages: not for shared subscriptions [MQTT-4.8.2-?]; retain handling 1 only for a new one,
+      // 2 never [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11].
+      if (!shared && (req.retainHandling === 0 || (req.retainHandling === 1 && !existing))) {
+        const msgs = core.retained.match(sub.filter, now);
+        if (msgs.length > 0) retained.push([sub, msgs]);
+      }
     }
-    if (tooManyLevels(req.filter, depth)) {
-      // Well formed but deeper than the broker keeps: refused in its slot (Mosquitto closes the connection).
-      codes.push(v5 ? RC.TopicFilterInvalid : SUBACK_FAILURE_V3);
-      continue;
+    if (i < reqs.length) return false;
+    if (!sendControl(conn, { cmd: 'suback', messageId: pkt.packetId, granted: codes })) {
+      // Not even the bare SUBACK fits the client's Maximum Packet Size [MQTT-3.1.2-24].
+      conn.close(CloseReason.ProtocolError);
+      return true;
     }
-    const shared = parseSharedFilter(req.filter);
-    // [MQTT-3.8.3-4] no local on a shared subscription is a protocol error.
-    if (shared && req.noLocal) throw protocolError('no local set on a shared subscription');
-    const existing = session.subs.get(req.filter);
-    const sub: Subscription = {
-      session,
-      key: req.filter,
-      filter: shared ? shared.filter : req.filter,
-      share: shared ? shared.group : null,
-      qos: req.qos,
-      noLocal: req.noLocal,
-      retainAsPublished: req.retainAsPublished,
-      retainHandling: req.retainHandling,
-      subId,
-      subIds: subId !== 0 ? [subId] : null,
-    };
-    // [MQTT-3.8.4-3] a subscription with the same filter is replaced, not duplicated.
-    if (existing) core.router.remove(existing);
-    session.subs.set(req.filter, sub);
-    core.router.add(sub);
-    codes.push(req.qos);
-    if (log.subscribe) log.line(`${conn.logId} ${req.qos} ${req.filter}`);
-    // Retained messages: not for shared subscriptions [MQTT-4.8.2-?]; retain handling 1 only for a new one,
-    // 2 never [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11].
-    if (!shared && (req.retainHandling === 0 || (req.retainHandling === 1 && !existing))) {
-      const msgs = core.retained.match(sub.filter, now);
-      if (msgs.length > 0) retained.push([sub, msgs]);
-    }
-  }
-  if (!sendControl(conn, { cmd: 'suback', messageId: pkt.packetId, granted: codes })) {
-    // Not even the bare SUBACK fits the client's Maximum Packet Size [MQTT-3.1.2-24].
-    conn.close(CloseReason.ProtocolError);
-    return;
-  }
-  if (log.debug) log.line(`Sending SUBACK to ${conn.logId}`);
-  for (const [sub, msgs] of retained) deliverRetained(core, sub, msgs, now);
+    if (log.debug) log.line(`Sending SUBACK to ${conn.logId}`);
+    for (const [sub, msgs] of retained) deliverRetained(core, sub, msgs, now);
+    return true;
+  });
 }

@@ -7,6 +7,7 @@ import type { Core } from '../core/core.js';
 import { sendControl } from '../core/encode.js';
 import { CloseReason } from '../core/outlet.js';
 import { decodeUnsubscribe } from '../decode.js';
+import { SLICE, inSlices } from './slices.js';
 
 export function handleUnsubscribe(core: Core, conn: Client, buf: Buffer, start: number, end: number): void {
   const v5 = conn.protocolVersion === 5;
@@ -15,21 +16,28 @@ export function handleUnsubscribe(core: Core, conn: Client, buf: Buffer, start: 
   const session = conn.session!;
   if (log.debug) log.line(`Received UNSUBSCRIBE from ${conn.logId}`);
   const codes: number[] = [];
-  for (const filter of pkt.filters) {
-    if (log.debug) log.line(`\t${filter}`);
-    const sub = session.subs.get(filter);
-    if (sub) {
-      core.router.remove(sub);
-      session.subs.delete(filter);
-      if (log.unsubscribe) log.line(`${conn.logId} ${filter}`);
+  const filters = pkt.filters;
+  let i = 0;
+  inSlices(core, conn, 'an UNSUBSCRIBE', () => {
+    for (const stop = Math.min(filters.length, i + SLICE); i < stop; i++) {
+      const filter = filters[i];
+      if (log.debug) log.line(`\t${filter}`);
+      const sub = session.subs.get(filter);
+      if (sub) {
+        core.router.remove(sub);
+        session.subs.delete(filter);
+        if (log.unsubscribe) log.line(`${conn.logId} ${filter}`);
+      }
+      // [MQTT-3.11.3-1] v5: 0x11 when there was no such subscription.
+      codes.push(sub ? RC.Success : RC.NoSubscriptionExisted);
     }
-    // [MQTT-3.11.3-1] v5: 0x11 when there was no such subscription.
-    codes.push(sub ? RC.Success : RC.NoSubscriptionExisted);
-  }
-  // [MQTT-3.10.4-5] UNSUBACK even when nothing was removed.
-  if (!sendControl(conn, { cmd: 'unsuback', messageId: pkt.packetId, granted: codes })) {
-    conn.close(CloseReason.ProtocolError);
-    return;
-  }
-  if (log.debug) log.line(`Sending UNSUBACK to ${conn.logId}`);
+    if (i < filters.length) return false;
+    // [MQTT-3.10.4-5] UNSUBACK even when nothing was removed.
+    if (!sendControl(conn, { cmd: 'unsuback', messageId: pkt.packetId, granted: codes })) {
+      conn.close(CloseReason.ProtocolError);
+      return true;
+    }
+    if (log.debug) log.line(`Sending UNSUBACK to ${conn.logId}`);
+    return true;
+  });
 }

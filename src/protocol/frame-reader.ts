@@ -27,8 +27,11 @@ export interface FrameSink {
 
 /** Bytes shared by many readers for the packets they are assembling (the broker's partial_packet_budget). */
 export interface ByteBudget {
-  /** Take `n` bytes; false when they are not available. */
-  take(n: number): boolean;
+  /**
+   * Take `n` more bytes for a reader that already holds `held`; false when they are not available. A reader alone
+   * in holding any is never refused (one packet of the maximum size must still get through).
+   */
+  take(n: number, held: number): boolean;
   give(n: number): void;
   /** Call `wake` once (asynchronously) when bytes have been given back. */
   wait(wake: () => void): void;
@@ -155,7 +158,7 @@ export class FrameReader {
     const size = Math.min(this.need, Math.max(n, INITIAL_ASSEMBLY, 2 * have));
     const charge = Math.max(0, size - UNBUDGETED_BYTES) - this.charged;
     if (charge > 0 && this.budget !== null) {
-      if (!this.budget.take(charge)) return false;
+      if (!this.budget.take(charge, this.charged)) return false;
       this.charged += charge;
     }
     const grown = Buffer.allocUnsafe(size);
