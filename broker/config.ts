@@ -81,7 +81,7 @@ const SETTERS: Record<string, Setter> = {
   max_packet_size: integer('maxPacketSize', 0, 268_435_455),
   max_keepalive: integer('maxKeepalive', 0, 65535),
   max_topic_alias: integer('maxTopicAlias', 0, 65535),
-  sys_interval: integer('sysInterval', 0, 2 ** 31 - 1),
+  sys_interval: integer('sysInterval', 0, 65_535),
   allow_anonymous(value, ctx) {
     const b = parseBoolean(value);
     if (b === undefined) return `allow_anonymous must be true or false, got "${value}"`;

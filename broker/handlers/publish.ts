@@ -28,10 +28,8 @@ const EMPTY = Buffer.alloc(0);
  */
 export function publishDenied(topic: string): boolean {
   if (topic.charCodeAt(0) !== 0x24 || !topic.startsWith('$SYS')) return false;
-  const prefix = '$SYS/broker/connection/';
-  if (!topic.startsWith(prefix) || !topic.endsWith('/state')) return true;
-  const name = topic.slice(prefix.length, topic.length - '/state'.length);
-  return name.length === 0 || name.includes('/');
+  const levels = topic.split('/', 6);
+  return !(levels.length === 5 && levels[0] === '$SYS' && levels[1] === 'broker' && levels[2] === 'connection' && levels[4] === 'state');
 }
 
 export function handlePublish(core: Core, conn: Client, header: number, buf: Buffer, start: number, end: number): void {

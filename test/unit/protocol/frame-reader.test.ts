@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameReader, type FrameSink } from '../../../src/protocol/frame-reader.js';
+import { FrameReader, UNBUDGETED_BYTES, type ByteBudget, type FrameSink } from '../../../src/protocol/frame-reader.js';
 import { framePacket } from '../../../src/protocol/varint.js';
 
 interface Seen {
@@ -107,4 +107,77 @@ describe('FrameReader', () => {
     reader.feed(Buffer.concat([packet(0xc0, Buffer.alloc(0)), Buffer.from([0x00, 0x00]), packet(0xc0, Buffer.alloc(0))]));
     expect(seen.frames).toEqual([{ header: 0xc0, body: '' }]);
   });
+
+  it('holds about as many bytes as it received of a packet that arrives a byte at a time', () => {
+    const budget = new CountingBudget(Infinity);
+    const { sink, seen } = collector();
+    const reader = new FrameReader(sink);
+    reader.budget = budget;
+    const body = Buffer.alloc(300_000, 5);
+    const bytes = packet(0x30, body);
+    for (let i = 0; i < bytes.length; i++) {
+      reader.feed(bytes.subarray(i, i + 1));
+      if (i === 200_000) {
+        expect(reader.partialBytes).toBe(200_001);
+        // The assembly buffer at most doubles what arrived; beyond the first 64 KiB it is charged to the budget.
+        expect(budget.used).toBeLessThanOrEqual(2 * 200_001 - UNBUDGETED_BYTES);
+        expect(budget.used).toBeGreaterThanOrEqual(200_001 - UNBUDGETED_BYTES);
+      }
+    }
+    expect(seen.frames).toEqual([{ header: 0x30, body: body.toString('hex') }]);
+    expect(budget.used).toBe(0);
+  });
+
+  it('stops when the budget refuses, keeps what it was given, and goes on when woken', () => {
+    const budget = new CountingBudget(100_000);
+    budget.used = 50_000; // held by another reader
+    const { sink, seen } = collector();
+    let starved = 0;
+    let fed = 0;
+    const reader = new FrameReader({ ...sink, onStarved: () => starved++, onFed: () => fed++ });
+    reader.budget = budget;
+    const big = packet(0x30, Buffer.alloc(200_000, 1));
+    const small = packet(0x40, Buffer.from([0, 1]));
+    reader.feed(big.subarray(0, 150_000));
+    expect(starved).toBe(1);
+    expect(reader.paused).toBe(true);
+    reader.feed(Buffer.concat([big.subarray(150_000), small]));
+    expect(seen.frames).toEqual([]);
+    budget.used = 0; // the other reader finished
+    budget.wakeAll();
+    expect(fed).toBe(1);
+    expect(seen.frames.map((f) => f.header)).toEqual([0x30, 0x40]);
+    expect(budget.used).toBe(0);
+  });
+
+  it('refuses a PUBLISH over maxPublish while other packets may be as large as maxPacket', () => {
+    const { sink, seen } = collector();
+    const reader = new FrameReader(sink);
+    reader.maxPacket = 1_000;
+    reader.maxPublish = 100;
+    reader.feed(packet(0x82, Buffer.alloc(500, 1)));
+    expect(seen.frames).toHaveLength(1);
+    reader.feed(packet(0x30, Buffer.alloc(200, 1)).subarray(0, 4));
+    expect(seen.errors).toEqual(['too-large: packet of 203 bytes is larger than 100']);
+  });
 });
+
+class CountingBudget implements ByteBudget {
+  used = 0;
+  private waiters: (() => void)[] = [];
+  constructor(readonly limit: number) {}
+  take(n: number, held: number): boolean {
+    if (this.used > held && this.used + n > this.limit) return false;
+    this.used += n;
+    return true;
+  }
+  give(n: number): void {
+    this.used -= n;
+  }
+  wait(wake: () => void): void {
+    this.waiters.push(wake);
+  }
+  wakeAll(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
