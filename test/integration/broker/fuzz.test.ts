@@ -10,7 +10,7 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 import { afterEach, describe, expect, it } from 'vitest';
 import { generate, parser as createParser, type IConnectPacket, type Packet } from 'mqtt-packet';
 import { startTestBroker, testBrokerKinds, type BrokerKind, type TestBroker } from '../../helpers/brokers.js';
-import { Prng } from '../../helpers/prng.js';
+import { Prng } from '../../../bench/fuzz/prng.js';
 import {
   describePacket,
   FUZZ_VERSIONS,
@@ -20,7 +20,7 @@ import {
   WRITE_MODES,
   type ConnectionPlan,
   type FuzzVersion,
-} from '../../helpers/fuzz-packets.js';
+} from '../../../bench/fuzz/fuzz-packets.js';
 
 const TEST_FILE = 'test/integration/broker/fuzz.test.ts';
 const SEED = process.env.MQBENCH_FUZZ_SEED ?? 'mqbench-fuzz-1';
