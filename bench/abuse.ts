@@ -81,7 +81,7 @@ async function main(argv: readonly string[]): Promise<number> {
       : `\nThe bundled broker missed ${misses.length} goal(s):\n${misses.map((m) => `  - ${m}`).join('\n')}\n`,
   );
   for (const s of summaries.filter((x) => x.crashLines !== null)) {
-    process.stdout.write(`\n${s.attack} on ${s.brokerLabel}: the process died. Its last lines:\n${s.crashLines}\n`);
+    process.stdout.write(`\n${s.attack} on ${s.brokerLabel}: the process died. It printed:\n${s.crashLines}\n`);
   }
   if (args.markdownFile) {
     mkdirSync(dirname(args.markdownFile), { recursive: true });

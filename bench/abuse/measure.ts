@@ -5,7 +5,7 @@
  */
 import { fork } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { lastLines, startWatchedBroker, type WatchedBrokerKind } from '../harness/broker.js';
+import { crashExcerpt, firstErrorLine, startWatchedBroker, type WatchedBrokerKind } from '../harness/broker.js';
 import { forget, remember } from '../harness/children.js';
 import { compiledEntry } from '../harness/compiled.js';
 import { PingProbe } from '../harness/ping-probe.js';
@@ -76,7 +76,12 @@ export async function measure(attack: Attack, kind: WatchedBrokerKind, round: nu
   };
   let ping: PingProbe | undefined;
   try {
-    ping = await PingProbe.start(broker.host, broker.port, 'mqbench-abuse-ping');
+    try {
+      ping = await PingProbe.start(broker.host, broker.port, 'mqbench-abuse-ping');
+    } catch (err) {
+      record.error = `the ping probe could not connect before the attack: ${(err as Error).message}`;
+      return record;
+    }
     await sleep(SETTLE_MS);
     record.rssBeforeBytes = rss.now() ?? null;
     const logBefore = broker.output();
@@ -110,8 +115,8 @@ export async function measure(attack: Attack, kind: WatchedBrokerKind, round: nu
     record.brokerSaid = newLogLines(logBefore, broker.output());
     const crash = broker.crash();
     if (crash !== undefined) {
-      record.crash = crash;
-      record.crashLines = lastLines(broker.output(), 12);
+      record.crash = `${crash}${why(broker.output())}`;
+      record.crashLines = crashExcerpt(broker.output());
     }
     return record;
   } finally {
@@ -119,6 +124,12 @@ export async function measure(attack: Attack, kind: WatchedBrokerKind, round: nu
     rss.stop();
     await broker.stop();
   }
+}
+
+/** " (RangeError: …)" from a dead process's log, or nothing. */
+function why(log: string): string {
+  const line = firstErrorLine(log);
+  return line ? ` (${line})` : '';
 }
 
 /** The first few distinct lines logged after `before`, stack frames left out. */

@@ -16,6 +16,8 @@ const REPLY_WAIT_MS = 1_000;
 const DRAIN_WAIT_MS = 1_000;
 /** Time the broker gets to object to the last packets before the fuzzer hangs up. */
 const LAST_WORDS_MS = 30;
+/** Examples kept of each kind of problem; the counters count them all. */
+const EXAMPLES_KEPT = 20;
 
 export interface FuzzStats {
   connections: number;
@@ -26,9 +28,12 @@ export interface FuzzStats {
   /** Connections that stopped early because the broker stopped reading them (a flood held back). */
   heldBack: number;
   garbageFirst: number;
-  /** Connections opened with a non-CONNECT first byte that the broker left open: "lane/index packet first-bytes". */
+  /** Connections opened with a non-CONNECT first byte that the broker left open, and the first few of them
+   * ("lane/index kind packet first-bytes"). */
+  garbageLeftOpenCount: number;
   garbageLeftOpen: string[];
-  /** Connections that could not even be opened. */
+  /** Connections that could not even be opened, and the first few of them. */
+  connectFailed: number;
   connectFailures: string[];
   /** Connections opened, per plan kind. */
   byKind: Record<PlanKind, number>;
@@ -42,7 +47,9 @@ export function emptyStats(): FuzzStats {
     closedByBroker: 0,
     heldBack: 0,
     garbageFirst: 0,
+    garbageLeftOpenCount: 0,
     garbageLeftOpen: [],
+    connectFailed: 0,
     connectFailures: [],
     byKind: Object.fromEntries(PLAN_KINDS.map((k) => [k, 0])) as Record<PlanKind, number>,
   };
@@ -86,7 +93,8 @@ async function runConnection(target: LaneTarget, plan: ConnectionPlan): Promise<
     if (connected && !hungUp) stats.closedByBroker++;
   });
   if ((await waitForEvent(socket, ['connect', 'close'], CONNECT_TIMEOUT_MS)) !== 'connect') {
-    stats.connectFailures.push(label);
+    stats.connectFailed++;
+    if (stats.connectFailures.length < EXAMPLES_KEPT) stats.connectFailures.push(label);
     socket.destroy();
     return;
   }
@@ -126,7 +134,8 @@ async function runConnection(target: LaneTarget, plan: ConnectionPlan): Promise<
 
   if (plan.firstByteNotConnect) {
     if (!closed) await waitForEvent(socket, ['close'], GARBAGE_CLOSE_MS);
-    if (!closed) stats.garbageLeftOpen.push(label);
+    if (!closed && stats.garbageLeftOpen.length < EXAMPLES_KEPT) stats.garbageLeftOpen.push(label);
+    if (!closed) stats.garbageLeftOpenCount++;
   } else if (!closed) {
     if (lastWrite) await Promise.race([lastWrite, sleep(DRAIN_WAIT_MS)]);
     await waitForEvent(socket, ['close'], Math.max(plan.holdMs, LAST_WORDS_MS));

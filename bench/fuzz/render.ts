@@ -16,7 +16,7 @@ export function renderFuzzReport(r: FuzzReport): string {
   lines.push(`  connection kinds  ${PLAN_KINDS.filter((k) => s.byKind[k] > 0).map((k) => `${k} ${n(s.byKind[k])}`).join(', ')}`);
   lines.push(
     `  broker answers    closed ${n(s.closedByBroker)} connections itself, stopped reading ${n(s.heldBack)} floods; ` +
-      `${n(s.garbageFirst)} opened with a non-CONNECT byte, ${s.garbageLeftOpen.length} of them left open`,
+      `${n(s.garbageFirst)} opened with a non-CONNECT byte, ${n(s.garbageLeftOpenCount)} of them left open`,
   );
   lines.push(`  broker peak RSS   ${(r.brokerPeakRssBytes / MIB).toFixed(0)} MiB`);
   const loop = r.brokerLoopMaxMs === undefined ? 'not measurable from outside this broker' : `${n(r.brokerLoopMaxMs)} ms`;
@@ -39,7 +39,7 @@ export function renderFuzzReport(r: FuzzReport): string {
     lines.push('  QoS 1 pair        not counted: the broker died');
   }
   if (r.crash) {
-    lines.push('', `The broker process ${r.crash.status}. Its last lines:`, indent(r.crash.lastLines || '(nothing)'));
+    lines.push('', `The broker process ${r.crash.status}. It printed:`, indent(r.crash.excerpt || '(nothing)'));
   }
   lines.push('');
   if (r.failures.length === 0) {

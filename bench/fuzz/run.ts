@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { lastLines, startWatchedBroker, type WatchedBroker, type WatchedBrokerKind } from '../harness/broker.js';
+import { crashExcerpt, firstErrorLine, startWatchedBroker, type WatchedBroker, type WatchedBrokerKind } from '../harness/broker.js';
 import { forget, remember } from '../harness/children.js';
 import { compiledEntry } from '../harness/compiled.js';
 import { PingProbe } from '../harness/ping-probe.js';
@@ -59,8 +59,8 @@ export interface FuzzReport {
   pingAnswered: number;
   connectProbe: ConnectProbeResult;
   steady: SteadyReport | undefined;
-  /** How the broker process ended on its own, and its last words. */
-  crash: { status: string; lastLines: string } | undefined;
+  /** How the broker process ended on its own, and what it printed about it. */
+  crash: { status: string; excerpt: string } | undefined;
   /** This process's own longest event-loop delay: a probe cannot be more precise than this, ms. */
   probeProcessLoopMaxMs: number;
   /** Everything that makes the run fail; empty when it passed. */
@@ -95,8 +95,15 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     cleanups.push(() => connectProbe.stop());
 
     const failures: string[] = [];
+    let lastSecond = 0;
     const fuzz = await fuzzWhileWatching(options, broker, {
-      progress: (stats, elapsedMs) => say(progressLine(stats, elapsedMs, options, broker, rss, ping)),
+      progress: (stats, elapsedMs) => {
+        // Reports come four times a second; a line a second is enough.
+        const second = Math.floor(elapsedMs / 1000);
+        if (second <= lastSecond) return;
+        lastSecond = second;
+        say(progressLine(stats, elapsedMs, options, broker, rss, ping));
+      },
       midway: async () => {
         const ackedBefore = publisher.acked.size;
         try {
@@ -130,20 +137,23 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     const stats = fuzz.stats;
     const brokerPeakRssBytes = rss.peak();
     const crashed = broker.crash();
-    if (crashed !== undefined) failures.unshift(`the broker process ${crashed}`);
+    if (crashed !== undefined) {
+      const why = firstErrorLine(broker.output());
+      failures.unshift(`the broker process ${crashed}${why ? ` (${why})` : ''}`);
+    }
     if (crashed === undefined) {
       for (const f of connectResult.failures) failures.push(`connect probe ${f}`);
       if (pingLongestMs > options.probeLimitMs) failures.push(`a PINGREQ waited ${Math.round(pingLongestMs)} ms for its PINGRESP (limit ${options.probeLimitMs} ms)`);
       if (stats.packetsWritten < options.packets) {
         failures.push(`the fuzzers wrote only ${stats.packetsWritten} of ${options.packets} packets within ${options.limitSeconds} s`);
       }
-      if (stats.connectFailures.length > 0) {
-        failures.push(`${stats.connectFailures.length} fuzz connections could not be opened (first: ${stats.connectFailures[0]})`);
+      if (stats.connectFailed > 0) {
+        failures.push(`${stats.connectFailed} fuzz connections could not be opened (first: ${stats.connectFailures[0]})`);
       }
       // [MQTT-3.1.0-1] the first packet must be CONNECT; [MQTT-4.8.0-1] a protocol violation closes the connection.
-      if (stats.garbageLeftOpen.length > 0) {
+      if (stats.garbageLeftOpenCount > 0) {
         failures.push(
-          `${stats.garbageLeftOpen.length} connections whose first byte is not CONNECT were still open after 2 s ` +
+          `${stats.garbageLeftOpenCount} connections whose first byte is not CONNECT were still open after 2 s ` +
             `(first: ${stats.garbageLeftOpen[0]})`,
         );
       }
@@ -160,7 +170,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       pingAnswered: ping.answered,
       connectProbe: connectResult,
       steady,
-      crash: crashed === undefined ? undefined : { status: crashed, lastLines: lastLines(broker.output(), 20) },
+      crash: crashed === undefined ? undefined : { status: crashed, excerpt: crashExcerpt(broker.output()) },
       probeProcessLoopMaxMs: ownLoop.max / 1e6,
       failures,
     };

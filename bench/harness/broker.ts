@@ -195,3 +195,32 @@ async function startBundled(conf: readonly string[]): Promise<WatchedBroker> {
 export function lastLines(text: string, n: number): string {
   return text.trim().split('\n').slice(-n).join('\n');
 }
+
+/**
+ * What a dead broker said about its death: from the source line Node points at to a few stack frames below the
+ * error, or the log's last lines when no error is named.
+ */
+export function crashExcerpt(log: string, frames = 6): string {
+  const lines = log.trimEnd().split('\n');
+  let at = -1;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (ERROR_LINE.test(lines[i])) {
+      at = i;
+      break;
+    }
+  }
+  if (at < 0) return lastLines(log, 15);
+  // Node prints "file:line", the source line and a caret, then a blank line, before the error.
+  const from = Math.max(0, at - 4);
+  const shown = lines.slice(from, at + 1 + frames);
+  const hidden = lines.slice(at + 1 + frames).filter((l) => l.trim().startsWith('at ')).length;
+  if (hidden > 0) shown.push(`    … ${hidden} more stack frames`);
+  return shown.join('\n');
+}
+
+const ERROR_LINE = /^\s*[A-Za-z]*Error\b.*:/;
+
+/** The first line naming an error in a log, e.g. "RangeError: Maximum call stack size exceeded". */
+export function firstErrorLine(log: string): string | undefined {
+  return log.split('\n').find((l) => ERROR_LINE.test(l))?.trim();
+}

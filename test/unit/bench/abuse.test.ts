@@ -5,6 +5,7 @@ import { ATTACKS } from '../../../bench/abuse/attacks/index.js';
 import { RSS_BUDGET_BYTES, judge, median, summarise } from '../../../bench/abuse/goals.js';
 import type { AbuseRecord } from '../../../bench/abuse/measure.js';
 import { renderAbuseMarkdown, renderAbuseTable, renderMisses } from '../../../bench/abuse/render.js';
+import { firstErrorLine } from '../../../bench/harness/broker.js';
 
 const MIB = 1024 * 1024;
 
@@ -123,5 +124,13 @@ describe('bench:abuse arguments', () => {
     expect(message).toContain('unknown broker "aedes"');
     expect(message).toContain('--rounds must be a whole number from 1');
     expect(message).toContain('unknown option "--markdwn" (did you mean --markdown?)');
+  });
+});
+
+describe('crash reports', () => {
+  it('name the error a dead Node process printed, whatever came before it', () => {
+    const log = 'file:///x/router.js:131\n    const hash = node.children.get("#");\n               ^\n\nRangeError: Maximum call stack size exceeded\n    at Map.get (<anonymous>)\n';
+    expect(firstErrorLine(log)).toBe('RangeError: Maximum call stack size exceeded');
+    expect(firstErrorLine('1700000000: Client c1 disconnected.\n')).toBeUndefined();
   });
 });
