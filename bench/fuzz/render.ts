@@ -33,7 +33,7 @@ export function renderFuzzReport(r: FuzzReport): string {
     const st = r.steady;
     lines.push(
       `  QoS 1 pair        ${n(st.sent)} sent, ${n(st.acknowledged)} acknowledged (${n(st.acknowledgedWhileAway)} while the ` +
-        `subscriber was away), ${n(st.received)} received, ${n(st.lost)} lost`,
+        `subscriber was away), ${n(st.received)} received, ${n(st.lost)} lost, ${n(st.duplicated)} duplicated`,
     );
   } else {
     lines.push('  QoS 1 pair        not counted: the broker died');

@@ -26,9 +26,11 @@ export function steadyNames(tag: string): SteadyNames {
   return { subscriberId: `${tag}-sub`, publisherId: `${tag}-pub`, topic: `${tag}/seq`, probePrefix: `${tag}-probe` };
 }
 
-/** A persistent-session v5 subscriber; records the distinct sequence numbers it receives. */
+/** A persistent-session v5 subscriber; records the distinct sequence numbers it receives, and repeats. */
 export class SteadySubscriber {
   readonly received = new Set<number>();
+  /** Deliveries of a sequence number already received (allowed at QoS 1, after the reconnection say). */
+  duplicates = 0;
   client: MqttClient | undefined;
 
   constructor(
@@ -87,8 +89,10 @@ export class SteadySubscriber {
 
   private receive(client: MqttClient, p: Packet): void {
     if (p.cmd !== 'publish') return;
-    // QoS 1 may deliver twice (after the bounce, say); only distinct sequence numbers count.
-    this.received.add(Number(p.payload.toString()));
+    // QoS 1 may deliver twice (after the bounce, say); only distinct sequence numbers count as received.
+    const seq = Number(p.payload.toString());
+    if (this.received.has(seq)) this.duplicates++;
+    else this.received.add(seq);
     if (p.qos === 1) client.send({ cmd: 'puback', messageId: p.messageId, reasonCode: 0 });
   }
 }
