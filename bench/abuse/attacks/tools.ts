@@ -1,5 +1,5 @@
 /** What the attacks share: clients that must connect, and sending under a PINGREQ-confirmed window. */
-import type { IConnectPacket } from 'mqtt-packet';
+import type { IConnectPacket, Packet } from 'mqtt-packet';
 import { MqttClient, connackCode } from '../../harness/mqtt-client.js';
 import type { AttackTarget } from '../attack.js';
 
@@ -10,7 +10,7 @@ export const ACK_TIMEOUT_MS = 10_000;
 export async function connected(
   target: AttackTarget,
   connect: Omit<IConnectPacket, 'cmd'> & { clientId: string },
-  onPacket?: (client: MqttClient, p: import('mqtt-packet').Packet) => void,
+  onPacket?: (client: MqttClient, p: Packet) => void,
 ): Promise<MqttClient> {
   const [client, connack] = await MqttClient.open({
     host: target.host,
