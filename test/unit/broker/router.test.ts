@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Router } from '../../../broker/core/router.js';
 import { Session, type Subscription } from '../../../broker/core/session.js';
 import { parseSharedFilter, topicMatches } from '../../../src/protocol/topic.js';
-import { Prng } from '../../helpers/prng.js';
+import { Prng } from '../../../bench/fuzz/prng.js';
 
 function sub(session: Session, key: string, qos = 0, extra: Partial<Subscription> = {}): Subscription {
   const shared = parseSharedFilter(key);

@@ -12,7 +12,7 @@ import {
   type StreamDelivery,
   type StreamExpectation,
 } from '../../../src/metrics/delivery.js';
-import { Prng } from '../../helpers/prng.js';
+import { Prng } from '../../../bench/fuzz/prng.js';
 
 const PUB = 7;
 const TOPIC = 'bench/t/0';

@@ -5,7 +5,7 @@ import {
   MAX_LATENCY_US,
   mergeEncodedHistograms,
 } from '../../../src/metrics/histogram.js';
-import { Prng } from '../../helpers/prng.js';
+import { Prng } from '../../../bench/fuzz/prng.js';
 
 function libraryHistogram() {
   return build({

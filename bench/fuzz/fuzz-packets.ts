@@ -1,12 +1,12 @@
 /**
- * Seeded MQTT packet fuzzer: valid packets of every type and protocol version (built with mqtt-packet),
- * byte-level mutations of them, and per-connection plans of how the bytes are cut into socket writes.
+ * Seeded MQTT packet fuzzer, packet by packet: valid packets of every type, protocol version and v5 property
+ * (built with mqtt-packet), and byte-level mutations of them. connection-plans.ts strings them into connections.
  *
- * Everything is a pure function of a Prng, so one (seed, lane, connection index) always yields the same bytes.
- * Client ids start with `fuzz-` and topics come from a fixed pool under `fuzz/` (plus wildcards), so a test can
- * keep its well-behaved clients out of the fuzzers' way by using other names.
+ * Everything is a pure function of a Prng, so one seed always yields the same bytes. Client ids start with `fuzz-`
+ * and topics with `fuzz` (or are wildcards), so a run can keep its well-behaved clients out of the fuzzers' way by
+ * using other names.
  */
-import { generate, type Packet, type PacketCmd, type QoS, type UserProperties } from 'mqtt-packet';
+import { generate, type IConnackPacket, type Packet, type PacketCmd, type QoS, type UserProperties } from 'mqtt-packet';
 import type { Prng } from './prng.js';
 
 export type FuzzVersion = 3 | 4 | 5;
@@ -46,6 +46,9 @@ export const MUTATION_KINDS = [
   'bad-utf8',
   'string-oversize',
   'property-length',
+  'property-duplicate',
+  'property-foreign',
+  'varint-huge',
   'type-swap',
   'random-bytes',
 ] as const;
@@ -59,35 +62,6 @@ export interface FuzzPacket {
   version: FuzzVersion;
   /** The mutation applied to the valid encoding, if any. */
   mutation: MutationKind | undefined;
-}
-
-export type WriteMode = 'one-per-write' | 'coalesced' | 'split' | 'random-cuts';
-export const WRITE_MODES: readonly WriteMode[] = ['one-per-write', 'coalesced', 'split', 'random-cuts'];
-
-export interface PlannedWrite {
-  bytes: Buffer;
-  /** How many packets end inside this write (a split packet counts once, with its last piece). */
-  packetsDone: number;
-  /** Yield to the event loop before this write so that it leaves in its own TCP segment. */
-  yieldBefore: boolean;
-}
-
-export interface ConnectionPlan {
-  lane: number;
-  index: number;
-  /** The version of the opening CONNECT (and of most packets after it). */
-  version: FuzzVersion;
-  /** 'connect': a CONNECT (usually valid) comes first; 'garbage': something else does. */
-  opening: 'connect' | 'garbage';
-  /** The first byte announces a packet type other than CONNECT, which any broker must refuse [MQTT-3.1.0-1]. */
-  firstByteNotConnect: boolean;
-  /** Wait for the broker's first bytes (CONNACK) after the opening, so later packets meet a connected session. */
-  awaitConnack: boolean;
-  packets: FuzzPacket[];
-  writeMode: WriteMode;
-  writes: PlannedWrite[];
-  /** How the fuzzer hangs up if the broker has not: FIN or an abrupt destroy. */
-  hangUp: 'end' | 'destroy';
 }
 
 /** Topics the fuzzers publish to; filters they subscribe to. None reaches outside `fuzz/` except through wildcards. */
@@ -135,21 +109,21 @@ const V5_REASONS_DISCONNECT = [0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x8d, 0
 // ---------------------------------------------------------------------------------------------------------------
 // Valid packets
 
-function fuzzClientId(p: Prng): string {
+export function fuzzClientId(p: Prng): string {
   // A small id pool makes fuzzers take over each other's sessions.
   return p.chance(0.8) ? `fuzz-${p.int(48)}` : `fuzz-${p.word(p.between(1, 16))}`;
 }
 
-function fuzzTopic(p: Prng): string {
+export function fuzzTopic(p: Prng): string {
   return p.chance(0.6) ? p.pick(FUZZ_TOPICS) : `fuzz/${p.word(p.between(1, 10))}/${p.int(8)}`;
 }
 
-function fuzzFilter(p: Prng): string {
+export function fuzzFilter(p: Prng): string {
   if (p.chance(0.7)) return p.pick(FUZZ_FILTERS);
   return `fuzz/${p.chance(0.5) ? '+' : p.word(3)}/${p.chance(0.5) ? '#' : p.word(2)}`;
 }
 
-function payload(p: Prng): Buffer {
+export function fuzzPayload(p: Prng): Buffer {
   return p.bytes(p.chance(0.03) ? p.between(256, 4096) : p.between(0, 48));
 }
 
@@ -172,6 +146,8 @@ function buildConnect(p: Prng, version: FuzzVersion): Packet {
   const clean = p.chance(0.6);
   const clientId = version !== 3 && clean && p.chance(0.05) ? '' : fuzzClientId(p);
   const username = maybe(p, 0.2, () => p.word(p.between(0, 10)));
+  // The broker offers no extended authentication: a method is refused, with or without data.
+  const authenticationMethod = maybe(p, 0.05, () => p.word(6));
   return {
     cmd: 'connect',
     protocolId: version === 3 ? 'MQIsdp' : 'MQTT',
@@ -184,7 +160,7 @@ function buildConnect(p: Prng, version: FuzzVersion): Packet {
     will: p.chance(0.25)
       ? {
           topic: fuzzTopic(p),
-          payload: payload(p),
+          payload: fuzzPayload(p),
           qos: p.int(3) as QoS,
           retain: p.chance(0.2),
           properties:
@@ -211,7 +187,8 @@ function buildConnect(p: Prng, version: FuzzVersion): Packet {
             requestResponseInformation: maybe(p, 0.2, () => p.chance(0.5)),
             requestProblemInformation: maybe(p, 0.2, () => p.chance(0.5)),
             userProperties: maybe(p, 0.3, () => userProperties(p)),
-            authenticationMethod: maybe(p, 0.03, () => p.word(6)),
+            authenticationMethod,
+            authenticationData: authenticationMethod === undefined ? undefined : maybe(p, 0.6, () => p.bytes(8)),
           }
         : undefined,
   };
@@ -231,7 +208,7 @@ function buildPublish(p: Prng, version: FuzzVersion): Packet {
     retain: p.chance(0.08),
     // An alias-only PUBLISH has an empty topic; without a known alias it is a protocol error.
     topic: alias !== undefined && p.chance(0.4) ? '' : fuzzTopic(p),
-    payload: payload(p),
+    payload: fuzzPayload(p),
     messageId: qos > 0 ? packetId(p) : undefined,
     properties:
       version === 5
@@ -260,6 +237,28 @@ function ackProperties(p: Prng, version: FuzzVersion): AckProperties | undefined
   return {
     reasonString: maybe(p, 0.5, () => p.word(p.between(0, 20))),
     userProperties: maybe(p, 0.5, () => userProperties(p)),
+  };
+}
+
+function connackProperties(p: Prng): IConnackPacket['properties'] {
+  return {
+    sessionExpiryInterval: maybe(p, 0.3, () => p.int(600)),
+    receiveMaximum: maybe(p, 0.3, () => p.between(1, 100)),
+    maximumQoS: maybe(p, 0.3, () => p.int(2)),
+    retainAvailable: maybe(p, 0.3, () => p.chance(0.5)),
+    maximumPacketSize: maybe(p, 0.3, () => p.between(64, 1 << 20)),
+    assignedClientIdentifier: maybe(p, 0.3, () => `fuzz-${p.word(8)}`),
+    topicAliasMaximum: maybe(p, 0.3, () => p.int(20)),
+    reasonString: maybe(p, 0.3, () => p.word(12)),
+    userProperties: maybe(p, 0.3, () => userProperties(p)),
+    wildcardSubscriptionAvailable: maybe(p, 0.3, () => p.chance(0.5)),
+    subscriptionIdentifiersAvailable: maybe(p, 0.3, () => p.chance(0.5)),
+    sharedSubscriptionAvailable: maybe(p, 0.3, () => p.chance(0.5)),
+    serverKeepAlive: maybe(p, 0.3, () => p.int(600)),
+    responseInformation: maybe(p, 0.3, () => `fuzz/${p.word(6)}`),
+    serverReference: maybe(p, 0.3, () => `${p.word(6)}:1883`),
+    authenticationMethod: maybe(p, 0.3, () => p.word(6)),
+    authenticationData: maybe(p, 0.3, () => p.bytes(p.between(0, 8))),
   };
 }
 
@@ -318,12 +317,14 @@ function buildPacket(p: Prng, cmd: PacketCmd, version: FuzzVersion): Packet {
       };
     }
     case 'connack':
+      // Only a server sends CONNACK; from a client it is a protocol error, whatever it carries. It is also the one
+      // packet that can carry every server-side property, so the broker meets each of them somewhere.
       return {
         cmd,
         sessionPresent: p.chance(0.5),
         returnCode: version === 5 ? undefined : p.int(6),
         reasonCode: version === 5 ? p.pick([0x00, 0x80, 0x85, 0x87]) : undefined,
-        properties: version === 5 ? { receiveMaximum: maybe(p, 0.5, () => p.between(1, 100)) } : undefined,
+        properties: version === 5 ? connackProperties(p) : undefined,
       };
     case 'suback':
       return { cmd, messageId: packetId(p), granted: [p.pick([0, 1, 2, 0x80])], properties: ackProperties(p, version) };
@@ -347,6 +348,7 @@ function buildPacket(p: Prng, cmd: PacketCmd, version: FuzzVersion): Packet {
                 sessionExpiryInterval: maybe(p, 0.5, () => p.int(600)),
                 reasonString: maybe(p, 0.5, () => p.word(10)),
                 userProperties: maybe(p, 0.3, () => userProperties(p)),
+                serverReference: maybe(p, 0.1, () => `${p.word(6)}:1883`),
               }
             : undefined,
       };
@@ -380,6 +382,8 @@ interface Layout {
   packetIdAt: number | undefined;
   /** Offset of the v5 property length varint. */
   propsLengthAt: number | undefined;
+  /** Offset of the v5 will property length varint of a CONNECT. */
+  willPropsLengthAt: number | undefined;
   /** Offsets of the 2-byte length prefixes of UTF-8 string fields (not the protocol name). */
   strings: number[];
   /** CONNECT flags byte. */
@@ -420,6 +424,7 @@ function layoutOf(pkt: FuzzPacket): Layout {
     remainingLength: rl.value,
     packetIdAt: undefined,
     propsLengthAt: undefined,
+    willPropsLengthAt: undefined,
     strings: [],
     connectFlagsAt: undefined,
     lastOptionsAt: undefined,
@@ -439,6 +444,7 @@ function layoutOf(pkt: FuzzPacket): Layout {
       pos += 2 + b.readUInt16BE(pos);
       if (b[flagsAt] & 0x04) {
         if (v5) {
+          layout.willPropsLengthAt = pos;
           const willProps = readVarint(b, pos);
           pos += willProps.length + willProps.value;
         }
@@ -495,6 +501,159 @@ function layoutOf(pkt: FuzzPacket): Layout {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// v5 properties: what each identifier's value looks like, and where each may appear
+
+type PropertyValue = 'byte' | 'int16' | 'int32' | 'varint' | 'string' | 'binary' | 'pair';
+
+const PROPERTY_VALUES: ReadonlyMap<number, PropertyValue> = new Map([
+  [0x01, 'byte'], // payload format indicator
+  [0x02, 'int32'], // message expiry interval
+  [0x03, 'string'], // content type
+  [0x08, 'string'], // response topic
+  [0x09, 'binary'], // correlation data
+  [0x0b, 'varint'], // subscription identifier
+  [0x11, 'int32'], // session expiry interval
+  [0x12, 'string'], // assigned client identifier
+  [0x13, 'int16'], // server keep alive
+  [0x15, 'string'], // authentication method
+  [0x16, 'binary'], // authentication data
+  [0x17, 'byte'], // request problem information
+  [0x18, 'int32'], // will delay interval
+  [0x19, 'byte'], // request response information
+  [0x1a, 'string'], // response information
+  [0x1c, 'string'], // server reference
+  [0x1f, 'string'], // reason string
+  [0x21, 'int16'], // receive maximum
+  [0x22, 'int16'], // topic alias maximum
+  [0x23, 'int16'], // topic alias
+  [0x24, 'byte'], // maximum QoS
+  [0x25, 'byte'], // retain available
+  [0x26, 'pair'], // user property
+  [0x27, 'int32'], // maximum packet size
+  [0x28, 'byte'], // wildcard subscription available
+  [0x29, 'byte'], // subscription identifiers available
+  [0x2a, 'byte'], // shared subscription available
+]);
+
+/** Every MQTT 5 property identifier. */
+export const V5_PROPERTY_IDS: readonly number[] = [...PROPERTY_VALUES.keys()];
+
+const ACK_PROPERTIES = [0x1f, 0x26];
+/** The properties each packet may carry (MQTT 5 section 2.2.2.2); a CONNECT's will has a list of its own. */
+const ALLOWED_PROPERTIES: Readonly<Record<PacketCmd | 'will', readonly number[]>> = {
+  connect: [0x11, 0x21, 0x27, 0x22, 0x19, 0x17, 0x26, 0x15, 0x16],
+  will: [0x18, 0x01, 0x02, 0x03, 0x08, 0x09, 0x26],
+  connack: [0x11, 0x21, 0x24, 0x25, 0x27, 0x12, 0x22, 0x1f, 0x26, 0x28, 0x29, 0x2a, 0x13, 0x1a, 0x1c, 0x15, 0x16],
+  publish: [0x01, 0x02, 0x23, 0x08, 0x09, 0x26, 0x0b, 0x03],
+  puback: ACK_PROPERTIES,
+  pubrec: ACK_PROPERTIES,
+  pubrel: ACK_PROPERTIES,
+  pubcomp: ACK_PROPERTIES,
+  subscribe: [0x0b, 0x26],
+  suback: ACK_PROPERTIES,
+  unsubscribe: [0x26],
+  unsuback: ACK_PROPERTIES,
+  pingreq: [],
+  pingresp: [],
+  disconnect: [0x11, 0x1f, 0x26, 0x1c],
+  auth: [0x15, 0x16, 0x1f, 0x26],
+};
+
+interface PropertyList {
+  /** Offset of the property length varint. */
+  at: number;
+  /** Offsets of the first and past the last property byte. */
+  start: number;
+  end: number;
+  entries: { id: number; start: number; end: number }[];
+}
+
+/** The property list whose length varint is at `at`, in an encoding mqtt-packet produced. */
+function readProperties(b: Buffer, at: number): PropertyList {
+  const length = readVarint(b, at);
+  const start = at + length.length;
+  const end = start + length.value;
+  const entries: PropertyList['entries'] = [];
+  for (let pos = start; pos < end; ) {
+    const id = b[pos];
+    const kind = PROPERTY_VALUES.get(id);
+    if (kind === undefined) throw new Error(`fuzz layout: unknown property 0x${id.toString(16)} at ${pos}`);
+    const valueAt = pos + 1;
+    let next: number;
+    switch (kind) {
+      case 'byte':
+        next = valueAt + 1;
+        break;
+      case 'int16':
+        next = valueAt + 2;
+        break;
+      case 'int32':
+        next = valueAt + 4;
+        break;
+      case 'varint':
+        next = valueAt + readVarint(b, valueAt).length;
+        break;
+      case 'string':
+      case 'binary':
+        next = valueAt + 2 + b.readUInt16BE(valueAt);
+        break;
+      case 'pair': {
+        const valueStart = valueAt + 2 + b.readUInt16BE(valueAt);
+        next = valueStart + 2 + b.readUInt16BE(valueStart);
+        break;
+      }
+    }
+    entries.push({ id, start: pos, end: next });
+    pos = next;
+  }
+  return { at, start, end, entries };
+}
+
+/** The identifiers of the properties an unmutated v5 packet carries, its will's included. */
+export function propertyIds(pkt: FuzzPacket): number[] {
+  if (pkt.version !== 5 || pkt.mutation !== undefined || pkt.cmd === 'random') return [];
+  const layout = layoutOf(pkt);
+  const ids: number[] = [];
+  for (const at of [layout.propsLengthAt, layout.willPropsLengthAt]) {
+    if (at !== undefined && at < pkt.bytes.length) ids.push(...readProperties(pkt.bytes, at).entries.map((e) => e.id));
+  }
+  return ids;
+}
+
+/** One property of identifier `id` with a value of the right shape (not necessarily a sensible one). */
+function encodeProperty(p: Prng, id: number): Buffer {
+  const lengthPrefixed = (bytes: Buffer): Buffer => Buffer.concat([u16(bytes.length), bytes]);
+  switch (PROPERTY_VALUES.get(id)) {
+    case 'byte':
+      return Buffer.from([id, p.int(2)]);
+    case 'int16':
+      return Buffer.concat([Buffer.from([id]), u16(p.int(65536))]);
+    case 'int32': {
+      const b = Buffer.alloc(5);
+      b[0] = id;
+      b.writeUInt32BE(p.next(), 1);
+      return b;
+    }
+    case 'varint':
+      return Buffer.from([id, ...encodeVarint(p.between(1, 268_435_455))]);
+    case 'string':
+      return Buffer.concat([Buffer.from([id]), lengthPrefixed(Buffer.from(p.word(p.between(0, 12))))]);
+    case 'binary':
+      return Buffer.concat([Buffer.from([id]), lengthPrefixed(p.bytes(p.between(0, 12)))]);
+    case 'pair':
+      return Buffer.concat([Buffer.from([id]), lengthPrefixed(Buffer.from(p.word(4))), lengthPrefixed(Buffer.from(p.word(6)))]);
+    default:
+      return Buffer.from([id]);
+  }
+}
+
+function u16(n: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(n);
+  return b;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Mutations
 
 function withRemainingLength(
@@ -504,6 +663,30 @@ function withRemainingLength(
   body = b.subarray(layout.headerLength),
 ): Buffer {
   return Buffer.concat([Buffer.from([b[0], ...rlBytes]), body]);
+}
+
+/** The packet with the property list at `list.at` replaced by `content`, its length written as `lengthBytes`. */
+function withProperties(
+  b: Buffer,
+  layout: Layout,
+  list: PropertyList,
+  content: Buffer,
+  lengthBytes = encodeVarint(content.length),
+): Buffer {
+  const body = Buffer.concat([
+    b.subarray(layout.headerLength, list.at),
+    Buffer.from(lengthBytes),
+    content,
+    b.subarray(list.end),
+  ]);
+  return withRemainingLength(b, layout, encodeVarint(body.length), body);
+}
+
+/** The property list's bytes with `extra` inserted at a property boundary. */
+function insertProperty(p: Prng, b: Buffer, list: PropertyList, extra: Buffer): Buffer {
+  const boundaries = [list.start, ...list.entries.map((e) => e.end)];
+  const at = p.pick(boundaries);
+  return Buffer.concat([b.subarray(list.start, at), extra, b.subarray(at, list.end)]);
 }
 
 function bitFlip(p: Prng, b: Buffer): Buffer {
@@ -622,6 +805,56 @@ function applyMutation(p: Prng, pkt: FuzzPacket, kind: MutationKind): { bytes: B
       else out[at] ^= 0x01;
       return { bytes: out, kind };
     }
+    case 'property-duplicate': {
+      // A property that may appear once, twice [MQTT-2.2.2-2]; user properties may repeat, so they do not count.
+      if (layout.propsLengthAt === undefined || layout.propsLengthAt >= b.length || pkt.cmd === 'random') {
+        return { bytes: bitFlip(p, b), kind: 'bit-flip' };
+      }
+      const list = readProperties(b, layout.propsLengthAt);
+      const once = list.entries.filter((e) => e.id !== 0x26);
+      let extra: Buffer;
+      if (once.length > 0) {
+        const e = p.pick(once);
+        extra = Buffer.from(b.subarray(e.start, e.end));
+      } else {
+        const candidates = ALLOWED_PROPERTIES[pkt.cmd].filter((id) => id !== 0x26);
+        if (candidates.length === 0) return applyMutation(p, pkt, 'property-foreign');
+        const one = encodeProperty(p, p.pick(candidates));
+        extra = Buffer.concat([one, one]);
+      }
+      return { bytes: withProperties(b, layout, list, insertProperty(p, b, list, extra)), kind };
+    }
+    case 'property-foreign': {
+      // A property this packet type may not carry, or an identifier that is no property at all.
+      if (layout.propsLengthAt === undefined || layout.propsLengthAt >= b.length || pkt.cmd === 'random') {
+        return { bytes: bitFlip(p, b), kind: 'bit-flip' };
+      }
+      const list = readProperties(b, layout.propsLengthAt);
+      const allowed = ALLOWED_PROPERTIES[pkt.cmd];
+      const foreign = V5_PROPERTY_IDS.filter((id) => !allowed.includes(id));
+      const extra = p.chance(0.85) ? encodeProperty(p, p.pick(foreign)) : Buffer.from([p.pick([0x00, 0x04, 0x2b, 0x7f, 0x80])]);
+      return { bytes: withProperties(b, layout, list, insertProperty(p, b, list, extra)), kind };
+    }
+    case 'varint-huge': {
+      // Without properties, the remaining length is the packet's only variable byte integer.
+      if (layout.propsLengthAt === undefined || layout.propsLengthAt >= b.length) return applyMutation(p, pkt, 'length-max');
+      const list = readProperties(b, layout.propsLengthAt);
+      const content = b.subarray(list.start, list.end);
+      switch (p.int(3)) {
+        case 0:
+          // A property length of 268,435,455 in a packet of a few dozen bytes.
+          return { bytes: withProperties(b, layout, list, content, [0xff, 0xff, 0xff, 0x7f]), kind };
+        case 1: {
+          // A subscription identifier at the largest value a varint holds, or in five bytes.
+          const value = p.chance(0.5) ? [0xff, 0xff, 0xff, 0x7f] : [0x80, 0x80, 0x80, 0x80, 0x01];
+          const extra = Buffer.from([0x0b, ...value]);
+          return { bytes: withProperties(b, layout, list, insertProperty(p, b, list, extra)), kind };
+        }
+        default:
+          // A property length whose continuation bits never stop.
+          return { bytes: withProperties(b, layout, list, content, [0x80, 0x80, 0x80, 0x80, 0x80, 0x80]), kind };
+      }
+    }
     case 'type-swap': {
       const out = Buffer.from(b);
       out[0] = (p.int(16) << 4) | (out[0] & 0x0f);
@@ -643,150 +876,11 @@ export function mutatePacket(p: Prng, pkt: FuzzPacket, kind: MutationKind = p.pi
   };
 }
 
+/** Where the packet identifier of an unmutated packet is, if it has one. */
+export function packetIdOffset(pkt: FuzzPacket): number | undefined {
+  return layoutOf(pkt).packetIdAt;
+}
+
 export function describePacket(pkt: FuzzPacket): string {
   return `${pkt.cmd}/v${pkt.version}${pkt.mutation ? `+${pkt.mutation}` : ''}`;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Connection plans
-
-const BODY_CMDS: ReadonlyArray<readonly [PacketCmd, number]> = [
-  ['publish', 30],
-  ['subscribe', 10],
-  ['unsubscribe', 5],
-  ['puback', 4],
-  ['pubrec', 4],
-  ['pubrel', 4],
-  ['pubcomp', 4],
-  ['pingreq', 5],
-  ['disconnect', 1],
-  ['connect', 1], // a second CONNECT [MQTT-3.1.0-2]
-  ['auth', 1.5],
-  ['connack', 1],
-  ['suback', 1],
-  ['unsuback', 1],
-  ['pingresp', 1],
-];
-
-function bodyPacket(p: Prng, version: FuzzVersion, mutationRate: number): FuzzPacket {
-  const v = p.chance(0.9) ? version : p.pick(FUZZ_VERSIONS);
-  const valid = validPacket(p, p.weighted(BODY_CMDS), v);
-  return p.chance(mutationRate) ? mutatePacket(p, valid) : valid;
-}
-
-const NON_CONNECT_CMDS = PACKET_CMDS.filter((c) => c !== 'connect');
-
-function garbageOpening(p: Prng, version: FuzzVersion): FuzzPacket {
-  const r = p.float();
-  if (r < 0.4) {
-    const bytes = p.bytes(p.between(1, 48));
-    // Force a non-CONNECT type so the broker can tell at once.
-    let type = p.int(15);
-    if (type >= 1) type++;
-    bytes[0] = (type << 4) | (bytes[0] & 0x0f);
-    return { bytes, cmd: 'random', version, mutation: 'random-bytes' };
-  }
-  if (r < 0.8) return validPacket(p, p.pick(NON_CONNECT_CMDS), version);
-  return mutatePacket(p, validPacket(p, p.pick(PACKET_CMDS), version));
-}
-
-function cut(p: Prng, bytes: Buffer, pieces: number): Buffer[] {
-  if (bytes.length < 2) return [bytes];
-  const points = new Set<number>();
-  for (let i = 1; i < pieces; i++) points.add(p.between(1, bytes.length - 1));
-  const sorted = [...points].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const point of sorted) {
-    out.push(bytes.subarray(prev, point));
-    prev = point;
-  }
-  out.push(bytes.subarray(prev));
-  return out;
-}
-
-function planWrites(p: Prng, packets: FuzzPacket[], mode: WriteMode): PlannedWrite[] {
-  const writes: PlannedWrite[] = [];
-  switch (mode) {
-    case 'one-per-write':
-      for (const pkt of packets) writes.push({ bytes: pkt.bytes, packetsDone: 1, yieldBefore: false });
-      break;
-    case 'coalesced':
-      for (let i = 0; i < packets.length; ) {
-        const n = Math.min(packets.length - i, p.between(2, 8));
-        const bytes = Buffer.concat(packets.slice(i, i + n).map((x) => x.bytes));
-        writes.push({ bytes, packetsDone: n, yieldBefore: false });
-        i += n;
-      }
-      break;
-    case 'split':
-      for (const pkt of packets) {
-        const pieces = cut(p, pkt.bytes, p.between(2, 4));
-        pieces.forEach((piece, i) =>
-          writes.push({ bytes: piece, packetsDone: i === pieces.length - 1 ? 1 : 0, yieldBefore: i > 0 }),
-        );
-      }
-      break;
-    case 'random-cuts': {
-      const all = Buffer.concat(packets.map((x) => x.bytes));
-      const ends: number[] = [];
-      let total = 0;
-      for (const pkt of packets) ends.push((total += pkt.bytes.length));
-      const pieces = cut(p, all, Math.max(2, Math.ceil(all.length / p.between(8, 64))));
-      let offset = 0;
-      let endIndex = 0;
-      for (const piece of pieces) {
-        offset += piece.length;
-        let done = 0;
-        while (endIndex < ends.length && ends[endIndex] <= offset) {
-          done++;
-          endIndex++;
-        }
-        writes.push({ bytes: piece, packetsDone: done, yieldBefore: true });
-      }
-      break;
-    }
-  }
-  return writes;
-}
-
-/** The plan for connection `index` of fuzz lane `lane`; a pure function of the root seed, lane and index. */
-export function planConnection(root: Prng, lane: number, index: number): ConnectionPlan {
-  const p = root.derive('connection', lane, index);
-  const version = p.pick(FUZZ_VERSIONS);
-  const opening: ConnectionPlan['opening'] = p.chance(0.12) ? 'garbage' : 'connect';
-  const first =
-    opening === 'garbage'
-      ? garbageOpening(p, version)
-      : p.chance(0.92)
-        ? validPacket(p, 'connect', version)
-        : mutatePacket(p, validPacket(p, 'connect', version));
-  const packets = [first];
-  // Most connections stay well-formed for a while so the broker parses deep; a few are mostly noise.
-  const mutationRate = p.weighted([
-    [0, 2],
-    [0.03, 4],
-    [0.1, 3],
-    [0.4, 1],
-  ] as const);
-  const bodyCount = opening === 'garbage' ? p.between(0, 4) : p.between(4, 48);
-  for (let i = 0; i < bodyCount; i++) packets.push(bodyPacket(p, version, mutationRate));
-  const writeMode = p.weighted([
-    ['one-per-write', 35],
-    ['coalesced', 30],
-    ['split', 15],
-    ['random-cuts', 20],
-  ] as const);
-  return {
-    lane,
-    index,
-    version,
-    opening,
-    firstByteNotConnect: first.bytes[0] >> 4 !== 1,
-    awaitConnack: opening === 'connect' && first.mutation === undefined && p.chance(0.7),
-    packets,
-    writeMode,
-    writes: planWrites(p, packets, writeMode),
-    hangUp: p.chance(0.5) ? 'end' : 'destroy',
-  };
 }

@@ -1,5 +1,5 @@
 /**
- * A small seeded pseudo-random generator (sfc32 seeded by cyrb128) for reproducible tests.
+ * A small seeded pseudo-random generator (sfc32 seeded by cyrb128) for reproducible fuzzing and tests.
  *
  * Math.random cannot be replayed; a failing fuzz run must be re-runnable from the seed it prints.
  * `derive()` gives an independent stream per (lane, connection) so a stream's values do not depend
