@@ -92,6 +92,9 @@ export class Core implements Env {
       if (conn !== null && conn.state !== ConnState.Closed) {
         if (conn.state === ConnState.Connected && conn.protocolVersion === 5) conn.sendDisconnect(RC.ImplementationSpecificError);
         conn.close(CloseReason.Fault);
+      } else if (who instanceof Session && who.conn === null && !who.ended) {
+        // An offline session whose timer failed would otherwise never expire: it ends now.
+        this.endSession(who);
       }
     } catch (again) {
       // Closing failed too: the client is left to its socket's own end. Nothing may escape the guard.

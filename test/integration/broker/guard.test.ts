@@ -80,6 +80,8 @@ describe('bundled broker: the guard', () => {
     c.destroy();
     for (let i = 0; i < 40 && b.stats().faults === 0; i++) await sleep(100);
     expect(b.stats().faults).toBe(1);
+    // The session still ends: it would otherwise never expire.
+    expect(b.stats().sessions).toBe(0);
     await res.connect(ep, 4, { clientId: uniqueName('after') });
   });
 });
