@@ -376,13 +376,17 @@ export class DeliveryWorld {
     await this.settleAll();
   }
 
-  /** Drops the socket without DISCONNECT: the will goes out [MQTT-3.1.2-8]; waiting for it tells the broker noticed. */
-  async drop(i: number): Promise<void> {
+  /**
+   * Drops the socket without DISCONNECT, with a FIN or a TCP reset: the will goes out [MQTT-3.1.2-8]; waiting for it
+   * tells the broker noticed.
+   */
+  async drop(i: number, reset: boolean): Promise<void> {
     const s = this.live(i);
     await this.settle(s);
-    this.note(`${s.clientId} drops its connection`);
+    this.note(`${s.clientId} drops its connection${reset ? ' (reset)' : ''}`);
     const conn = s.conn!;
-    conn.client.destroy();
+    if (reset) conn.client.reset();
+    else conn.client.destroy();
     this.willsExpected.add(conn.willPayload);
     await this.waitForWill(conn.willPayload);
     this.absorb(s, conn);
@@ -583,6 +587,9 @@ export class DeliveryWorld {
   private async settle(s: SessionModel): Promise<void> {
     const conn = s.conn;
     if (!conn) return;
+    // Whatever the broker wrote to this connection before it answered the PINGREQ has arrived by the PINGRESP:
+    // nothing it already sent is still on the way when the next step acts on this connection.
+    await this.ping(s);
     const deadline = Date.now() + this.waitMs;
     for (;;) {
       this.absorb(s, conn);

@@ -137,10 +137,10 @@ class Disconnect implements Cmd {
 }
 
 class Drop implements Cmd {
-  constructor(readonly i: number) {}
+  constructor(readonly i: number, readonly reset: boolean) {}
   check = (m: World): boolean => m.connected(this.i);
-  run = (_m: World, w: World): Promise<void> => w.drop(this.i);
-  toString = (): string => `drop(c${this.i})`;
+  run = (_m: World, w: World): Promise<void> => w.drop(this.i, this.reset);
+  toString = (): string => `drop(c${this.i}${this.reset ? ', reset' : ''})`;
 }
 
 /** One weighted choice, so that connected clients (the precondition of most steps) are the common case. */
@@ -161,7 +161,7 @@ const commandArb: fc.Arbitrary<Cmd> = fc.oneof(
     arbitrary: fc.tuple(client, fc.oneof(fc.constant(-1), fc.nat({ max: 255 }))).map(([i, mask]) => new Acknowledge(i, mask)),
   },
   { weight: 1, arbitrary: client.map((i) => new Disconnect(i)) },
-  { weight: 1, arbitrary: client.map((i) => new Drop(i)) },
+  { weight: 1, arbitrary: fc.tuple(client, fc.boolean()).map(([i, reset]) => new Drop(i, reset)) },
 );
 
 /** Each client's protocol version, and how it starts: connected, maybe subscribed (so that runs get to the point). */
