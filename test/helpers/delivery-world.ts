@@ -10,15 +10,16 @@
  * - a QoS 1/2 message the broker accepted while the session was subscribed is delivered to it, at the lower of the
  *   publish QoS and the highest QoS of its matching subscriptions [MQTT-3.3.5-1], live or, for a persistent session,
  *   after it comes back [MQTT-3.1.2-4];
- * - QoS 2 exactly once, QoS 1 once plus resends, QoS 0 at most once [MQTT-4.3.1/2/3];
+ * - QoS 2 exactly once, QoS 1 once plus resends, QoS 0 at most once (§4.3);
  * - nothing that the session did not subscribe to;
  * - per publisher, topic and QoS, messages arrive in the order the broker accepted them [MQTT-4.6.0-6];
  * - what was in flight when a connection ended is resent on the session's next connection with DUP set and its
  *   original packet identifier, in the original order, and PUBREL for what was already PUBREC'd [MQTT-4.4.0-1];
  *   nothing is resent at any other time, and a first delivery never has DUP set [MQTT-3.3.1-1];
  * - the in-flight window is used: with messages queued, exactly min(window, owed) are in flight;
- * - session present in CONNACK [MQTT-3.2.2-1..3]; the will is published when the connection drops and not after a
- *   DISCONNECT [MQTT-3.1.2-8], [MQTT-3.14.4-3].
+ * - session present in CONNACK [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3];
+ * - the will is published when the connection drops and not after a DISCONNECT [MQTT-3.1.2-8], [MQTT-3.14.4-3], nor
+ *   when a take-over resumes a 5.0 session (the new connection comes before the will delay passes).
  */
 import type { IPublishPacket, Packet, QoS } from 'mqtt-packet';
 import type { BrokerKind, TestBroker } from './brokers.js';
@@ -39,7 +40,7 @@ export interface BrokerProfile {
   v4WillKeptOnResumedTakeover: boolean;
   /**
    * Most QoS 1/2 messages the broker may have unacknowledged at once, given the configured window (max_inflight_messages,
-   * and the Receive Maximum v5 clients ask for [MQTT-3.3.4-7]).
+   * and the Receive Maximum v5 clients ask for [MQTT-3.3.4-9]).
    */
   inflightCeiling(window: number): number;
   /**
@@ -239,7 +240,8 @@ export class DeliveryWorld {
     );
     if (connackCode(connack) !== 0) this.fail(`${s.clientId}: CONNECT refused: ${describePacket(connack)}`);
     if (connack.sessionPresent !== present) {
-      this.fail(`${s.clientId}: CONNACK session present ${connack.sessionPresent ? 1 : 0}, expected ${present ? 1 : 0} [MQTT-3.2.2-1..3]`);
+      const got = connack.sessionPresent ? 1 : 0;
+      this.fail(`${s.clientId}: CONNACK session present ${got}, expected ${present ? 1 : 0} [MQTT-3.2.2-2] [MQTT-3.2.2-3]`);
     }
     if (old) {
       // [MQTT-3.1.4-2] the broker closes the old connection (v5: after DISCONNECT 0x8E). What reached it before it
@@ -310,7 +312,8 @@ export class DeliveryWorld {
       this.note(`${s.clientId} PUBLISH #${msg.id} ${topic} q${qos} r${retain ? 1 : 0}${holdRelease && qos === 2 ? ' (PUBREL held)' : ''}`);
       const client = s.conn!.client;
       const packetId = qos > 0 ? s.nextPacketId++ : undefined;
-      client.send({ cmd: 'publish', topic, payload: Buffer.from(`msg:${msg.id}`), qos, retain, dup: false, ...(packetId ? { messageId: packetId } : {}) });
+      const payload = Buffer.from(`msg:${msg.id}`);
+      client.send({ cmd: 'publish', topic, payload, qos, retain, dup: false, ...(packetId ? { messageId: packetId } : {}) });
       if (qos < 2 || !this.profile.qos2RoutedOnPubrel) this.route(msg);
       if (qos === 0) {
         await this.ping(s);
@@ -335,8 +338,9 @@ export class DeliveryWorld {
   }
 
   /**
-   * Acknowledges some of what the client has received and not acknowledged (PUBACK, PUBREC, or PUBCOMP after a
-   * PUBREL): bit k of `mask` picks the k-th oldest; -1 picks all.
+   * Acknowledges some of what the client has received and not acknowledged: bit k of `mask` picks the k-th oldest
+   * (-1 picks all). Held back, not reordered: PUBACKs and PUBRECs go out for the oldest PUBLISHes of their QoS, as
+   * many as were picked [MQTT-4.6.0-2], [MQTT-4.6.0-3]; PUBCOMPs (after PUBREL) for exactly those picked.
    */
   async acknowledge(i: number, mask: number): Promise<void> {
     const s = this.live(i);
@@ -344,9 +348,15 @@ export class DeliveryWorld {
     const open = s.entries
       .filter((e) => (e.state === 'sent' || e.state === 'rel') && e.qos > 0)
       .sort((a, b) => a.sendOrder - b.sendOrder);
-    const picked = open.filter((_, k) => mask === -1 || (k < 30 && (mask >> k) & 1));
+    const chosen = open.filter((_, k) => mask === -1 || (k < 30 && (mask >> k) & 1));
+    const oldest = (qos: QoS): Entry[] => {
+      const n = chosen.filter((e) => e.state === 'sent' && e.qos === qos).length;
+      return open.filter((e) => e.state === 'sent' && e.qos === qos).slice(0, n);
+    };
+    const picked = [...oldest(1), ...oldest(2), ...chosen.filter((e) => e.state === 'rel')].sort((a, b) => a.sendOrder - b.sendOrder);
     if (picked.length === 0) return;
-    this.note(`${s.clientId} acknowledges ${picked.map((e) => `#${e.msg.id}(m${e.packetId} ${e.state === 'rel' ? 'PUBCOMP' : e.qos === 1 ? 'PUBACK' : 'PUBREC'})`).join(' ')}`);
+    const ackName = (e: Entry): string => (e.state === 'rel' ? 'PUBCOMP' : e.qos === 1 ? 'PUBACK' : 'PUBREC');
+    this.note(`${s.clientId} acknowledges ${picked.map((e) => `#${e.msg.id}(m${e.packetId} ${ackName(e)})`).join(' ')}`);
     const client = s.conn!.client;
     for (const e of picked) {
       if (e.state === 'rel') {
@@ -443,7 +453,8 @@ export class DeliveryWorld {
   private owe(s: SessionModel, msg: Message, qos: QoS[], retain: boolean, live: boolean): void {
     // QoS 0 is not kept for a session that is away.
     if (Math.max(...qos) === 0 && !s.conn) return;
-    s.entries.push({ msg, qos: qos[0], choices: qos.length > 1 ? qos : null, retain, live, state: 'queued', packetId: 0, sentOn: 0, sendOrder: 0, resendDue: false });
+    const choices = qos.length > 1 ? qos : null;
+    s.entries.push({ msg, qos: qos[0], choices, retain, live, state: 'queued', packetId: 0, sentOn: 0, sendOrder: 0, resendDue: false });
   }
 
   /** Deliveries the broker must make: QoS 1/2, or already under way at QoS 1/2. */
@@ -502,10 +513,14 @@ export class DeliveryWorld {
     if (p.dup) {
       // A resend: only on a new connection, of something in flight under the same packet id [MQTT-4.4.0-1].
       const e = s.flows.get(packetId);
-      if (!e || e.msg !== msg) return this.fail(`${what}: DUP, but m${packetId} was not in flight with this message${e ? ` (it carries #${e.msg.id})` : ''}`);
-      if (e.state !== 'sent') return this.fail(`${what}: resent as PUBLISH after the client's PUBREC (PUBREL expected) [MQTT-4.3.3-?]`);
+      if (!e || e.msg !== msg) {
+        return this.fail(`${what}: DUP, but m${packetId} was not in flight with this message${e ? ` (it carries #${e.msg.id})` : ''}`);
+      }
+      if (e.state !== 'sent') return this.fail(`${what}: resent as PUBLISH after the client's PUBREC (PUBREL expected) [MQTT-4.3.3-6]`);
       if (!e.resendDue) return this.fail(`${what}: resent on the same connection it was sent on [MQTT-4.4.0-1]`);
-      if (p.qos !== e.qos || retain !== e.retain) return this.fail(`${what}: resent with q${p.qos} r${retain ? 1 : 0}, first sent with q${e.qos} r${e.retain ? 1 : 0}`);
+      if (p.qos !== e.qos || retain !== e.retain) {
+        return this.fail(`${what}: resent with q${p.qos} r${retain ? 1 : 0}, first sent with q${e.qos} r${e.retain ? 1 : 0}`);
+      }
       const expected = conn.resendOrder[0];
       if (expected !== e) return this.fail(`${what}: resent out of the original order; expected #${expected?.msg.id} first [MQTT-4.6.0-1]`);
       conn.resendOrder.shift();
@@ -515,7 +530,7 @@ export class DeliveryWorld {
       return;
     }
     if (s.flows.has(packetId)) {
-      return this.fail(`${what}: packet id m${packetId} is still in use by #${s.flows.get(packetId)!.msg.id} [MQTT-2.3.1-2]`);
+      return this.fail(`${what}: packet id m${packetId} is still in use by #${s.flows.get(packetId)!.msg.id} [MQTT-2.3.1-4] [MQTT-2.2.1-4]`);
     }
     const e = s.entries.find((x) => x.msg === msg && x.state === 'queued' && x.retain === retain && allows(x, p.qos));
     if (!e) return this.fail(`${what}: ${this.whyUnexpected(s, msg, p.qos, retain)}`);
@@ -532,7 +547,7 @@ export class DeliveryWorld {
     this.checkOrder(s, e, what);
     const inflight = this.inflight(s).length;
     const ceiling = this.profile.inflightCeiling(this.window);
-    if (inflight > ceiling) this.fail(`${what}: ${inflight} messages in flight, above the window of ${ceiling} [MQTT-3.3.4-7]`);
+    if (inflight > ceiling) this.fail(`${what}: ${inflight} messages in flight, above the window of ${ceiling} [MQTT-3.3.4-9]`);
   }
 
   private onPubrel(s: SessionModel, conn: Conn, packetId: number): void {
@@ -549,7 +564,9 @@ export class DeliveryWorld {
   private whyUnexpected(s: SessionModel, msg: Message, qos: QoS, retain: boolean): string {
     const all = s.entries.filter((x) => x.msg === msg);
     if (all.length === 0) {
-      return `not owed to this session: not subscribed to ${msg.topic} when #${msg.id} was published${retain ? ' or retained' : ''} (subscriptions now: ${[...s.subs.keys()].join(', ') || 'none'})`;
+      const subs = [...s.subs.keys()].join(', ') || 'none';
+      const when = `when #${msg.id} was published${retain ? ' or retained' : ''}`;
+      return `not owed to this session: not subscribed to ${msg.topic} ${when} (subscriptions now: ${subs})`;
     }
     const open = all.filter((x) => x.state === 'queued');
     if (open.length === 0) return `delivered again (owed ${all.length} time(s), already ${all.map((x) => x.state).join('/')}) — a duplicate`;
@@ -561,7 +578,9 @@ export class DeliveryWorld {
     if (!e.live) return;
     const key = `${e.msg.publisher}|${e.msg.topic}|${e.qos}`;
     const last = s.lastRouted.get(key) ?? 0;
-    if (e.msg.routed < last) this.fail(`${what}: out of order: a later message from ${e.msg.publisher} to ${e.msg.topic} at q${e.qos} arrived first [MQTT-4.6.0-6]`);
+    if (e.msg.routed < last) {
+      this.fail(`${what}: out of order: a later message from ${e.msg.publisher} to ${e.msg.topic} at q${e.qos} came first [MQTT-4.6.0-6]`);
+    }
     s.lastRouted.set(key, e.msg.routed);
   }
 
@@ -701,7 +720,8 @@ function mayBeQueued(e: Entry): boolean {
 }
 
 function describeEntry(e: Entry): string {
-  return `#${e.msg.id}(${e.msg.topic} q${(e.choices ?? [e.qos]).join('|')}${e.retain ? ' retained' : ''} ${e.state}${e.packetId ? ` m${e.packetId}` : ''})`;
+  const qos = (e.choices ?? [e.qos]).join('|');
+  return `#${e.msg.id}(${e.msg.topic} q${qos}${e.retain ? ' retained' : ''} ${e.state}${e.packetId ? ` m${e.packetId}` : ''})`;
 }
 
 function sleep(ms: number): Promise<void> {
