@@ -49,6 +49,8 @@ export interface BrokerProfile {
    * at the QoS of any one of them.
    */
   overlapping(version: ProtocolVersion): 'highest' | 'copy-per-subscription' | 'one-of-them';
+  /** A SUBSCRIBE that replaces a subscription keeps the first one's no-local and retain-as-published options. */
+  optionsKeptOnReplace: boolean;
 }
 
 export const STRICT_PROFILE: BrokerProfile = {
@@ -56,6 +58,7 @@ export const STRICT_PROFILE: BrokerProfile = {
   v4WillKeptOnResumedTakeover: false,
   inflightCeiling: (window) => window,
   overlapping: () => 'highest',
+  optionsKeptOnReplace: false,
 };
 
 export interface WorldOptions {
@@ -72,6 +75,21 @@ export const TOPICS = ['m/a', 'm/b', 'm/a/x'] as const;
 export const FILTERS = ['m/a', 'm/b', 'm/+', 'm/#', 'm/a/x', 'm/+/x', '+/a', '#'] as const;
 /** v5 session expiry intervals the model uses: 0 ends the session with the connection. */
 export const EXPIRIES = [0, 300] as const;
+
+/** A subscription and its v5 options (a 3.1.1 session's are all off). */
+export interface Subscription {
+  qos: QoS;
+  /** v5 no local: not sent messages this session published [MQTT-3.8.3-3]. */
+  noLocal: boolean;
+  /** v5 retain as published: live deliveries keep the publisher's retain flag [MQTT-3.3.1-12]. */
+  retainAsPublished: boolean;
+  /** v5 retain handling: 0 send retained messages, 1 only for a new subscription, 2 never [MQTT-3.3.1-9..11]. */
+  retainHandling: 0 | 1 | 2;
+  /** v5 subscription identifier, 0 for none. */
+  subId: number;
+}
+
+export const PLAIN_SUBSCRIPTION_OPTIONS = { noLocal: false, retainAsPublished: false, retainHandling: 0, subId: 0 } as const;
 
 interface Message {
   id: number;
@@ -101,8 +119,13 @@ interface Entry {
   qos: QoS;
   /** Before delivery, when the broker may pick among overlapping subscriptions: the QoS it may pick from. */
   choices: QoS[] | null;
-  /** Expected retain flag: 0 for a live delivery [MQTT-3.3.1-9], 1 for a retained message sent on subscribe. */
+  /**
+   * Expected retain flag: 1 for a retained message sent on subscribe [MQTT-3.3.1-8]; for a live delivery 0
+   * [MQTT-3.3.1-9], or the publisher's with retain as published.
+   */
   retain: boolean;
+  /** Subscription identifiers it carries, ascending [MQTT-3.3.4-3]. */
+  subIds: number[];
   live: boolean;
   state: EntryState;
   packetId: number;
@@ -132,7 +155,7 @@ interface SessionModel {
   /** It outlives its connection. */
   persistent: boolean;
   expiry: number;
-  subs: Map<string, QoS>;
+  subs: Map<string, Subscription>;
   entries: Entry[];
   /** Receiver side: packet id → the delivery in progress under it. */
   flows: Map<number, Entry>;
@@ -281,15 +304,29 @@ export class DeliveryWorld {
     await this.settleAll();
   }
 
-  async subscribe(i: number, filter: string, qos: QoS): Promise<void> {
+  async subscribe(i: number, filter: string, sub: Subscription): Promise<void> {
     const s = this.live(i);
-    this.note(`${s.clientId} SUBSCRIBE ${filter} q${qos}`);
-    const suback = await this.request(s, () => s.conn!.client.subscribe(filter, qos));
-    if (suback.granted[0] !== qos) this.fail(`${s.clientId}: SUBACK granted ${suback.granted[0]}, expected ${qos}`);
-    s.subs.set(filter, qos);
-    // [MQTT-3.3.1-6] [MQTT-3.8.4-3] retained messages matching the filter are sent, with the retain flag.
+    // Subscription options exist from 5.0 on.
+    if (s.version !== 5) sub = { qos: sub.qos, ...PLAIN_SUBSCRIPTION_OPTIONS };
+    const options = s.version === 5 ? ` nl=${+sub.noLocal} rap=${+sub.retainAsPublished} rh=${sub.retainHandling} id=${sub.subId}` : '';
+    this.note(`${s.clientId} SUBSCRIBE ${filter} q${sub.qos}${options}`);
+    const request = { topic: filter, qos: sub.qos, nl: sub.noLocal, rap: sub.retainAsPublished, rh: sub.retainHandling };
+    const suback = await this.request(s, () =>
+      s.conn!.client.subscribe([request], 0, sub.subId !== 0 ? { subscriptionIdentifier: sub.subId } : undefined),
+    );
+    if (suback.granted[0] !== sub.qos) this.fail(`${s.clientId}: SUBACK granted ${suback.granted[0]}, expected ${sub.qos}`);
+    const existed = s.subs.get(filter);
+    if (existed && this.profile.optionsKeptOnReplace) {
+      sub = { ...sub, noLocal: existed.noLocal, retainAsPublished: existed.retainAsPublished };
+    }
+    // [MQTT-3.8.4-3] a subscription to the same filter replaces the old one.
+    s.subs.set(filter, sub);
+    // [MQTT-3.3.1-6] [MQTT-3.8.4-3] retained messages matching the filter are sent, with the retain flag, unless
+    // retain handling says not to [MQTT-3.3.1-10] [MQTT-3.3.1-11].
+    if (sub.retainHandling === 2 || (sub.retainHandling === 1 && existed !== undefined)) return this.settleAll();
+    const ids = sub.subId !== 0 ? [sub.subId] : [];
     for (const [topic, msg] of this.retained) {
-      if (referenceMatches(filter, topic)) this.owe(s, msg, [Math.min(msg.qos, qos) as QoS], true, false);
+      if (referenceMatches(filter, topic)) this.owe(s, msg, [Math.min(msg.qos, sub.qos) as QoS], true, ids, false);
     }
     await this.settleAll();
   }
@@ -439,22 +476,32 @@ export class DeliveryWorld {
     if (msg.retain) this.retained.set(msg.topic, msg);
     for (const s of this.sessions) {
       if (!s.exists) continue;
-      const matching = [...s.subs].filter(([filter]) => referenceMatches(filter, msg.topic)).map(([, qos]) => qos);
+      // [MQTT-3.8.3-3] a no-local subscription does not take what its own session published.
+      const matching = [...s.subs]
+        .filter(([filter, sub]) => referenceMatches(filter, msg.topic) && !(sub.noLocal && msg.publisher === s.clientId))
+        .map(([, sub]) => sub);
       if (matching.length === 0) continue;
-      const capped = matching.map((qos) => Math.min(qos, msg.qos) as QoS);
+      const qosOf = (sub: Subscription): QoS => Math.min(sub.qos, msg.qos) as QoS;
+      const retainOf = (subs: Subscription[]): boolean => msg.retain && subs.some((sub) => sub.retainAsPublished);
+      const idsOf = (subs: Subscription[]): number[] => subs.map((sub) => sub.subId).filter((id) => id !== 0).sort((a, b) => a - b);
       const rule = this.profile.overlapping(s.version);
-      if (rule === 'copy-per-subscription') for (const qos of capped) this.owe(s, msg, [qos], false, true);
-      else if (rule === 'one-of-them') this.owe(s, msg, [...new Set(capped)], false, true);
-      else this.owe(s, msg, [Math.max(...capped) as QoS], false, true);
+      if (rule === 'copy-per-subscription') {
+        for (const sub of matching) this.owe(s, msg, [qosOf(sub)], retainOf([sub]), idsOf([sub]), true);
+      } else if (rule === 'one-of-them') {
+        this.owe(s, msg, [...new Set(matching.map(qosOf))], retainOf(matching), idsOf(matching), true);
+      } else {
+        // One copy at the highest QoS, with every matching subscription's identifier [MQTT-3.3.4-3].
+        this.owe(s, msg, [Math.max(...matching.map(qosOf)) as QoS], retainOf(matching), idsOf(matching), true);
+      }
     }
   }
 
   /** `s` is owed `msg` once, at one of `qos` (one QoS but for a broker free to pick among overlapping subscriptions). */
-  private owe(s: SessionModel, msg: Message, qos: QoS[], retain: boolean, live: boolean): void {
+  private owe(s: SessionModel, msg: Message, qos: QoS[], retain: boolean, subIds: number[], live: boolean): void {
     // QoS 0 is not kept for a session that is away.
     if (Math.max(...qos) === 0 && !s.conn) return;
     const choices = qos.length > 1 ? qos : null;
-    s.entries.push({ msg, qos: qos[0], choices, retain, live, state: 'queued', packetId: 0, sentOn: 0, sendOrder: 0, resendDue: false });
+    s.entries.push({ msg, qos: qos[0], choices, retain, subIds, live, state: 'queued', packetId: 0, sentOn: 0, sendOrder: 0, resendDue: false });
   }
 
   /** Deliveries the broker must make: QoS 1/2, or already under way at QoS 1/2. */
@@ -500,9 +547,10 @@ export class DeliveryWorld {
     if (!msg) return this.fail(`${what}: not a message of this run`);
     if (p.topic !== msg.topic) return this.fail(`${what}: published to ${msg.topic}`);
     const retain = p.retain ?? false;
+    const ids = subscriptionIds(p);
     if (p.qos === 0) {
-      const e = s.entries.find((x) => x.msg === msg && x.state === 'queued' && x.retain === retain && allows(x, 0));
-      if (!e) return this.fail(`${what}: ${this.whyUnexpected(s, msg, 0, retain)}`);
+      const e = s.entries.find((x) => x.msg === msg && x.state === 'queued' && x.retain === retain && allows(x, 0) && sameIds(x, ids));
+      if (!e) return this.fail(`${what}: ${this.whyUnexpected(s, msg, 0, retain, ids)}`);
       e.qos = 0;
       e.choices = null;
       e.state = 'done';
@@ -518,8 +566,8 @@ export class DeliveryWorld {
       }
       if (e.state !== 'sent') return this.fail(`${what}: resent as PUBLISH after the client's PUBREC (PUBREL expected) [MQTT-4.3.3-6]`);
       if (!e.resendDue) return this.fail(`${what}: resent on the same connection it was sent on [MQTT-4.4.0-1]`);
-      if (p.qos !== e.qos || retain !== e.retain) {
-        return this.fail(`${what}: resent with q${p.qos} r${retain ? 1 : 0}, first sent with q${e.qos} r${e.retain ? 1 : 0}`);
+      if (p.qos !== e.qos || retain !== e.retain || !sameIds(e, ids)) {
+        return this.fail(`${what}: resent as ${describeDelivery(p.qos, retain, ids)}, first sent as ${describeDelivery(e.qos, e.retain, e.subIds)}`);
       }
       const expected = conn.resendOrder[0];
       if (expected !== e) return this.fail(`${what}: resent out of the original order; expected #${expected?.msg.id} first [MQTT-4.6.0-1]`);
@@ -532,8 +580,8 @@ export class DeliveryWorld {
     if (s.flows.has(packetId)) {
       return this.fail(`${what}: packet id m${packetId} is still in use by #${s.flows.get(packetId)!.msg.id} [MQTT-2.3.1-4] [MQTT-2.2.1-4]`);
     }
-    const e = s.entries.find((x) => x.msg === msg && x.state === 'queued' && x.retain === retain && allows(x, p.qos));
-    if (!e) return this.fail(`${what}: ${this.whyUnexpected(s, msg, p.qos, retain)}`);
+    const e = s.entries.find((x) => x.msg === msg && x.state === 'queued' && x.retain === retain && allows(x, p.qos) && sameIds(x, ids));
+    if (!e) return this.fail(`${what}: ${this.whyUnexpected(s, msg, p.qos, retain, ids)}`);
     e.qos = p.qos;
     e.choices = null;
     e.state = 'sent';
@@ -561,7 +609,7 @@ export class DeliveryWorld {
   }
 
   /** A message that arrived matches no owed delivery: say why, as precisely as the model can. */
-  private whyUnexpected(s: SessionModel, msg: Message, qos: QoS, retain: boolean): string {
+  private whyUnexpected(s: SessionModel, msg: Message, qos: QoS, retain: boolean, ids: number[]): string {
     const all = s.entries.filter((x) => x.msg === msg);
     if (all.length === 0) {
       const subs = [...s.subs.keys()].join(', ') || 'none';
@@ -570,7 +618,8 @@ export class DeliveryWorld {
     }
     const open = all.filter((x) => x.state === 'queued');
     if (open.length === 0) return `delivered again (owed ${all.length} time(s), already ${all.map((x) => x.state).join('/')}) — a duplicate`;
-    return `owed as ${open.map((x) => `q${(x.choices ?? [x.qos]).join('|')} r${x.retain ? 1 : 0}`).join(' or ')}, not q${qos} r${retain ? 1 : 0}`;
+    const owed = open.map((x) => describeDelivery((x.choices ?? [x.qos]).join('|'), x.retain, x.subIds)).join(' or ');
+    return `owed as ${owed}, not as ${describeDelivery(qos, retain, ids)}`;
   }
 
   /** [MQTT-4.6.0-6] per publisher, topic and QoS, live messages arrive in the order the broker accepted them. */
@@ -702,6 +751,21 @@ export class DeliveryWorld {
     const tail = this.log.slice(-40).join('\n  ');
     throw new Error(`${this.kind} broker: ${why}\nlast steps:\n  ${tail}`);
   }
+}
+
+/** The subscription identifiers a PUBLISH carries, ascending. */
+function subscriptionIds(p: IPublishPacket): number[] {
+  const id = p.properties?.subscriptionIdentifier;
+  if (id === undefined) return [];
+  return (Array.isArray(id) ? [...id] : [id]).sort((a, b) => a - b);
+}
+
+function sameIds(e: Entry, ids: number[]): boolean {
+  return e.subIds.length === ids.length && e.subIds.every((id, k) => id === ids[k]);
+}
+
+function describeDelivery(qos: number | string, retain: boolean, ids: number[]): string {
+  return `q${qos} r${retain ? 1 : 0}${ids.length > 0 ? ` ids=${ids.join(',')}` : ''}`;
 }
 
 /** May the broker deliver `e` at `qos`? */

@@ -27,6 +27,7 @@ import {
   STRICT_PROFILE,
   TOPICS,
   type BrokerProfile,
+  type Subscription,
 } from '../../helpers/delivery-world.js';
 import { propertyParams } from '../../helpers/property.js';
 import { TestResources, uniqueName, type ProtocolVersion } from '../../helpers/raw-client.js';
@@ -49,7 +50,9 @@ const MAX_COMMANDS = 60;
  *   checked, not its keeping to it;
  * - overlapping subscriptions: a v5 session gets one copy per subscription, each at that subscription's QoS (5.0
  *   §3.3.4 allows it); a 3.1.1 session gets one copy at the QoS of whichever matching subscription its tree walk
- *   meets first (m/a q0 + +/a q1 → q0, but m/a q1 + +/a q0 → q1), not at the highest as [MQTT-3.3.5-1] requires.
+ *   meets first (m/a q0 + +/a q1 → q0, but m/a q1 + +/a q0 → q1), not at the highest as [MQTT-3.3.5-1] requires;
+ * - a SUBSCRIBE replacing a v5 subscription keeps its no-local and retain-as-published options (m/# then m/#
+ *   with no local: its own messages still come back), where [MQTT-3.8.4-3] says the subscription is replaced.
  */
 function profileFor(kind: BrokerKind): BrokerProfile {
   if (kind === 'bundled') return STRICT_PROFILE;
@@ -58,6 +61,7 @@ function profileFor(kind: BrokerKind): BrokerProfile {
     v4WillKeptOnResumedTakeover: true,
     inflightCeiling: () => Infinity,
     overlapping: (version) => (version === 5 ? 'copy-per-subscription' : 'one-of-them'),
+    optionsKeptOnReplace: true,
   };
 }
 
@@ -69,6 +73,14 @@ const qosArb = fc.constantFrom<QoS>(0, 1, 2);
 // Persistent sessions twice as often as clean ones: they are where resends and queues live.
 const cleanArb = fc.constantFrom(false, false, true);
 const expiryArb = fc.constantFrom(EXPIRIES[1], EXPIRIES[1], EXPIRIES[0]);
+/** A subscription; the v5 options (ignored for 3.1.1 clients) are off more often than on. */
+const subscriptionArb: fc.Arbitrary<Subscription> = fc.record({
+  qos: qosArb,
+  noLocal: fc.constantFrom(false, false, false, true),
+  retainAsPublished: fc.constantFrom(false, false, true),
+  retainHandling: fc.constantFrom<0 | 1 | 2>(0, 0, 1, 2),
+  subId: fc.constantFrom(0, 0, 1, 2),
+});
 
 class Connect implements Cmd {
   constructor(readonly i: number, readonly clean: boolean, readonly expiry: number) {}
@@ -86,10 +98,16 @@ class TakeOver implements Cmd {
 }
 
 class Subscribe implements Cmd {
-  constructor(readonly i: number, readonly filter: string, readonly qos: QoS) {}
+  constructor(readonly i: number, readonly filter: string, readonly sub: Subscription) {}
   check = (m: World): boolean => m.connected(this.i);
-  run = (_m: World, w: World): Promise<void> => w.subscribe(this.i, this.filter, this.qos);
-  toString = (): string => `subscribe(c${this.i}, "${this.filter}", q${this.qos})`;
+  run = (_m: World, w: World): Promise<void> => w.subscribe(this.i, this.filter, this.sub);
+  toString = (): string => {
+    const { qos, noLocal, retainAsPublished, retainHandling, subId } = this.sub;
+    const v5 = [noLocal ? 'noLocal' : '', retainAsPublished ? 'rap' : '', retainHandling ? `rh=${retainHandling}` : '', subId ? `id=${subId}` : '']
+      .filter(Boolean)
+      .join(', ');
+    return `subscribe(c${this.i}, "${this.filter}", q${qos}${v5 ? `, ${v5}` : ''})`;
+  };
 }
 
 class Unsubscribe implements Cmd {
@@ -147,7 +165,7 @@ class Drop implements Cmd {
 const commandArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 4, arbitrary: fc.tuple(client, cleanArb, expiryArb).map(([i, clean, expiry]) => new Connect(i, clean, expiry)) },
   { weight: 1, arbitrary: fc.tuple(client, cleanArb, expiryArb).map(([i, clean, expiry]) => new TakeOver(i, clean, expiry)) },
-  { weight: 4, arbitrary: fc.tuple(client, fc.constantFrom(...FILTERS), qosArb).map(([i, f, q]) => new Subscribe(i, f, q)) },
+  { weight: 4, arbitrary: fc.tuple(client, fc.constantFrom(...FILTERS), subscriptionArb).map(([i, f, sub]) => new Subscribe(i, f, sub)) },
   { weight: 1, arbitrary: fc.tuple(client, fc.constantFrom(...FILTERS)).map(([i, f]) => new Unsubscribe(i, f)) },
   {
     weight: 7,
@@ -169,7 +187,7 @@ interface ClientSetup {
   version: ProtocolVersion;
   clean: boolean;
   expiry: number;
-  subscription: { filter: string; qos: QoS } | null;
+  subscription: { filter: string; sub: Subscription } | null;
 }
 
 const setupArb: fc.Arbitrary<ClientSetup[]> = fc.array(
@@ -177,7 +195,7 @@ const setupArb: fc.Arbitrary<ClientSetup[]> = fc.array(
     version: fc.constantFrom<ProtocolVersion>(4, 5),
     clean: cleanArb,
     expiry: expiryArb,
-    subscription: fc.option(fc.record({ filter: fc.constantFrom(...FILTERS), qos: qosArb }), { freq: 4 }),
+    subscription: fc.option(fc.record({ filter: fc.constantFrom(...FILTERS), sub: subscriptionArb }), { freq: 4 }),
   }),
   { minLength: CLIENTS, maxLength: CLIENTS },
 );
@@ -190,7 +208,7 @@ async function runModel(kind: BrokerKind, setup: readonly ClientSetup[], cmds: I
     await world.start();
     for (const [i, c] of setup.entries()) {
       await world.connect(i, c.clean, c.expiry);
-      if (c.subscription) await world.subscribe(i, c.subscription.filter, c.subscription.qos);
+      if (c.subscription) await world.subscribe(i, c.subscription.filter, c.subscription.sub);
     }
     await fc.asyncModelRun(() => ({ model: world, real: world }), cmds);
     await world.drain();
@@ -244,5 +262,17 @@ describe.each(testBrokerKinds())('%s broker: delivery regressions found by the m
     // The new connection came before the will delay (0) could pass after the old one closed, and the session goes on
     // (Mosquitto 2.0.11 publishes nothing here either).
     await watcher.expectNothing(300, 'publish');
+  });
+
+  it('[MQTT-3.3.4-3] [MQTT-3.8.3-3] a message is not sent with the identifier of a no-local subscription that did not take it', async () => {
+    // Shrunk from: subscribe(c, "m/a/x", q0), subscribe(c, "#", q0, noLocal, id=1), publish(c, "m/a/x", q0).
+    const c = await res.connect(broker, 5, { clientId: uniqueName('nolocal-id') });
+    const topic = `${uniqueName('nl')}/a/x`;
+    await c.subscribe(topic, 0);
+    await c.subscribe([{ topic: '#', qos: 0, nl: true, rap: false, rh: 0 }], 0, { subscriptionIdentifier: 1 });
+    await c.publish(topic, 'own', { qos: 0 });
+    const p = await c.next('publish');
+    // Only the subscription to the topic itself took it, and it has no identifier (Mosquitto 2.0.11 sends none).
+    expect(p.properties?.subscriptionIdentifier).toBeUndefined();
   });
 });
