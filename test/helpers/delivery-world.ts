@@ -411,13 +411,24 @@ export class DeliveryWorld {
     await this.settleAll();
   }
 
-  /** DISCONNECT: the will is discarded [MQTT-3.14.4-3]; a session that does not persist ends. */
-  async disconnect(i: number): Promise<void> {
+  /**
+   * DISCONNECT: the will is discarded [MQTT-3.14.4-3]; a session that does not persist ends. A v5 client may give a
+   * new Session Expiry Interval [MQTT-3.14.2-2]: one that connected with 0 may only repeat 0, so it is then ignored.
+   */
+  async disconnect(i: number, expiry: number | null): Promise<void> {
     const s = this.live(i);
     await this.settle(s);
-    this.note(`${s.clientId} DISCONNECT`);
+    const newExpiry = s.version === 5 && expiry !== null && (s.expiry > 0 || expiry === 0) ? expiry : null;
+    this.note(`${s.clientId} DISCONNECT${newExpiry !== null ? ` expiry=${newExpiry}` : ''}`);
     const conn = s.conn!;
-    await conn.client.disconnect();
+    if (newExpiry === null) {
+      await conn.client.disconnect();
+    } else {
+      conn.client.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: newExpiry } });
+      await conn.client.end();
+      s.expiry = newExpiry;
+      s.persistent = newExpiry > 0;
+    }
     this.absorb(s, conn);
     this.connectionGone(s);
     await this.settleAll();

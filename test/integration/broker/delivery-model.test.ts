@@ -148,10 +148,11 @@ class Acknowledge implements Cmd {
 }
 
 class Disconnect implements Cmd {
-  constructor(readonly i: number) {}
+  /** `expiry`: a v5 client's new Session Expiry Interval, or null to keep the one it connected with. */
+  constructor(readonly i: number, readonly expiry: number | null) {}
   check = (m: World): boolean => m.connected(this.i);
-  run = (_m: World, w: World): Promise<void> => w.disconnect(this.i);
-  toString = (): string => `disconnect(c${this.i})`;
+  run = (_m: World, w: World): Promise<void> => w.disconnect(this.i, this.expiry);
+  toString = (): string => `disconnect(c${this.i}${this.expiry !== null ? `, expiry=${this.expiry}` : ''})`;
 }
 
 class Drop implements Cmd {
@@ -178,7 +179,10 @@ const commandArb: fc.Arbitrary<Cmd> = fc.oneof(
     weight: 4,
     arbitrary: fc.tuple(client, fc.oneof(fc.constant(-1), fc.nat({ max: 255 }))).map(([i, mask]) => new Acknowledge(i, mask)),
   },
-  { weight: 1, arbitrary: client.map((i) => new Disconnect(i)) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(client, fc.option(fc.constantFrom(...EXPIRIES), { freq: 2 })).map(([i, expiry]) => new Disconnect(i, expiry)),
+  },
   { weight: 1, arbitrary: fc.tuple(client, fc.boolean()).map(([i, reset]) => new Drop(i, reset)) },
 );
 
