@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { startTestBroker, testBrokerKinds, type BrokerKind } from '../../helpers/brokers.js';
 import { bothWays, crossfire, type Flow } from '../../helpers/crossfire.js';
-import { propertyParams } from '../../helpers/property.js';
+import { propertyBudget, propertyParams } from '../../helpers/property.js';
 import { uniqueName, type ProtocolVersion } from '../../helpers/raw-client.js';
 
 /** Runs per broker in `npm test` (a passing bundled run is quick; a Mosquitto run waits out the messages it drops). */
@@ -74,15 +74,17 @@ async function runCase(kind: BrokerKind, c: Case): Promise<void> {
 }
 
 describe.each(testBrokerKinds())('%s broker: clients publishing to each other', (kind) => {
+  const budget = propertyBudget('MQBENCH_CROSSFIRE', RUNS[kind], 5_000);
   it(
     'every message acknowledged to its publisher reaches a receiver that keeps acknowledging',
     async () => {
+      const shrink = process.env.MQBENCH_CROSSFIRE_SHRINK === '1';
       await fc.assert(
         fc.asyncProperty(caseArb, (c) => runCase(kind, c)),
-        propertyParams({ numRuns: RUNS[kind], endOnFailure: process.env.MQBENCH_CROSSFIRE_SHRINK !== '1' }, 'MQBENCH_CROSSFIRE'),
+        propertyParams({ numRuns: budget.runs, endOnFailure: !shrink, timeLimitMs: budget.timeLimitMs }, 'MQBENCH_CROSSFIRE'),
       );
     },
-    120_000,
+    budget.testTimeoutMs,
   );
 });
 

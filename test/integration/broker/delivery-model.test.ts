@@ -29,7 +29,7 @@ import {
   type BrokerProfile,
   type Subscription,
 } from '../../helpers/delivery-world.js';
-import { propertyParams } from '../../helpers/property.js';
+import { propertyBudget, propertyParams } from '../../helpers/property.js';
 import { TestResources, uniqueName, type ProtocolVersion } from '../../helpers/raw-client.js';
 
 const CLIENTS = 3;
@@ -223,6 +223,7 @@ async function runModel(kind: BrokerKind, setup: readonly ClientSetup[], cmds: I
 }
 
 describe.each(testBrokerKinds())('%s broker: delivery against a model of the sessions', (kind) => {
+  const budget = propertyBudget('MQBENCH_MODEL', RUNS[kind], 2_000);
   it(
     'every accepted QoS 1/2 message reaches every subscribed session, QoS 2 once, QoS 0 at most once, in order, resent with DUP and its packet id',
     async () => {
@@ -233,10 +234,10 @@ describe.each(testBrokerKinds())('%s broker: delivery against a model of the ses
           fc.commands([commandArb], { maxCommands: MAX_COMMANDS, size: 'max', ...(replayPath ? { replayPath } : {}) }),
           (setup, cmds) => runModel(kind, setup, cmds),
         ),
-        propertyParams({ numRuns: RUNS[kind] }, 'MQBENCH_MODEL'),
+        propertyParams({ numRuns: budget.runs, timeLimitMs: budget.timeLimitMs }, 'MQBENCH_MODEL'),
       );
     },
-    120_000,
+    budget.testTimeoutMs,
   );
 });
 
