@@ -81,7 +81,7 @@ export interface Subscription {
   qos: QoS;
   /** v5 no local: not sent messages this session published [MQTT-3.8.3-3]. */
   noLocal: boolean;
-  /** v5 retain as published: live deliveries keep the publisher's retain flag [MQTT-3.3.1-12]. */
+  /** v5 retain as published: live deliveries keep the publisher's retain flag [MQTT-3.3.1-12] [MQTT-3.3.1-13]. */
   retainAsPublished: boolean;
   /** v5 retain handling: 0 send retained messages, 1 only for a new subscription, 2 never [MQTT-3.3.1-9..11]. */
   retainHandling: 0 | 1 | 2;
@@ -129,8 +129,6 @@ interface Entry {
   live: boolean;
   state: EntryState;
   packetId: number;
-  /** Connection serial of the last (re)send. */
-  sentOn: number;
   /** Order of the first send within the session, for the resend order. */
   sendOrder: number;
   /** A resend (DUP PUBLISH, or PUBREL) is due on the current connection. */
@@ -512,7 +510,7 @@ export class DeliveryWorld {
     // QoS 0 is not kept for a session that is away.
     if (Math.max(...qos) === 0 && !s.conn) return;
     const choices = qos.length > 1 ? qos : null;
-    s.entries.push({ msg, qos: qos[0], choices, retain, subIds, live, state: 'queued', packetId: 0, sentOn: 0, sendOrder: 0, resendDue: false });
+    s.entries.push({ msg, qos: qos[0], choices, retain, subIds, live, state: 'queued', packetId: 0, sendOrder: 0, resendDue: false });
   }
 
   /** Deliveries the broker must make: QoS 1/2, or already under way at QoS 1/2. */
@@ -585,7 +583,6 @@ export class DeliveryWorld {
       conn.resendOrder.shift();
       this.stats.resent++;
       e.resendDue = false;
-      e.sentOn = conn.serial;
       return;
     }
     if (s.flows.has(packetId)) {
@@ -597,7 +594,6 @@ export class DeliveryWorld {
     e.choices = null;
     e.state = 'sent';
     e.packetId = packetId;
-    e.sentOn = conn.serial;
     e.sendOrder = ++s.sends;
     s.flows.set(packetId, e);
     this.stats.delivered++;
@@ -616,7 +612,6 @@ export class DeliveryWorld {
     if (e.resendDue) this.stats.pubrelResent++;
     e.state = 'rel';
     e.resendDue = false;
-    e.sentOn = conn.serial;
   }
 
   /** A message that arrived matches no owed delivery: say why, as precisely as the model can. */
