@@ -1,8 +1,9 @@
 /**
  * Topics thousands of levels deep over the wire: the failures the router and retained-store properties found in
  * the broker's recursive walks (test/unit/broker/*-property.test.ts), as a client sees them. A broker may refuse
- * such topics (Mosquitto 2.0.11 closes the connection of a client that uses more than 200 levels); one that accepts
- * them must serve them, and must not let one client's deep topic break another client's connection.
+ * such topics (Mosquitto 2.0.11 closes the connection of a client that publishes or subscribes with more than 200
+ * separators, 201 levels); one that accepts them must serve them, and must not let one client's deep topic break
+ * another client's connection.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, testBrokerKinds, type TestBroker } from '../../helpers/brokers.js';
