@@ -62,7 +62,7 @@ export class Core implements Env {
   ) {
     const mi = options.maxInflightMessages;
     this.receiveMaximum = mi > 0 && mi < 65535 ? mi : 65535;
-    this.timers = new Timers((err, timer) => this.fault(timer.owner, err, 'a timer'));
+    this.timers = new Timers((err, timer) => this.timerFault(timer.owner, err));
   }
 
   now(): number {
@@ -82,23 +82,36 @@ export class Core implements Env {
    */
   fault(who: unknown, err: unknown, where: string): void {
     this.stats.faults++;
+    const conn = who instanceof Session ? who.conn : isOutlet(who) ? who : null;
+    const id = conn !== null ? conn.logId : who instanceof Session ? who.clientId : '<none>';
+    let alsoFailed = '';
     try {
-      const conn = who instanceof Session ? who.conn : isOutlet(who) ? who : null;
-      const id = conn !== null ? conn.logId : who instanceof Session ? who.clientId : '<none>';
-      if (this.log.error) {
-        const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
-        this.log.line(`Internal error in ${where} serving client ${id}, closing it: ${detail.replace(/\s*\n\s*/g, ' | ')}`);
-      }
       if (conn !== null && conn.state !== ConnState.Closed) {
         if (conn.state === ConnState.Connected && conn.protocolVersion === 5) conn.sendDisconnect(RC.ImplementationSpecificError);
         conn.close(CloseReason.Fault);
-      } else if (who instanceof Session && who.conn === null && !who.ended) {
-        // An offline session whose timer failed would otherwise never expire: it ends now.
-        this.endSession(who);
       }
     } catch (again) {
       // Closing failed too: the client is left to its socket's own end. Nothing may escape the guard.
-      if (this.log.error) this.log.line(`Internal error while closing after an internal error: ${String(again)}`);
+      alsoFailed = ` (closing it failed too: ${String(again)})`;
+    }
+    try {
+      if (this.log.error) {
+        const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+        this.log.line(`Internal error in ${where} serving client ${id}, closing it: ${detail.replace(/\s*\n\s*/g, ' | ')}${alsoFailed}`);
+      }
+    } catch {
+      // The log itself failed: the error is counted in stats().faults all the same.
+    }
+  }
+
+  /** A timer of `owner` threw. An offline session whose timer failed would otherwise never expire: it ends now. */
+  private timerFault(owner: unknown, err: unknown): void {
+    this.fault(owner, err, 'a timer');
+    if (!(owner instanceof Session) || owner.conn !== null || owner.ended) return;
+    try {
+      this.endSession(owner);
+    } catch (again) {
+      this.fault(null, again, 'ending a session after a timer failed');
     }
   }
 
@@ -144,15 +157,16 @@ export class Core implements Env {
   }
 
   /**
-   * The same client id connects again while connected: the old connection is closed (v5: told why). Its will goes
-   * out as on any other unexpected close, except when the new connection continues the session, or when the will has
-   * a delay: the new connection arrived before the delay passed [MQTT-3.1.2-8] (what Mosquitto does too).
+   * The same client id connects again while connected: the old connection is closed (v5: told why) and its will
+   * goes out as on any other close without DISCONNECT [MQTT-3.1.2-8] — except, in MQTT 5, when the new connection
+   * continues the session or the will has a delay: the new connection came before the delay passed [MQTT-3.1.2-8]
+   * (5.0's wording; Mosquitto does the same, and also skips a 3.1.1 will when the session continues).
    */
   private takeOver(session: Session, req: SessionRequest): void {
     const old = session.conn!;
     if (this.log.notice) this.log.line(`Client ${req.clientId} already connected, closing old connection.`);
     const resumes = !req.clean && session.expiryInterval !== 0;
-    if (session.will !== null && (resumes || session.will.delay > 0)) session.will = null;
+    if (session.will !== null && old.protocolVersion === 5 && (resumes || session.will.delay > 0)) session.will = null;
     if (old.protocolVersion === 5) old.sendDisconnect(RC.SessionTakenOver);
     old.close(CloseReason.TakenOver);
   }

@@ -46,17 +46,20 @@ export function route(env: Env, m: Msg, now: number): number {
   const targets = r.targets;
   for (let i = 0; i < targets.length; i++) {
     const t = targets[i];
-    // [MQTT-3.8.3-3] no local: not sent back to the session that published it.
-    let qos = m.origin === t.session ? t.qosLocal : t.qos;
+    // [MQTT-3.8.3-3] no local: not sent back to the session that published it, nor through such a subscription.
+    const local = m.origin === t.session;
+    let qos = local ? t.qosLocal : t.qos;
     if (qos < 0 || t.session.ended) continue;
     reached++;
     // [MQTT-3.8.4-8] delivered at the lower of the publish and subscription QoS.
     if (m.qos < qos) qos = m.qos;
     // [MQTT-3.3.1-9] forwarded with retain 0, unless the subscription asked for retain-as-published [MQTT-3.3.1-13].
-    const retain = t.retainAsPublished && m.retain;
-    const d = deliver(env, t.session, m, qos, retain, t.subIds, now);
+    const retain = (local ? t.retainAsPublishedLocal : t.retainAsPublished) && m.retain;
+    // [MQTT-3.3.4-3] the identifiers of the subscriptions that took it.
+    const subIds = local ? t.subIdsLocal : t.subIds;
+    const d = deliver(env, t.session, m, qos, retain, subIds, now);
     if (d === Delivery.Taken) taken++;
-    else if (d === Delivery.Full) f.noteFull(t.session, qos, retain, t.subIds);
+    else if (d === Delivery.Full) f.noteFull(t.session, qos, retain, subIds);
   }
   const groups = r.groups;
   for (let i = 0; i < groups.length; i++) {

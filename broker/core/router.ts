@@ -20,6 +20,9 @@ export interface Target {
   retainAsPublished: boolean;
   /** Subscription identifiers of the matching subscriptions, null when none has one. */
   subIds: number[] | null;
+  /** The same two for a message this very session published: only subscriptions without no-local count. */
+  retainAsPublishedLocal: boolean;
+  subIdsLocal: number[] | null;
 }
 
 export class SharedGroup {
@@ -223,13 +226,17 @@ function mergePerSession(subs: Subscription[]): Target[] {
   for (const s of subs) {
     let t = bySession.get(s.session);
     if (!t) {
-      t = { session: s.session, qos: -1, qosLocal: -1, retainAsPublished: false, subIds: null };
+      t = { session: s.session, qos: -1, qosLocal: -1, retainAsPublished: false, subIds: null, retainAsPublishedLocal: false, subIdsLocal: null };
       bySession.set(s.session, t);
     }
     if (s.qos > t.qos) t.qos = s.qos;
-    if (!s.noLocal && s.qos > t.qosLocal) t.qosLocal = s.qos;
     if (s.retainAsPublished) t.retainAsPublished = true;
     if (s.subId !== 0) (t.subIds ??= []).push(s.subId);
+    if (!s.noLocal) {
+      if (s.qos > t.qosLocal) t.qosLocal = s.qos;
+      if (s.retainAsPublished) t.retainAsPublishedLocal = true;
+      if (s.subId !== 0) (t.subIdsLocal ??= []).push(s.subId);
+    }
   }
   return [...bySession.values()];
 }

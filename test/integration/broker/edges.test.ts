@@ -80,8 +80,10 @@ describe.each(testBrokerKinds())('%s broker: authentication and wills', (kind) =
 });
 
 describe.each(testBrokerKinds())('%s broker: wills on session take-over', (kind) => {
-  // [MQTT-3.1.2-8] a new connection for the client id before the will delay has passed: no will. A will without
-  // delay goes out when the old connection closes, unless the new one continues the session. Mosquitto agrees.
+  // MQTT 5 [MQTT-3.1.2-8]: a new connection for the client id before the will delay has passed means no will; a
+  // will without delay goes out when the old connection closes, unless the new one continues the session (Mosquitto
+  // agrees). MQTT 3.1.1 [MQTT-3.1.2-8]: the connection closed without DISCONNECT, so the will goes out, session
+  // continued or not (Mosquitto skips it when the session continues: that case is the bundled broker's alone).
   const cases = [
     // [version, will delay, old session expiry / clean session, new clean start, will expected]
     [5, 0, 60, false, false],
@@ -91,8 +93,8 @@ describe.each(testBrokerKinds())('%s broker: wills on session take-over', (kind)
     [5, 0, 0, false, true],
     [4, 0, 'clean', true, true],
     [4, 0, 'clean', false, true],
-    [4, 0, 'persistent', false, false],
     [4, 0, 'persistent', true, true],
+    ...(kind === 'bundled' ? ([[4, 0, 'persistent', false, true]] as const) : []),
   ] as const;
   it.each(cases)('v%i, will delay %i, old session %s, new clean start %s: will published %s', async (v, delay, old, clean, expected) => {
     broker = await startTestBroker(kind);

@@ -9,8 +9,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 // The broker modules under test: kept together so a move of broker/ changes one place.
-import { makeMessage, type Msg } from '../../../broker/message.js';
-import { RetainStore } from '../../../broker/retain.js';
+import { makeMessage, type Msg } from '../../../broker/core/message.js';
+import { RetainStore } from '../../../broker/core/retain.js';
 import { propertyParams } from '../../helpers/property.js';
 import { referenceMatches } from '../../helpers/topic-reference.js';
 import { deepTopic, filterArb, topicArb } from '../../helpers/topic-arbitraries.js';

@@ -9,8 +9,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 // The broker modules under test: kept together so a move of broker/ changes one place.
-import { Router, type MatchResult } from '../../../broker/router.js';
-import { Session, type Subscription } from '../../../broker/session.js';
+import { Router, type MatchResult } from '../../../broker/core/router.js';
+import { Session, type Subscription } from '../../../broker/core/session.js';
 import { propertyParams } from '../../helpers/property.js';
 import { referenceMatches } from '../../helpers/topic-reference.js';
 import { deepTopic, filterArb, topicArb } from '../../helpers/topic-arbitraries.js';
