@@ -20,9 +20,10 @@ import { Router } from './router.js';
 import { NEVER, Session, type Subscription, type Will } from './session.js';
 import { BrokerStats } from './stats.js';
 import { Timer, Timers } from './timers.js';
+import { TurnBudget } from './turn.js';
 
-/** Subscriptions of an ended session removed per turn of the event loop (a client may hold millions). */
-const CLEANUP_SLICE = 2_000;
+/** An ended session with at most this many subscriptions leaves the router at once; more, over several turns. */
+const CLEANUP_AT_ONCE = 2_000;
 
 export interface SessionRequest {
   clientId: string;
@@ -42,6 +43,8 @@ export class Core implements Env {
   readonly parking = new Set<Session>();
   readonly fanout = new Fanout();
   readonly timers: Timers;
+  /** Spreadable work per turn of the event loop, for all clients together. */
+  readonly turn = new TurnBudget();
   readonly startedAt = Date.now();
   /** Receive Maximum the broker declares to v5 clients (QoS 1/2 it accepts unacknowledged). */
   readonly receiveMaximum: number;
@@ -263,8 +266,9 @@ export class Core implements Env {
     session.inflight.clear();
     session.clearQueue();
     const subs = session.subs;
-    if (subs.size <= CLEANUP_SLICE && this.cleanup.length === 0) {
+    if (subs.size <= CLEANUP_AT_ONCE && this.cleanup.length === 0) {
       for (const sub of subs.values()) this.router.remove(sub);
+      this.turn.spend(subs.size);
     } else {
       for (const sub of subs.values()) this.cleanup.push(sub);
       this.scheduleCleanup();
@@ -282,8 +286,10 @@ export class Core implements Env {
     this.cleanupScheduled = false;
     try {
       const list = this.cleanup;
-      const n = Math.min(list.length, CLEANUP_SLICE);
+      // At least a little every turn, so that clean-up always progresses.
+      const n = Math.min(list.length, Math.max(this.turn.left, 100));
       for (let i = 0; i < n; i++) this.router.remove(list[i]);
+      this.turn.spend(n);
       this.cleanup = n === list.length ? [] : list.slice(n);
     } catch (err) {
       this.cleanup = [];

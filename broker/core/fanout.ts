@@ -28,7 +28,7 @@ export class Fanout {
     this.pass++;
     this.stored = m.stored ? m : null;
     this.source = m;
-    this.fullSessions.length = 0;
+    if (this.fullSessions.length !== 0) this.fullSessions.length = 0;
   }
 
   /** A copy of `m` that may be kept (made once per message). */

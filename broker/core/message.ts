@@ -43,6 +43,8 @@ export class Msg {
    * acknowledgement waits for them (see flow.ts). Never set on stored copies.
    */
   ticket: AckTicket | null = null;
+  /** When it was retained: the retained store's sequence number at that moment (0: never retained). */
+  retainedAt = 0;
 
   /** A stored copy owning its bytes (or this object itself when it is already stored). */
   store(): Msg {

@@ -17,6 +17,8 @@ export class RetainStore {
   private readonly root = new RetainNode(null, '');
   private n = 0;
   private bytes = 0;
+  /** Counts every message retained, so that a walk can tell what was retained after it began. */
+  private seq = 0;
 
   get count(): number {
     return this.n;
@@ -44,6 +46,7 @@ export class RetainStore {
     }
     if (node.msg) this.bytes -= node.msg.pLen;
     else this.n++;
+    msg.retainedAt = ++this.seq;
     node.msg = msg;
     this.bytes += msg.pLen;
   }
@@ -61,55 +64,26 @@ export class RetainStore {
   /** Retained messages whose topics match `filter`; expired ones are removed on the way [MQTT-3.3.2-5]. */
   match(filter: string, now: number): Msg[] {
     const out: Msg[] = [];
-    const expired: RetainNode[] = [];
-    const levels = filter.split('/');
-    const nodes: RetainNode[] = [this.root];
-    const at: number[] = [0];
-    while (nodes.length > 0) {
-      const node = nodes.pop()!;
-      const i = at.pop()!;
-      if (i === levels.length) {
-        take(node, out, expired, now);
-        continue;
-      }
-      const level = levels[i];
-      if (level === '#') {
-        // '#' includes the parent level itself [MQTT-4.7.1-2].
-        if (i > 0) take(node, out, expired, now);
-        this.everything(node, i === 0, out, expired, now);
-        continue;
-      }
-      if (level === '+') {
-        for (const [name, child] of node.children) {
-          // [MQTT-4.7.2-1] a leading wildcard does not match '$' topics.
-          if (i === 0 && name.charCodeAt(0) === 0x24) continue;
-          nodes.push(child);
-          at.push(i + 1);
-        }
-        continue;
-      }
-      const child = node.children.get(level);
-      if (child) {
-        nodes.push(child);
-        at.push(i + 1);
-      }
+    const cursor = this.cursor(filter);
+    while (cursor.next(out, Infinity, now)) {
+      // All in one go.
     }
-    for (const node of expired) if (node.msg) this.drop(node);
     return out;
   }
 
-  /** Every message below `node`, depth first. */
-  private everything(node: RetainNode, atRoot: boolean, out: Msg[], expired: RetainNode[], now: number): void {
-    const stack: RetainNode[] = [];
-    for (const [name, child] of node.children) {
-      if (atRoot && name.charCodeAt(0) === 0x24) continue;
-      stack.push(child);
-    }
-    while (stack.length > 0) {
-      const n = stack.pop()!;
-      take(n, out, expired, now);
-      for (const child of n.children.values()) stack.push(child);
-    }
+  /**
+   * A walk over the retained messages matching `filter` that can stop after any number of messages and go on later
+   * (a subscription to `#` on a broker holding 100,000 retained messages is served over several turns of the event
+   * loop). It yields what was retained when it began and is still retained: a message retained meanwhile reached
+   * the subscription live, and is not sent twice.
+   */
+  cursor(filter: string): RetainCursor {
+    return new RetainCursor(this, this.root, filter.split('/'), this.seq);
+  }
+
+  /** Remove an expired message found by a cursor. */
+  expire(node: RetainNode): void {
+    if (node.msg !== null) this.drop(node);
   }
 
   private drop(node: RetainNode): void {
@@ -124,9 +98,93 @@ export class RetainStore {
   }
 }
 
-function take(node: RetainNode, out: Msg[], expired: RetainNode[], now: number): void {
+/**
+ * The state of one walk: a stack of trie nodes, each with the index of the filter level it is to match next, or -1
+ * for "everything below" (under a `#`).
+ */
+export class RetainCursor {
+  private readonly nodes: RetainNode[];
+  private readonly at: number[];
+  /** Trie nodes the last next() visited. */
+  visited = 0;
+
+  constructor(
+    private readonly store: RetainStore,
+    root: RetainNode,
+    private readonly levels: string[],
+    /** The store's sequence number when the walk began: later messages are not yielded. */
+    private readonly before: number,
+  ) {
+    this.nodes = [root];
+    this.at = [0];
+  }
+
+  /**
+   * Append up to `max` more matching messages to `out`, visiting at most 10 × `max` trie nodes (topics may be deep
+   * and the matches sparse); false once the walk is over.
+   */
+  next(out: Msg[], max: number, now: number): boolean {
+    const { nodes, at, levels } = this;
+    const expired: RetainNode[] = [];
+    let taken = 0;
+    const most = 10 * max;
+    let visits = 0;
+    while (nodes.length > 0 && taken < max && visits < most) {
+      visits++;
+      const node = nodes.pop()!;
+      const i = at.pop()!;
+      if (i < 0) {
+        // Everything below a '#': this node, then its children.
+        taken += take(node, out, expired, now, this.before);
+        for (const child of node.children.values()) {
+          nodes.push(child);
+          at.push(-1);
+        }
+        continue;
+      }
+      if (i === levels.length) {
+        taken += take(node, out, expired, now, this.before);
+        continue;
+      }
+      const level = levels[i];
+      if (level === '#') {
+        // '#' includes the parent level itself [MQTT-4.7.1-2]; a leading wildcard does not match '$' topics
+        // [MQTT-4.7.2-1].
+        if (i > 0) taken += take(node, out, expired, now, this.before);
+        for (const [name, child] of node.children) {
+          if (i === 0 && name.charCodeAt(0) === 0x24) continue;
+          nodes.push(child);
+          at.push(-1);
+        }
+        continue;
+      }
+      if (level === '+') {
+        for (const [name, child] of node.children) {
+          if (i === 0 && name.charCodeAt(0) === 0x24) continue;
+          nodes.push(child);
+          at.push(i + 1);
+        }
+        continue;
+      }
+      const child = node.children.get(level);
+      if (child) {
+        nodes.push(child);
+        at.push(i + 1);
+      }
+    }
+    for (const node of expired) this.store.expire(node);
+    this.visited = visits;
+    return nodes.length > 0;
+  }
+}
+
+function take(node: RetainNode, out: Msg[], expired: RetainNode[], now: number, before: number): number {
   const m = node.msg;
-  if (!m) return;
-  if (m.expired(now)) expired.push(node);
-  else out.push(m);
+  if (!m || m.retainedAt > before) return 0;
+  if (m.expired(now)) {
+    expired.push(node);
+    return 0;
+  }
+  out.push(m);
+  return 1;
 }

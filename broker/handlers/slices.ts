@@ -8,17 +8,20 @@ import type { Core } from '../core/core.js';
 import { ConnState } from '../core/outlet.js';
 import { WireError } from '../wire.js';
 
-/** Items (topic filters) handled per turn of the event loop. */
-export const SLICE = 2_000;
+/** At least this many items (filters, retained messages) per turn for one client, so that its work progresses. */
+export const MIN_SLICE = 100;
 
-/** Run `step` (one slice per call; true when the work is done) now, and on later turns until it is done. */
-export function inSlices(core: Core, conn: Client, what: string, step: () => boolean): void {
-  if (step()) return;
+/**
+ * Run `step` now, and on later turns until it is done. `step(units)` does at most about `units` units of work
+ * (the turn's share left, see core/turn.ts), spends them, and returns true when the work is done.
+ */
+export function inSlices(core: Core, conn: Client, what: string, step: (units: number) => boolean): void {
+  if (step(Math.max(core.turn.left, MIN_SLICE))) return;
   conn.pauseInput();
   const next = (): void => {
     if (conn.state === ConnState.Closed) return;
     try {
-      if (!step()) {
+      if (!step(Math.max(core.turn.left, MIN_SLICE))) {
         setImmediate(next);
         return;
       }

@@ -1,6 +1,8 @@
 /**
  * SUBSCRIBE: validate each filter, add or replace the subscription, SUBACK with one code per filter, then send the
- * retained messages the retain handling option asks for (§3.8, §3.9).
+ * retained messages the retain handling option asks for (§3.8, §3.9). Filters and retained messages are handled a
+ * slice per turn of the event loop, so a SUBSCRIBE of 100,000 filters, or of `#` on a broker holding 100,000
+ * retained messages, does not stall the other clients.
  */
 import { RC, SUBACK_FAILURE_V3 } from '../../src/protocol/reason-codes.js';
 import { parseSharedFilter, tooManyLevels, topicFilterProblem } from '../../src/protocol/topic.js';
@@ -9,11 +11,12 @@ import type { Core } from '../core/core.js';
 import { deliverRetained } from '../core/deliver.js';
 import { sendControl } from '../core/encode.js';
 import type { Msg } from '../core/message.js';
+import type { RetainCursor } from '../core/retain.js';
 import { CloseReason } from '../core/outlet.js';
 import type { Subscription } from '../core/session.js';
 import { decodeSubscribe } from '../decode.js';
 import { P, num, protocolError } from '../wire.js';
-import { SLICE, inSlices } from './slices.js';
+import { MIN_SLICE, inSlices } from './slices.js';
 
 export function handleSubscribe(core: Core, conn: Client, buf: Buffer, start: number, end: number): void {
   const v5 = conn.protocolVersion === 5;
@@ -23,13 +26,18 @@ export function handleSubscribe(core: Core, conn: Client, buf: Buffer, start: nu
   if (log.debug) log.line(`Received SUBSCRIBE from ${conn.logId}`);
   const subId = v5 ? (num(pkt.props, P.SubscriptionIdentifier) ?? 0) : 0;
   const codes: number[] = [];
-  const retained: [Subscription, Msg[]][] = [];
+  const retained: [Subscription, RetainCursor][] = [];
   const depth = core.options.topicHierarchyLimit;
   const reqs = pkt.subscriptions;
   let i = 0;
-  inSlices(core, conn, 'a SUBSCRIBE', () => {
+  let acked = false;
+  let r = 0;
+  const batch: Msg[] = [];
+  inSlices(core, conn, 'a SUBSCRIBE', (units) => {
     const now = core.now();
-    for (const stop = Math.min(reqs.length, i + SLICE); i < stop; i++) {
+    if (acked) return sendRetained(now, units);
+    const first = i;
+    for (const stop = Math.min(reqs.length, i + units); i < stop; i++) {
       const req = reqs[i];
       if (log.debug) log.line(`\t${req.filter} (QoS ${req.qos})`);
       if (topicFilterProblem(req.filter) !== undefined) {
@@ -67,10 +75,10 @@ export function handleSubscribe(core: Core, conn: Client, buf: Buffer, start: nu
       // Retained messages: not for shared subscriptions [MQTT-4.8.2-?]; retain handling 1 only for a new one,
       // 2 never [MQTT-3.3.1-9], [MQTT-3.3.1-10], [MQTT-3.3.1-11].
       if (!shared && (req.retainHandling === 0 || (req.retainHandling === 1 && !existing))) {
-        const msgs = core.retained.match(sub.filter, now);
-        if (msgs.length > 0) retained.push([sub, msgs]);
+        retained.push([sub, core.retained.cursor(sub.filter)]);
       }
     }
+    core.turn.spend(i - first);
     if (i < reqs.length) return false;
     if (!sendControl(conn, { cmd: 'suback', messageId: pkt.packetId, granted: codes })) {
       // Not even the bare SUBACK fits the client's Maximum Packet Size [MQTT-3.1.2-24].
@@ -78,7 +86,25 @@ export function handleSubscribe(core: Core, conn: Client, buf: Buffer, start: nu
       return true;
     }
     if (log.debug) log.line(`Sending SUBACK to ${conn.logId}`);
-    for (const [sub, msgs] of retained) deliverRetained(core, sub, msgs, now);
-    return true;
+    acked = true;
+    // Usually all of them at once, right after the SUBACK.
+    return sendRetained(now, Math.max(core.turn.left, MIN_SLICE));
   });
+
+  /** Retained messages, about `units` this turn, in the order of the filters; true when all are sent. */
+  function sendRetained(now: number, units: number): boolean {
+    let budget = units;
+    while (r < retained.length && budget > 0) {
+      const [sub, cursor] = retained[r];
+      batch.length = 0;
+      const more = cursor.next(batch, budget, now);
+      // A walk that found little still cost its visits.
+      const cost = Math.max(batch.length, Math.ceil(cursor.visited / 10), 1);
+      budget -= cost;
+      core.turn.spend(cost);
+      deliverRetained(core, sub, batch, now);
+      if (!more) r++;
+    }
+    return r === retained.length;
+  }
 }

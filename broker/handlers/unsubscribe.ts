@@ -7,7 +7,7 @@ import type { Core } from '../core/core.js';
 import { sendControl } from '../core/encode.js';
 import { CloseReason } from '../core/outlet.js';
 import { decodeUnsubscribe } from '../decode.js';
-import { SLICE, inSlices } from './slices.js';
+import { inSlices } from './slices.js';
 
 export function handleUnsubscribe(core: Core, conn: Client, buf: Buffer, start: number, end: number): void {
   const v5 = conn.protocolVersion === 5;
@@ -18,8 +18,9 @@ export function handleUnsubscribe(core: Core, conn: Client, buf: Buffer, start: 
   const codes: number[] = [];
   const filters = pkt.filters;
   let i = 0;
-  inSlices(core, conn, 'an UNSUBSCRIBE', () => {
-    for (const stop = Math.min(filters.length, i + SLICE); i < stop; i++) {
+  inSlices(core, conn, 'an UNSUBSCRIBE', (units) => {
+    const first = i;
+    for (const stop = Math.min(filters.length, i + units); i < stop; i++) {
       const filter = filters[i];
       if (log.debug) log.line(`\t${filter}`);
       const sub = session.subs.get(filter);
@@ -31,6 +32,7 @@ export function handleUnsubscribe(core: Core, conn: Client, buf: Buffer, start: 
       // [MQTT-3.11.3-1] v5: 0x11 when there was no such subscription.
       codes.push(sub ? RC.Success : RC.NoSubscriptionExisted);
     }
+    core.turn.spend(i - first);
     if (i < filters.length) return false;
     // [MQTT-3.10.4-5] UNSUBACK even when nothing was removed.
     if (!sendControl(conn, { cmd: 'unsuback', messageId: pkt.packetId, granted: codes })) {
