@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { findMosquitto, mosquittoVersion } from '../src/launch/mosquitto.js';
-import { UsageError } from './args.js';
+import { UsageError } from './options.js';
 import { ABUSE_USAGE, parseAbuseArgs, type AbuseArgs } from './abuse/args.js';
 import { mib, summarise } from './abuse/goals.js';
 import { measure, type AbuseRecord } from './abuse/measure.js';

@@ -1,5 +1,5 @@
 /** Command-line options of `npm run bench:broker`. */
-import { suggest } from '../src/util/suggest.js';
+import { UsageError, pickKinds, pickNamed, scanOptions } from './options.js';
 import { BROKER_KINDS, type BrokerKind } from './broker-process.js';
 import { ROWS, type BenchRow } from './rows.js';
 
@@ -28,9 +28,7 @@ export interface BenchOptions {
  */
 export const DEFAULT_CONF: readonly string[] = ['max_inflight_messages 0', 'max_queued_messages 0'];
 
-export class UsageError extends Error {
-  readonly code = 'USAGE';
-}
+export { UsageError };
 
 export const USAGE = `Usage: npm run bench:broker -- [options]
 
@@ -60,46 +58,6 @@ ${ROWS.map((r, i) => `                        ${i + 1}  ${r.name.padEnd(16)} ${r
 const VALUE_OPTIONS = [
   'brokers', 'only', 'rounds', 'duration', 'warmup', 'drain', 'window', 'max-undelivered', 'payload', 'conf', 'json',
 ];
-
-/**
- * Walk `--name value`, `--name=value` and `--help`/`-h`, handing each value option to `onValue` (which returns a
- * problem or undefined) and collecting every problem rather than stopping at the first. Returns whether help was
- * asked for.
- */
-export function scanOptions(
-  argv: readonly string[],
-  valueOptions: readonly string[],
-  problems: string[],
-  onValue: (name: string, value: string) => string | undefined,
-): boolean {
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--help' || arg === '-h') {
-      help = true;
-      continue;
-    }
-    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (!match || !valueOptions.includes(match[1])) {
-      const name = match ? match[1] : arg;
-      const hint = suggest(name, [...valueOptions, 'help']);
-      problems.push(`unknown option "${arg}"${hint ? ` (did you mean --${hint}?)` : ''}`);
-      continue;
-    }
-    const name = match[1];
-    let value = match[2];
-    if (value === undefined) {
-      if (i + 1 >= argv.length) {
-        problems.push(`--${name} needs a value`);
-        continue;
-      }
-      value = argv[++i];
-    }
-    const problem = onValue(name, value);
-    if (problem) problems.push(problem);
-  }
-  return help;
-}
 
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const options: BenchOptions = {
@@ -134,22 +92,14 @@ function applyOption(
 ): string | undefined {
   switch (name) {
     case 'brokers': {
-      const kinds = splitList(value);
-      const unknown = kinds.filter((k) => !(BROKER_KINDS as readonly string[]).includes(k));
-      if (unknown.length > 0) return unknownNames('broker', unknown, BROKER_KINDS);
-      if (kinds.length === 0) return '--brokers needs at least one broker';
-      options.brokers = [...new Set(kinds as BrokerKind[])];
+      const kinds = pickKinds(value, BROKER_KINDS, 'broker');
+      if (typeof kinds === 'string') return kinds;
+      options.brokers = kinds;
       return undefined;
     }
     case 'only': {
-      const rows: BenchRow[] = [];
-      const unknown: string[] = [];
-      for (const item of splitList(value)) {
-        const row = /^\d+$/.test(item) ? ROWS[Number(item) - 1] : ROWS.find((r) => r.name === item);
-        if (row) rows.push(row);
-        else unknown.push(item);
-      }
-      if (unknown.length > 0) return unknownNames('row', unknown, ROWS.map((r) => r.name));
+      const rows = pickNamed(value, ROWS, 'row');
+      if (typeof rows === 'string') return rows;
       addRows(rows);
       return undefined;
     }
@@ -203,20 +153,4 @@ function setNumber(
   }
   options[key] = n;
   return undefined;
-}
-
-function splitList(value: string): string[] {
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
-function unknownNames(what: string, names: string[], known: readonly string[]): string {
-  return names
-    .map((n) => {
-      const hint = suggest(n, known);
-      return `unknown ${what} "${n}"${hint ? ` (did you mean ${hint}?)` : ''}; known: ${known.join(', ')}`;
-    })
-    .join('\n');
 }

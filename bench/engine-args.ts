@@ -1,6 +1,6 @@
 /** Command-line options of `npm run bench:engine`. */
 import { suggest } from '../src/util/suggest.js';
-import { scanOptions, UsageError } from './args.js';
+import { scanOptions, splitList, UsageError } from './options.js';
 
 export type EngineRowName = 'fan-in' | 'scale';
 
@@ -74,7 +74,7 @@ export function parseEngineBenchArgs(argv: readonly string[]): EngineBenchOption
   options.help = scanOptions(argv, VALUE_OPTIONS, problems, (name, value) => {
     if (name === 'only') {
       const known = ENGINE_ROWS.map((r) => r.name);
-      for (const item of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+      for (const item of splitList(value)) {
         if ((known as string[]).includes(item)) {
           only = [...(only ?? []), item as EngineRowName];
         } else {

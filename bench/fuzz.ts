@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { findMosquitto } from '../src/launch/mosquitto.js';
-import { UsageError } from './args.js';
+import { UsageError } from './options.js';
 import { FUZZ_USAGE, parseFuzzArgs, type FuzzArgs } from './fuzz/args.js';
 import { renderFuzzReport } from './fuzz/render.js';
 import { runFuzz } from './fuzz/run.js';

@@ -1,6 +1,5 @@
 /** Command-line options of `npm run bench:abuse`. */
-import { suggest } from '../../src/util/suggest.js';
-import { UsageError, scanOptions } from '../args.js';
+import { UsageError, pickKinds, pickNamed, scanOptions, wholeNumber } from '../options.js';
 import { WATCHED_BROKER_KINDS, type WatchedBrokerKind } from '../harness/broker.js';
 import type { Attack } from './attack.js';
 import { ATTACKS } from './attacks/index.js';
@@ -62,29 +61,21 @@ export function parseAbuseArgs(argv: readonly string[]): AbuseArgs {
   args.help = scanOptions(argv, VALUE_OPTIONS, problems, (name, value) => {
     switch (name) {
       case 'brokers': {
-        const names = list(value);
-        const unknown = names.filter((n) => !(WATCHED_BROKER_KINDS as readonly string[]).includes(n));
-        if (unknown.length > 0) return unknownNames('broker', unknown, WATCHED_BROKER_KINDS);
-        if (names.length === 0) return '--brokers needs at least one broker';
-        args.brokers = [...new Set(names as WatchedBrokerKind[])];
+        const kinds = pickKinds(value, WATCHED_BROKER_KINDS, 'broker');
+        if (typeof kinds === 'string') return kinds;
+        args.brokers = kinds;
         return undefined;
       }
       case 'only': {
-        const picked: Attack[] = [];
-        const unknown: string[] = [];
-        for (const item of list(value)) {
-          const attack = /^\d+$/.test(item) ? ATTACKS[Number(item) - 1] : ATTACKS.find((a) => a.name === item);
-          if (attack) picked.push(attack);
-          else unknown.push(item);
-        }
-        if (unknown.length > 0) return unknownNames('attack', unknown, ATTACKS.map((a) => a.name));
+        const picked = pickNamed(value, ATTACKS, 'attack');
+        if (typeof picked === 'string') return picked;
         only = [...(only ?? []), ...picked];
         return undefined;
       }
       case 'rounds':
-        return whole(value, name, 1, 100, (n) => (args.rounds = n));
+        return wholeNumber(value, name, 1, 100, (n) => (args.rounds = n));
       case 'trickle-bytes':
-        return whole(value, name, 1, 1_000_000, (n) => (args.trickleBytes = n));
+        return wholeNumber(value, name, 1, 1_000_000, (n) => (args.trickleBytes = n));
       case 'conf':
         args.conf.push(value);
         return undefined;
@@ -101,29 +92,4 @@ export function parseAbuseArgs(argv: readonly string[]): AbuseArgs {
   if (only) args.attacks = ATTACKS.filter((a) => only!.includes(a));
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   return args;
-}
-
-function list(value: string): string[] {
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
-function whole(value: string, name: string, min: number, max: number, set: (n: number) => void): string | undefined {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-    return `--${name} must be a whole number from ${min} to ${max.toLocaleString('en-US')}, got "${value}"`;
-  }
-  set(n);
-  return undefined;
-}
-
-function unknownNames(what: string, names: string[], known: readonly string[]): string {
-  return names
-    .map((n) => {
-      const hint = suggest(n, known);
-      return `unknown ${what} "${n}"${hint ? ` (did you mean ${hint}?)` : ''}; known: ${known.join(', ')}`;
-    })
-    .join('\n');
 }

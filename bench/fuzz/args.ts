@@ -1,6 +1,5 @@
 /** Command-line options of `npm run fuzz`. */
-import { suggest } from '../../src/util/suggest.js';
-import { UsageError, scanOptions } from '../args.js';
+import { UsageError, pickKinds, scanOptions, unknownNames, wholeNumber } from '../options.js';
 import { WATCHED_BROKER_KINDS, type WatchedBrokerKind } from '../harness/broker.js';
 import { PLAN_KINDS, type PlanKind } from './connection-plans.js';
 
@@ -73,10 +72,7 @@ export function parseFuzzArgs(argv: readonly string[]): FuzzArgs {
 function apply(args: FuzzArgs, name: string, value: string): string | undefined {
   switch (name) {
     case 'broker':
-      if (!(WATCHED_BROKER_KINDS as readonly string[]).includes(value)) {
-        const hint = suggest(value, WATCHED_BROKER_KINDS);
-        return `unknown broker "${value}"${hint ? ` (did you mean ${hint}?)` : ''}; known: ${WATCHED_BROKER_KINDS.join(', ')}`;
-      }
+      if (!(WATCHED_BROKER_KINDS as readonly string[]).includes(value)) return unknownNames('broker', [value], WATCHED_BROKER_KINDS);
       args.broker = value as WatchedBrokerKind;
       return undefined;
     case 'seed':
@@ -92,17 +88,9 @@ function apply(args: FuzzArgs, name: string, value: string): string | undefined 
     case 'probe-limit':
       return wholeNumber(value, name, 10, 600_000, (n) => (args.probeLimitMs = n));
     case 'without': {
-      const names = value.split(',').map((s) => s.trim()).filter(Boolean);
-      const unknown = names.filter((n) => !(PLAN_KINDS as readonly string[]).includes(n));
-      if (unknown.length > 0) {
-        return unknown
-          .map((n) => {
-            const hint = suggest(n, PLAN_KINDS);
-            return `unknown connection kind "${n}"${hint ? ` (did you mean ${hint}?)` : ''}; known: ${PLAN_KINDS.join(', ')}`;
-          })
-          .join('\n');
-      }
-      args.kinds = args.kinds.filter((k) => !names.includes(k));
+      const kinds = pickKinds(value, PLAN_KINDS, 'connection kind');
+      if (typeof kinds === 'string') return kinds;
+      args.kinds = args.kinds.filter((k) => !kinds.includes(k));
       return undefined;
     }
     case 'conf':
@@ -114,13 +102,4 @@ function apply(args: FuzzArgs, name: string, value: string): string | undefined 
     default:
       return `unknown option "--${name}"`;
   }
-}
-
-function wholeNumber(value: string, name: string, min: number, max: number, set: (n: number) => void): string | undefined {
-  const n = Number(value.replace(/_/g, ''));
-  if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-    return `--${name} must be a whole number from ${min.toLocaleString('en-US')} to ${max.toLocaleString('en-US')}, got "${value}"`;
-  }
-  set(n);
-  return undefined;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../../bench/args.js';
+import { UsageError } from '../../../bench/options.js';
 import { parseAbuseArgs } from '../../../bench/abuse/args.js';
 import { ATTACKS } from '../../../bench/abuse/attacks/index.js';
 import { RSS_BUDGET_BYTES, judge, median, summarise } from '../../../bench/abuse/goals.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../../bench/args.js';
+import { UsageError } from '../../../bench/options.js';
 import { DEFAULT_PACKETS, FUZZ_USAGE, parseFuzzArgs } from '../../../bench/fuzz/args.js';
 import { PLAN_KINDS } from '../../../bench/fuzz/connection-plans.js';
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { FrameReader, UNBUDGETED_BYTES, type ByteBudget, type FrameSink } from '../../../src/protocol/frame-reader.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { PartialBudget } from '../../../broker/partial-budget.js';
+import { FrameReader, UNBUDGETED_BYTES, type FrameSink } from '../../../src/protocol/frame-reader.js';
 import { framePacket } from '../../../src/protocol/varint.js';
 
 interface Seen {
@@ -109,7 +111,7 @@ describe('FrameReader', () => {
   });
 
   it('holds about as many bytes as it received of a packet that arrives a byte at a time', () => {
-    const budget = new CountingBudget(Infinity);
+    const budget = new PartialBudget(Infinity);
     const { sink, seen } = collector();
     const reader = new FrameReader(sink);
     reader.budget = budget;
@@ -128,9 +130,9 @@ describe('FrameReader', () => {
     expect(budget.used).toBe(0);
   });
 
-  it('stops when the budget refuses, keeps what it was given, and goes on when woken', () => {
-    const budget = new CountingBudget(100_000);
-    budget.used = 50_000; // held by another reader
+  it('stops when the budget refuses, keeps what it was given, and goes on when woken', async () => {
+    const budget = new PartialBudget(100_000);
+    budget.take(50_000, 0); // held by another reader
     const { sink, seen } = collector();
     let starved = 0;
     let fed = 0;
@@ -143,8 +145,8 @@ describe('FrameReader', () => {
     expect(reader.paused).toBe(true);
     reader.feed(Buffer.concat([big.subarray(150_000), small]));
     expect(seen.frames).toEqual([]);
-    budget.used = 0; // the other reader finished
-    budget.wakeAll();
+    budget.give(50_000); // the other reader finished
+    await nextTurn();
     expect(fed).toBe(1);
     expect(seen.frames.map((f) => f.header)).toEqual([0x30, 0x40]);
     expect(budget.used).toBe(0);
@@ -161,23 +163,3 @@ describe('FrameReader', () => {
     expect(seen.errors).toEqual(['too-large: packet of 203 bytes is larger than 100']);
   });
 });
-
-class CountingBudget implements ByteBudget {
-  used = 0;
-  private waiters: (() => void)[] = [];
-  constructor(readonly limit: number) {}
-  take(n: number, held: number): boolean {
-    if (this.used > held && this.used + n > this.limit) return false;
-    this.used += n;
-    return true;
-  }
-  give(n: number): void {
-    this.used -= n;
-  }
-  wait(wake: () => void): void {
-    this.waiters.push(wake);
-  }
-  wakeAll(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-}
