@@ -5,7 +5,7 @@
 import type { Core } from './core/core.js';
 import { makeMessage } from './core/message.js';
 import type { BrokerStats } from './core/stats.js';
-import { Timer } from './core/timers.js';
+import { Timer } from '../src/util/timers.js';
 
 type Counter = () => number;
 

@@ -19,7 +19,7 @@ import { RetainStore } from './retain.js';
 import { Router } from './router.js';
 import { NEVER, Session, type Subscription, type Will } from './session.js';
 import { BrokerStats } from './stats.js';
-import { Timer, Timers } from './timers.js';
+import { Timer, Timers } from '../../src/util/timers.js';
 import { TurnBudget } from './turn.js';
 
 /** An ended session with at most this many subscriptions leaves the router at once; more, over several turns. */

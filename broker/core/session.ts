@@ -4,7 +4,7 @@
  */
 import type { Msg } from './message.js';
 import type { AckTicket, Outlet } from './outlet.js';
-import type { Timer } from './timers.js';
+import type { Timer } from '../../src/util/timers.js';
 
 export interface Subscription {
   session: Session;

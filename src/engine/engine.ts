@@ -13,7 +13,7 @@ import { groupSampleEvery, type PlannedClient } from '../scenario/plan.js';
 import type { ClientGroup, Payload, PublishStep, Scenario } from '../scenario/schema.js';
 import { FlushQueue } from '../util/batch-writer.js';
 import { FlowGate, type FlowGateInit } from './flow-gate.js';
-import { SimClient } from './client.js';
+import { SimClient, emptySamples } from './client.js';
 import { RunClock } from './clock.js';
 import { payloadTemplate } from './codec.js';
 import { GroupMetrics, type GroupReport } from './group-metrics.js';
@@ -234,10 +234,10 @@ export class Engine {
     if (kind === 'takeover') this.takenOver.add(c.clientId);
   }
 
-  jtlSample(nowUs: number, elapsedUs: number, label: string, c: SimClient, ok: boolean, message: string, bytes: number): void {
-    // JMeter's timeStamp is when the sample ended (its default sampleresult.timestamp.start=false).
+  /** One results.jtl row for one sample that began at `startUs` (JMeter's timeStamp is the start, as its default). */
+  jtlSample(startUs: number, elapsedUs: number, label: string, c: SimClient, ok: boolean, message: string, bytes: number): void {
     this.jtl.push([
-      Math.round(this.epochWallMs + nowUs / 1000),
+      Math.round(this.epochWallMs + startUs / 1000),
       Math.round(elapsedUs / 1000),
       `${label} ${c.group.name}`,
       ok,
@@ -425,26 +425,30 @@ export class Engine {
 
   private tick(second: number): void {
     this.nowMs = Date.now() - this.epochWallMs;
-    const nowMs = this.clock.nowMs();
-    for (const c of this.clients) c.keepAlive(this.nowMs);
-    this.collectClientSamples(nowMs);
+    const nowUs = this.clock.nowUs();
+    const replyTimeoutUs = this.init.scenario.replyTimeoutMs * 1000;
+    for (const c of this.clients) c.tick(this.nowMs, nowUs, replyTimeoutUs);
+    this.collectClientSamples(second);
     this.events.progress(this.snapshot(second));
   }
 
-  /** JMeter-style rows: one per client and second for its publishing and its receiving. */
-  private collectClientSamples(nowMs: number): void {
-    const at = Math.round(this.epochWallMs + nowMs);
+  /**
+   * JMeter-style rows, one per client and second for each of publishing and receiving, each summarising N samples
+   * the way JMeter reads them: `elapsed` is the total of the N samples' times (JMeter divides by SampleCount), and
+   * the timestamp is the start of the second they fall in. `publish` rows are acknowledged QoS 1/2 publishes (time:
+   * to PUBACK or PUBCOMP), `send` rows QoS 0 publishes (no time), `receive` rows deliveries (time: end to end).
+   */
+  private collectClientSamples(second: number): void {
+    const at = Math.round(this.epochWallMs + second * 1000);
     for (const c of this.clients) {
-      if (c.pubCount > 0) {
-        const mean = c.pubLatencyUs / Math.max(1, c.pubCount - c.pubErrors) / 1000;
-        this.jtl.push([at, Math.round(mean), `publish ${c.group.name}`, c.pubErrors === 0, '', c.clientId, 0, c.pubBytes, c.pubCount, c.pubErrors]);
-        c.pubCount = c.pubLatencyUs = c.pubBytes = c.pubErrors = 0;
+      const s = c.samples;
+      if (s.acked + s.refused > 0) {
+        const rows = s.acked + s.refused;
+        this.jtl.push([at, Math.round(s.ackLatencyUs / 1000), `publish ${c.group.name}`, s.refused === 0, s.refused > 0 ? `${s.refused} refused` : '', c.clientId, 0, s.ackedBytes, rows, s.refused]);
       }
-      if (c.rxCount > 0) {
-        const mean = c.rxLatencyUs / c.rxCount / 1000;
-        this.jtl.push([at, Math.round(mean), `receive ${c.group.name}`, true, '', c.clientId, c.rxBytes, 0, c.rxCount, 0]);
-        c.rxCount = c.rxLatencyUs = c.rxBytes = 0;
-      }
+      if (s.sent0 > 0) this.jtl.push([at, 0, `send ${c.group.name}`, true, '', c.clientId, 0, s.sent0Bytes, s.sent0, 0]);
+      if (s.rxCount > 0) this.jtl.push([at, Math.round(s.rxLatencyUs / 1000), `receive ${c.group.name}`, true, '', c.clientId, s.rxBytes, 0, s.rxCount, 0]);
+      Object.assign(s, emptySamples());
     }
   }
 
@@ -492,8 +496,8 @@ export class Engine {
     // Let the DISCONNECTs go out and the sockets close.
     await new Promise((r) => setTimeout(r, 50));
     const nowMs = this.clock.nowMs();
-    this.collectClientSamples(nowMs);
     const lastSecond = Math.max(0, Math.floor(nowMs / 1000));
+    this.collectClientSamples(lastSecond);
     const errors = [...this.errorExamples.values()].flat();
     return {
       groups: this.groups.map((g) => g.metrics.report(lastSecond)),

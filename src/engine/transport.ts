@@ -29,11 +29,12 @@ export interface Endpoint {
   tls: TlsMaterial | undefined;
 }
 
+/** Events of a link, each with the link they come from (a client may already be on its next one). */
 export interface LinkHandler {
-  onLinkOpen(): void;
-  onLinkData(chunk: Buffer): void;
+  onLinkOpen(link: Link): void;
+  onLinkData(chunk: Buffer, link: Link): void;
   /** The link is gone. `error` is an errno-like code ("ECONNREFUSED") or null for an orderly close. */
-  onLinkClose(error: string | null): void;
+  onLinkClose(error: string | null, link: Link): void;
 }
 
 export interface Link extends ByteSink {
@@ -56,6 +57,7 @@ export function openLink(endpoint: Endpoint, hostIndex: number, handler: LinkHan
   const { host, port } = endpoint.hosts[hostIndex % endpoint.hosts.length];
   switch (endpoint.transport) {
     case 'mqtt': {
+      let link: Link | undefined;
       const socket = netConnect({
         host,
         port,
@@ -63,12 +65,13 @@ export function openLink(endpoint: Endpoint, hostIndex: number, handler: LinkHan
         onread: {
           buffer: sharedReadBuffer,
           callback: (n: number, buf: Uint8Array) => {
-            handler.onLinkData((buf as Buffer).subarray(0, n));
+            handler.onLinkData((buf as Buffer).subarray(0, n), link!);
             return true;
           },
         },
       });
-      return socketLink(socket, 'connect', handler);
+      link = socketLink(socket, 'connect', handler);
+      return link;
     }
     case 'mqtts': {
       const t = endpoint.tls!;
@@ -97,19 +100,20 @@ function isIp(host: string): boolean {
 }
 
 function socketLink(socket: Socket | TLSSocket, openEvent: 'connect' | 'secureConnect', handler: LinkHandler): Link {
+  const link = socket as Link;
   let closed = false;
   let error: string | null = null;
-  socket.once(openEvent, () => handler.onLinkOpen());
-  socket.on('data', (chunk: Buffer) => handler.onLinkData(chunk));
+  socket.once(openEvent, () => handler.onLinkOpen(link));
+  socket.on('data', (chunk: Buffer) => handler.onLinkData(chunk, link));
   socket.on('error', (err: NodeJS.ErrnoException) => {
     error ??= err.code ?? err.message;
   });
   socket.on('close', () => {
     if (closed) return;
     closed = true;
-    handler.onLinkClose(error);
+    handler.onLinkClose(error, link);
   });
-  return socket as Link;
+  return link;
 }
 
 /** A WebSocket as a byte stream: each binary message is a chunk of the MQTT stream [MQTT-6.0.0-2]. */
@@ -132,17 +136,17 @@ function webSocketLink(endpoint: Endpoint, host: string, port: number, handler: 
   ws.binaryType = 'nodebuffer';
   let closed = false;
   let error: string | null = null;
-  ws.on('open', () => handler.onLinkOpen());
-  ws.on('message', (data: Buffer) => handler.onLinkData(data));
+  ws.on('open', () => handler.onLinkOpen(link));
+  ws.on('message', (data: Buffer) => handler.onLinkData(data, link));
   ws.on('error', (err: NodeJS.ErrnoException) => {
     error ??= err.code ?? err.message;
   });
   ws.on('close', () => {
     if (closed) return;
     closed = true;
-    handler.onLinkClose(error);
+    handler.onLinkClose(error, link);
   });
-  return {
+  const link: Link = {
     write(data: Buffer): boolean {
       if (ws.readyState !== WebSocket.OPEN) return false;
       // The writer reuses its slab once the socket's buffer is empty, so the frame gets its own copy.
@@ -160,4 +164,5 @@ function webSocketLink(endpoint: Endpoint, host: string, port: number, handler: 
     pause: () => ws.pause(),
     resume: () => ws.resume(),
   };
+  return link;
 }

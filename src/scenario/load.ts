@@ -27,6 +27,8 @@ export interface ScenarioOverrides {
   out?: string;
   /** `--workers`: a count or "auto". */
   workers?: string | number;
+  /** `--reply-timeout`: e.g. "10s". */
+  replyTimeout?: string;
 }
 
 export interface LoadOptions {
@@ -85,7 +87,7 @@ export function applyOverrides(scenario: Scenario, overrides: ScenarioOverrides)
   return loadScenarioText(scenario.source.text, scenario.source.file, { ...before, overrides: merged });
 }
 
-const TOP_KEYS = ['name', 'description', 'broker', 'duration', 'drain', 'workers', 'out', 'thresholds', 'groups'];
+const TOP_KEYS = ['name', 'description', 'broker', 'duration', 'drain', 'replyTimeout', 'workers', 'out', 'thresholds', 'groups'];
 const TOP_SYNONYMS: Record<string, string> = {
   target: 'broker',
   server: 'broker',
@@ -96,6 +98,8 @@ const TOP_SYNONYMS: Record<string, string> = {
   checks: 'thresholds',
   gracefulstop: 'drain',
   grace: 'drain',
+  timeout: 'replyTimeout',
+  replytimeout: 'replyTimeout',
   output: 'out',
   outdir: 'out',
   threads: 'workers',
@@ -123,6 +127,8 @@ function readScenario(ctx: ReadContext, root: RawNode, text: string, file: strin
   const durationMs = durationNode ? readRunDuration(ctx, durationNode) : undefined;
   const drainNode = top.take('drain');
   const drainMs = drainNode ? r.duration(drainNode, 'drain') ?? DEFAULTS.drainMs : DEFAULTS.drainMs;
+  const replyNode = cli('--reply-timeout', overrides.replyTimeout) ?? top.take('replyTimeout');
+  const replyTimeoutMs = replyNode ? readReplyTimeout(ctx, replyNode) : DEFAULTS.replyTimeoutMs;
 
   const workersNode = cli('--workers', overrides.workers) ?? top.take('workers');
   const workers = workersNode ? readWorkers(ctx, workersNode) : 'auto';
@@ -149,6 +155,7 @@ function readScenario(ctx: ReadContext, root: RawNode, text: string, file: strin
     broker,
     durationMs,
     drainMs,
+    replyTimeoutMs,
     workers: workers ?? 'auto',
     out,
     thresholds: thresholds.map((t) => t.threshold),
@@ -168,6 +175,17 @@ function readRunDuration(ctx: ReadContext, node: RawNode): number | undefined {
   if (ms === 0) {
     ctx.problems.at(node.place, `${label} must be longer than 0`, 'leave duration out to run until every client has finished its steps');
     return undefined;
+  }
+  return ms;
+}
+
+function readReplyTimeout(ctx: ReadContext, node: RawNode): number {
+  const label = labelOf(node, 'replyTimeout');
+  const ms = ctx.r.duration(node, label);
+  if (ms === undefined) return DEFAULTS.replyTimeoutMs;
+  if (ms < 100) {
+    ctx.problems.at(node.place, `${label} must be at least 100ms`, 'it bounds every wait for the broker: SUBACK, PUBACK, PINGRESP, …');
+    return DEFAULTS.replyTimeoutMs;
   }
   return ms;
 }

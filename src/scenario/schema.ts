@@ -26,6 +26,7 @@ export const MAX_GROUP_CLIENTS = 1_000_000;
 export const DEFAULTS = {
   protocolVersion: 4 as ProtocolVersion,
   drainMs: 1_000,
+  replyTimeoutMs: 10_000,
   clients: 1,
   clientId: '{group}-{i}',
   /** Characters in a random client id suffix when `randomSuffix: true`. */
@@ -47,6 +48,11 @@ export interface Scenario {
   durationMs: number | undefined;
   /** After the clients stop, how long subscribers keep receiving before missing messages count as lost. */
   drainMs: number;
+  /**
+   * How long a client waits for any answer the broker owes it (SUBACK, UNSUBACK, PUBACK/PUBREC/PUBCOMP, PINGRESP, the
+   * rest of a packet that started arriving, the close after DISCONNECT) before counting a timeout.
+   */
+  replyTimeoutMs: number;
   /** Worker threads; 'auto' leaves the choice to the runner. */
   workers: number | 'auto';
   /** Report folder; undefined: the runner's default. */

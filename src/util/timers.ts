@@ -1,10 +1,10 @@
 /**
- * The broker's one timer facility: any delay from a millisecond to the 136 years a v5 Session Expiry Interval can
- * ask for. Node's setTimeout fires at once beyond 2^31 - 1 ms, so deadlines are kept in a binary heap and a single
- * Node timer is armed for the earliest one, capped at that limit and re-armed when it wakes early.
+ * One timer facility for many deadlines: any delay from a millisecond to the 136 years a v5 Session Expiry Interval
+ * can ask for. Node's setTimeout fires at once beyond 2^31 - 1 ms, so deadlines are kept in a binary heap and a
+ * single Node timer is armed for the earliest one, capped at that limit and re-armed when it wakes early. The broker
+ * and each engine thread have one. Leaf module.
  *
- * Every callback runs inside the broker's guard: an exception is handed to `onError` with the timer that threw,
- * never to the process.
+ * An exception in a callback is handed to `onError` with the timer that threw, never to the process.
  */
 
 /** Longest delay Node's timers honour (about 24.8 days). */

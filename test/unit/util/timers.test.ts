@@ -3,7 +3,7 @@
  * callback reaching the error handler instead of the others or the process.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MAX_NODE_DELAY_MS, Timer, Timers } from '../../../broker/core/timers.js';
+import { MAX_NODE_DELAY_MS, Timer, Timers } from '../../../src/util/timers.js';
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });

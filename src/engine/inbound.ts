@@ -1,0 +1,167 @@
+/**
+ * A simulated client as a receiver: PUBLISH from the broker read in place, its latency and sequence recorded,
+ * answered per its QoS (exactly once for QoS 2), and the reading paced for a slow consumer or batched when the
+ * broker is overloaded.
+ */
+import { Counter } from '../metrics/series.js';
+import { PUBACK, PUBCOMP, PUBREC, writeAck } from './codec.js';
+import type { SimClient } from './client.js';
+import { slotOfPublisher } from './engine.js';
+import { header, readHeader } from './payload.js';
+
+/** Reads are batched only when their messages had already waited this long (µs): the broker is overloaded. */
+const BATCH_LAG_US = 20_000;
+/** A read smaller than this under overload is followed by a short pause (bytes). */
+const BATCH_SMALL_READ = 16 * 1024;
+const BATCH_PAUSE_MS = 1;
+
+export class Receiver {
+  /** Incoming QoS 2 packet ids received and not yet released by PUBREL. */
+  private readonly inboundQos2 = new Set<number>();
+  /** A slow consumer's pace: the earliest time the next message may be taken, µs (0: not paced). */
+  private consumeNextUs = 0;
+  consumeIntervalUs = 0;
+  private consumeTimer: NodeJS.Timeout | null = null;
+  /** Longest wait in the broker of what the current read brought, µs. */
+  private readLagUs = 0;
+  /** A QoS 1 or 2 delivery was acknowledged during the read being handled. */
+  private ackedInRead = false;
+  private batchPaused = false;
+
+  constructor(private readonly client: SimClient) {}
+
+  /** Called before a read is handed to the frame reader. */
+  beginRead(): void {
+    this.readLagUs = 0;
+    this.ackedInRead = false;
+  }
+
+  /**
+   * After a read: an overloaded broker sends small segments as fast as they are read, and every read costs a
+   * wake-up and an ACK on both sides, so the harness competes with the broker for CPU. When what arrived had already
+   * waited long in the broker, wait a moment before the next read so that more arrives at once. This adds at most
+   * BATCH_PAUSE_MS to latencies above BATCH_LAG_US, and nothing to a broker that keeps up. Never after QoS 1 or 2
+   * deliveries: the broker sends more only as our acknowledgements arrive, so a pause would only slow it down.
+   */
+  endRead(bytes: number): void {
+    const link = this.client.link;
+    if (
+      this.readLagUs > BATCH_LAG_US &&
+      !this.ackedInRead &&
+      bytes < BATCH_SMALL_READ &&
+      link !== null &&
+      !this.batchPaused &&
+      this.consumeTimer === null
+    ) {
+      this.batchPaused = true;
+      link.pause();
+      setTimeout(this.endBatchPause, BATCH_PAUSE_MS);
+    }
+  }
+
+  private readonly endBatchPause = (): void => {
+    this.batchPaused = false;
+    const link = this.client.link;
+    if (link !== null && this.consumeTimer === null) link.resume();
+  };
+
+  /** A PUBLISH; returns false to stop reading (a slow consumer's pause, or a protocol problem). */
+  onPublish(h: number, buf: Buffer, start: number, end: number): boolean {
+    const c = this.client;
+    const qos = (h >> 1) & 3;
+    let p = start + 2;
+    const tLen = (buf[start] << 8) | buf[start + 1];
+    const tOff = p;
+    p += tLen;
+    let packetId = 0;
+    if (qos > 0) {
+      packetId = (buf[p] << 8) | buf[p + 1];
+      p += 2;
+    }
+    if (c.protocolVersion === 5) {
+      let len = 0;
+      let mult = 1;
+      for (let k = 0; k < 4 && p < end; k++) {
+        const b = buf[p++];
+        len += (b & 0x7f) * mult;
+        if ((b & 0x80) === 0) break;
+        mult *= 128;
+      }
+      p += len;
+    }
+    if (p > end || qos === 3 || (qos > 0 && packetId === 0)) {
+      c.protocolProblem('malformed PUBLISH from the broker');
+      return false;
+    }
+    const writer = c.writer!;
+    if (qos === 2) {
+      // A repeat of a QoS 2 message awaiting PUBREL is the same delivery, not a second one [MQTT-4.3.3-2].
+      if (this.inboundQos2.has(packetId)) {
+        writeAck(writer, PUBREC, packetId);
+        return true;
+      }
+      this.inboundQos2.add(packetId);
+    }
+    const g = c.group.metrics;
+    g.series.add(Counter.messagesReceived);
+    const samples = c.samples;
+    samples.rxCount++;
+    samples.rxBytes += end - start;
+    if (readHeader(buf, p, end)) {
+      const latency = c.rxNowUs - header.sentUs;
+      if (latency > this.readLagUs) this.readLagUs = latency;
+      g.e2e.record(latency);
+      g.recordInterval(latency);
+      c.engine.live.record(latency);
+      samples.rxLatencyUs += latency;
+      const topic = tLen > 0 ? buf.toString('utf8', tOff, tOff + tLen) : '';
+      const engine = c.engine;
+      const tracker = engine.tracker(c);
+      const before = tracker.publishers;
+      tracker.receive(header.publisherId, topic, header.seq, qos as 0 | 1 | 2);
+      engine.flow.received(slotOfPublisher(engine.flow, engine.groups.length, header.publisherId), tracker.publishers !== before);
+    }
+    if (qos === 1) writeAck(writer, PUBACK, packetId);
+    else if (qos === 2) writeAck(writer, PUBREC, packetId);
+    if (qos > 0) this.ackedInRead = true;
+    if (this.consumeIntervalUs > 0) return this.pace();
+    return true;
+  }
+
+  onPubrel(packetId: number): void {
+    this.inboundQos2.delete(packetId);
+    writeAck(this.client.writer!, PUBCOMP, packetId);
+  }
+
+  /** The broker forgot the session: no PUBREL will come for what was received. */
+  forget(): void {
+    this.inboundQos2.clear();
+  }
+
+  /** A slow consumer: after each message, stop reading until the next one is due. */
+  private pace(): boolean {
+    const c = this.client;
+    const now = c.rxNowUs;
+    this.consumeNextUs = Math.max(this.consumeNextUs, now) + this.consumeIntervalUs;
+    if (this.consumeNextUs - now <= this.consumeIntervalUs) return true;
+    const link = c.link!;
+    link.pause();
+    this.consumeTimer = setTimeout(
+      () => {
+        this.consumeTimer = null;
+        if (c.link !== link) return;
+        c.rxNowUs = c.engine.clock.nowUs();
+        link.resume();
+        c.resumeReading();
+      },
+      Math.max(1, (this.consumeNextUs - now - this.consumeIntervalUs) / 1000),
+    );
+    return false;
+  }
+
+  /** The connection is gone, or the run is over: no more pacing. */
+  stop(): void {
+    if (this.consumeTimer) clearTimeout(this.consumeTimer);
+    this.consumeTimer = null;
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * A simulated client's outgoing QoS 1/2 flows: packet ids, the messages in flight with their send times, PUBACK /
+ * PUBREC → PUBREL → PUBCOMP, resending after a reconnection, and how long the oldest has waited for its answer.
+ */
+import { reasonName } from '../protocol/reason-codes.js';
+import { Counter, Gauge } from '../metrics/series.js';
+import type { BatchWriter } from '../util/batch-writer.js';
+import { PUBREL, writeAck, type PublishTemplate } from './codec.js';
+import type { SimClient } from './client.js';
+import type { PublishedStream } from './group-metrics.js';
+
+interface Inflight {
+  stream: PublishedStream;
+  template: PublishTemplate;
+  seq: number;
+  qos: number;
+  sentUs: number;
+  /** QoS 2: PUBREC received, PUBREL sent. */
+  released: boolean;
+}
+
+export class OutboundFlows {
+  /** In send order (a Map keeps insertion order): the first is the oldest. */
+  private readonly inflight = new Map<number, Inflight>();
+  private nextPacketId = 1;
+  /** Outgoing QoS 1/2 messages the broker may hold unacknowledged. */
+  window = 20;
+
+  constructor(private readonly client: SimClient) {}
+
+  get size(): number {
+    return this.inflight.size;
+  }
+
+  get full(): boolean {
+    return this.inflight.size >= this.window;
+  }
+
+  /** A packet id in use by no flow here and not `reserved` (a SUBSCRIBE or UNSUBSCRIBE awaiting its answer). */
+  allocatePacketId(reserved: (id: number) => boolean): number {
+    let id = this.nextPacketId;
+    while (this.inflight.has(id) || reserved(id)) id = id === 65535 ? 1 : id + 1;
+    this.nextPacketId = id === 65535 ? 1 : id + 1;
+    return id;
+  }
+
+  add(packetId: number, stream: PublishedStream, template: PublishTemplate, seq: number, qos: number, sentUs: number): void {
+    this.inflight.set(packetId, { stream, template, seq, qos, sentUs, released: false });
+    this.client.group.metrics.series.adjustGauge(Gauge.inflight, 1);
+  }
+
+  /** Send time of the oldest message still awaiting its acknowledgement, µs; -1 when none. */
+  oldestSentUs(): number {
+    for (const f of this.inflight.values()) return f.sentUs;
+    return -1;
+  }
+
+  onPuback(packetId: number, rc: number): void {
+    const f = this.inflight.get(packetId);
+    if (f === undefined) return;
+    if (f.qos !== 1) return this.client.protocolProblem(`PUBACK for packet ${packetId}, a QoS 2 message`);
+    this.complete(packetId, f, rc);
+  }
+
+  onPubrec(packetId: number, rc: number, writer: BatchWriter): void {
+    const f = this.inflight.get(packetId);
+    if (f === undefined) {
+      // A PUBREC repeated after a reconnection: the flow goes on.
+      if (rc < 0x80) writeAck(writer, PUBREL, packetId);
+      return;
+    }
+    if (f.qos !== 2) return this.client.protocolProblem(`PUBREC for packet ${packetId}, a QoS 1 message`);
+    if (rc >= 0x80) {
+      // Refused: no PUBREL follows (§4.3.3).
+      this.complete(packetId, f, rc);
+      return;
+    }
+    f.released = true;
+    writeAck(writer, PUBREL, packetId);
+  }
+
+  onPubcomp(packetId: number, rc: number): void {
+    const f = this.inflight.get(packetId);
+    if (f === undefined) return;
+    if (f.qos !== 2) return this.client.protocolProblem(`PUBCOMP for packet ${packetId}, a QoS 1 message`);
+    if (!f.released) return this.client.protocolProblem(`PUBCOMP for packet ${packetId} before PUBREC`);
+    this.complete(packetId, f, rc);
+  }
+
+  private complete(packetId: number, f: Inflight, rc: number): void {
+    this.inflight.delete(packetId);
+    const c = this.client;
+    const g = c.group.metrics;
+    g.series.adjustGauge(Gauge.inflight, -1);
+    if (rc >= 0x80) {
+      g.series.add(Counter.publishesFailed);
+      const kind = `publish-refused-0x${rc.toString(16)}`;
+      g.series.error(kind);
+      c.samples.refused++;
+      c.engine.noteError(kind, c, `publish refused: ${reasonName(rc)}`);
+    } else {
+      f.stream.acknowledged++;
+      g.series.add(Counter.acksReceived);
+      const latency = c.rxNowUs - f.sentUs;
+      g.publish.record(latency);
+      c.samples.acked++;
+      c.samples.ackLatencyUs += latency;
+    }
+    c.flowCompleted();
+  }
+
+  /** The session was resumed: resend what was in flight, PUBLISH with DUP and its packet id, or PUBREL [MQTT-4.4.0-1]. */
+  resend(writer: BatchWriter): void {
+    for (const [packetId, f] of this.inflight) {
+      if (f.released) writeAck(writer, PUBREL, packetId);
+      else f.template.encode(writer, packetId, f.seq, f.sentUs, true);
+    }
+  }
+
+  /** The broker forgot the session: what was in flight will never be acknowledged. */
+  forget(): void {
+    this.client.group.metrics.series.adjustGauge(Gauge.inflight, -this.inflight.size);
+    this.inflight.clear();
+  }
+}
