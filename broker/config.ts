@@ -23,7 +23,7 @@ export interface ParsedConfig {
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
   constructor(readonly problems: ConfigProblem[]) {
-    super(problems.map((p) => `${p.file}:${p.line}: ${p.message}`).join('\n'));
+    super(problems.map((p) => (p.line > 0 ? `${p.file}:${p.line}: ${p.message}` : `${p.file}: ${p.message}`)).join('\n'));
   }
 }
 
@@ -210,7 +210,9 @@ export function loadConfigFile(path: string): ParsedConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError([{ file: path, line: 0, message: `cannot read config: ${(err as Error).message}` }]);
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'is a directory' : e.message;
+    throw new ConfigError([{ file: path, line: 0, message: `cannot read the config file: ${why}` }]);
   }
   return parseConfig(text, path);
 }

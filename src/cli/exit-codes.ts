@@ -7,8 +7,10 @@ export const EXIT = {
   usage: 2,
   /** A broker could not be reached or started. */
   unavailable: 3,
-  /** Stopped by a signal before the end. */
+  /** Stopped by Ctrl-C (SIGINT) before the end. */
   interrupted: 130,
+  /** Stopped by SIGTERM before the end. */
+  terminated: 143,
 } as const;
 
 /** An error the CLI reports as a message (no stack) with its exit code. */

@@ -1,10 +1,12 @@
 /**
  * mqbench command line: the only place that reads argv and sets the exit code.
  */
+import { brokerVersion } from '../../broker/index.js';
 import { brokerCommand } from './commands/broker.js';
 import { compareCommand } from './commands/compare.js';
 import { conformanceCommand } from './commands/conformance.js';
 import { runCommand } from './commands/run.js';
+import { suggest } from '../util/suggest.js';
 import { CliError, EXIT } from './exit-codes.js';
 
 type Command = (argv: string[]) => Promise<number>;
@@ -18,7 +20,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
 
 function mainUsage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`);
-  return `Usage: mqbench <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun "mqbench <command> --help" for a command's options.`;
+  return `Usage: mqbench <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun "mqbench <command> --help" for a command's options; "mqbench --version" for the version.`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -27,8 +29,15 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(mainUsage() + '\n');
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`mqbench ${brokerVersion()}\n`);
+    return EXIT.ok;
+  }
   const command = COMMANDS[name];
-  if (!command) throw new CliError(`unknown command "${name}"\n\n${mainUsage()}`);
+  if (!command) {
+    const hint = suggest(name, Object.keys(COMMANDS));
+    throw new CliError(`unknown command "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}\n\n${mainUsage()}`);
+  }
   return command.run(rest);
 }
 

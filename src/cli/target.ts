@@ -1,10 +1,12 @@
 /**
- * Where a run's clients connect: the bundled broker, started in this process on a free loopback port, or the
- * remote broker the scenario names.
+ * Where a run's clients connect: the bundled broker, started in this process on a free loopback port; a Mosquitto
+ * or Aedes started as a process of its own for the run (as `mqbench compare` does); or the remote broker the scenario
+ * names.
  */
 import { connect } from 'node:net';
 import mqtt from 'mqtt-packet';
 import { startBroker, type RunningBroker } from '../../broker/index.js';
+import { startLocalBroker } from '../launch/local-broker.js';
 import type { Endpoint } from '../engine/transport.js';
 import type { RunResult } from '../run/result.js';
 import { readTls } from '../run/run.js';
@@ -13,8 +15,10 @@ import { protocolName, type Scenario } from '../scenario/schema.js';
 export interface OpenTarget {
   endpoint: Endpoint;
   target: RunResult['target'];
-  /** The bundled broker, when the run started one. */
+  /** The bundled broker, when the run started one in this process. */
   broker: RunningBroker | undefined;
+  /** What the broker is, for the run's first line: "the bundled broker", "mosquitto 2.0.11", the URL. */
+  label: string;
   close(): Promise<void>;
 }
 
@@ -28,7 +32,18 @@ export async function openTarget(scenario: Scenario): Promise<OpenTarget> {
       endpoint: { transport: 'mqtt', hosts: [{ host: broker.host, port: broker.port }], path: '', tls: undefined },
       target: { kind: 'bundled', url: `mqtt://${broker.host}:${broker.port}`, protocol },
       broker,
+      label: 'the bundled broker',
       close: () => broker.close(),
+    };
+  }
+  if (b.target.kind === 'local') {
+    const local = await startLocalBroker(b.target.broker);
+    return {
+      endpoint: { transport: 'mqtt', hosts: [{ host: local.host, port: local.port }], path: '', tls: undefined },
+      target: { kind: 'remote', url: `mqtt://${local.host}:${local.port}`, protocol },
+      broker: undefined,
+      label: local.label,
+      close: () => local.stop(),
     };
   }
   const t = b.target;
@@ -36,6 +51,7 @@ export async function openTarget(scenario: Scenario): Promise<OpenTarget> {
     endpoint: { transport: t.transport, hosts: t.hosts, path: t.path, tls: readTls(b.tls) },
     target: { kind: 'remote', url: t.url, protocol },
     broker: undefined,
+    label: t.url,
     close: async () => undefined,
   };
 }

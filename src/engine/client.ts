@@ -14,6 +14,7 @@ import { RC, connackName } from '../protocol/reason-codes.js';
 import { Counter, Gauge } from '../metrics/series.js';
 import type { ConnectStep, DisconnectStep, ProtocolVersion, PublishStep } from '../scenario/schema.js';
 import { BatchWriter } from '../util/batch-writer.js';
+import { Timer } from '../util/timers.js';
 import { connectPacket, connectErrorKind } from './connect-packet.js';
 import { decodeControl, lastDecodeError, writeGenerated, writePingreq, type PublishTemplate } from './codec.js';
 import type { Engine, GroupRuntime } from './engine.js';
@@ -104,10 +105,11 @@ export class SimClient implements LinkHandler, FrameSink {
   private partialSinceUs = -1;
   /** When the DISCONNECT step began waiting for the socket to close, µs. */
   private closingSinceUs = 0;
-  /** Connect timeout or reconnect back-off. */
-  private connTimer: NodeJS.Timeout | null = null;
-  /** A `wait` step's timer. */
-  private stepTimer: NodeJS.Timeout | null = null;
+  /** Connect timeout or reconnect back-off (on the engine's timers: any length), and what it then does. */
+  private readonly connTimer = new Timer(() => this.connAction?.(), this);
+  private connAction: (() => void) | null = null;
+  /** A `wait` step's timer (on the engine's timers: any length). */
+  private stepTimer: Timer | null = null;
 
   // Publishing.
   private publisher: Publisher | null = null;
@@ -172,10 +174,8 @@ export class SimClient implements LinkHandler, FrameSink {
           return;
         case 'wait':
           this.awaiting = 'wait';
-          this.stepTimer = setTimeout(() => {
-            this.stepTimer = null;
-            this.stepDone('wait');
-          }, step.durationMs);
+          this.stepTimer ??= new Timer(() => this.stepDone('wait'), this);
+          engine.timers.schedule(this.stepTimer, step.durationMs);
           return;
         case 'disconnect':
           if (this.state !== State.Connected) continue;
@@ -208,8 +208,7 @@ export class SimClient implements LinkHandler, FrameSink {
   private giveUp(): void {
     this.failed = true;
     this.awaiting = null;
-    if (this.stepTimer) clearTimeout(this.stepTimer);
-    this.stepTimer = null;
+    if (this.stepTimer) this.engine.timers.cancel(this.stepTimer);
     this.program.clear();
     this.publisher = null;
     this.finish();
@@ -344,16 +343,13 @@ export class SimClient implements LinkHandler, FrameSink {
   }
 
   private connLater(ms: number, fn: () => void): void {
-    if (this.connTimer) clearTimeout(this.connTimer);
-    this.connTimer = setTimeout(() => {
-      this.connTimer = null;
-      fn();
-    }, ms);
+    this.connAction = fn;
+    this.engine.timers.schedule(this.connTimer, ms);
   }
 
   private clearConnTimer(): void {
-    if (this.connTimer) clearTimeout(this.connTimer);
-    this.connTimer = null;
+    this.engine.timers.cancel(this.connTimer);
+    this.connAction = null;
   }
 
   // ---- link events ----------------------------------------------------------------------------------------------
@@ -688,8 +684,7 @@ export class SimClient implements LinkHandler, FrameSink {
   /** End of the run: say goodbye (or just close) and drop every timer. */
   shutdown(): void {
     this.clearConnTimer();
-    if (this.stepTimer) clearTimeout(this.stepTimer);
-    this.stepTimer = null;
+    if (this.stepTimer) this.engine.timers.cancel(this.stepTimer);
     this.receiver.stop();
     this.publisher = null;
     if (this.state === State.Connected && this.writer !== null) {

@@ -12,6 +12,7 @@ import { Gauge, type CounterName } from '../metrics/series.js';
 import { groupSampleEvery, type PlannedClient } from '../scenario/plan.js';
 import type { ClientGroup, Payload, PublishStep, Scenario } from '../scenario/schema.js';
 import { FlushQueue } from '../util/batch-writer.js';
+import { Timer, Timers } from '../util/timers.js';
 import { FlowGate, type FlowGateInit } from './flow-gate.js';
 import { SimClient, emptySamples } from './client.js';
 import { RunClock } from './clock.js';
@@ -115,7 +116,13 @@ export class Engine {
   private readonly clients: SimClient[] = [];
   private finished = 0;
   private failed = 0;
-  private readonly startTimers: NodeJS.Timeout[] = [];
+  /** Start offsets and `wait` steps: any length, beyond the 24.8 days Node's own timers hold. */
+  readonly timers = new Timers((err) => {
+    // An error in the engine's own code ends the worker, as any other would.
+    process.nextTick(() => {
+      throw err;
+    });
+  });
   private tickTimer: NodeJS.Timeout | null = null;
   private readonly intervalTimers: NodeJS.Timeout[] = [];
   private readonly errorExamples = new Map<string, ErrorExample[]>();
@@ -166,11 +173,10 @@ export class Engine {
     this.clock = new RunClock(epochNs);
     this.epochWallMs = epochWallMs;
     const now = this.clock.nowMs();
-    for (const c of this.clients) {
-      const planned = this.init.clients[this.clients.indexOf(c)];
-      const t = setTimeout(() => c.start(), Math.max(0, planned.startOffsetMs - now));
-      this.startTimers.push(t);
-    }
+    this.clients.forEach((c, i) => {
+      const planned = this.init.clients[i];
+      this.timers.schedule(new Timer(() => c.start(), c), Math.max(0, planned.startOffsetMs - now));
+    });
     this.scheduleTick();
     for (const g of this.groups) {
       const every = groupSampleEvery(g.config);
@@ -485,7 +491,7 @@ export class Engine {
    */
   async stop(drainMs: number): Promise<EngineReport> {
     this.stopping = true;
-    for (const t of this.startTimers) clearTimeout(t);
+    this.timers.close();
     if (this.heapTimer) clearTimeout(this.heapTimer);
     this.heap.length = 0;
     this.ready = [];

@@ -16,6 +16,7 @@ import { RunPool } from '../pool/pool.js';
 import type { FromWorker } from '../pool/messages.js';
 import { aggregate, type Aggregated } from './aggregate.js';
 import type { RunResult } from './result.js';
+import { Timer, Timers } from '../util/timers.js';
 
 export class BrokerUnreachableError extends Error {
   readonly code = 'BROKER_UNREACHABLE';
@@ -45,10 +46,15 @@ export interface RunProgress {
 }
 
 export interface RunHooks {
+  /** The broker answered and every worker is ready: the clients start now. */
+  onStart?(): void;
   onProgress?(p: RunProgress): void;
   /** results.jtl rows, as they come (about once a second). */
   onJtl?(rows: JtlRow[]): void;
-  /** Aborting stops the run at once (no drain); the result says it was interrupted. */
+  /**
+   * Aborting stops the run as its end would (clients stop, subscribers receive for the drain time, everyone
+   * disconnects); the result says it was interrupted.
+   */
   signal?: AbortSignal;
 }
 
@@ -93,20 +99,27 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
   const onAbort = () => finish('interrupted');
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
   if (hooks.signal?.aborted) finish('interrupted');
-  let durationTimer: NodeJS.Timeout | undefined;
+  // Any duration the scenario accepts, beyond the 24.8 days Node's own timers hold.
+  const timers = new Timers((err) => {
+    throw err;
+  });
+  const durationTimer = new Timer(() => finish('duration'));
   let stoppedBy: RunResult['stoppedBy'];
   try {
     // The timeline starts once every worker has built its clients (thread start-up is not part of the run).
     await Promise.race([allReady, finished, pool.failure()]);
     epochWallMs = Date.now();
     pool.start(newEpoch(), epochWallMs);
-    if (scenario.durationMs !== undefined) durationTimer = setTimeout(() => finish('duration'), scenario.durationMs);
+    hooks.onStart?.();
+    if (scenario.durationMs !== undefined) timers.schedule(durationTimer, scenario.durationMs);
     stoppedBy = await Promise.race([finished, pool.failure()]);
   } finally {
-    if (durationTimer) clearTimeout(durationTimer);
+    timers.close();
     hooks.signal?.removeEventListener('abort', onAbort);
   }
-  const results = await pool.stop(stoppedBy === 'interrupted' ? 0 : scenario.drainMs);
+  // However the run ended, subscribers receive for the drain time: what is still on its way then is in flight at
+  // stop, not lost. The workers' stop is bounded (drain, then disconnect), whatever the broker does.
+  const results = await pool.stop(scenario.drainMs);
   const reports: EngineReport[] = results.sort((a, b) => a.worker - b.worker).map((r) => r.report);
   for (const r of reports) if (r.jtl.length > 0) hooks.onJtl?.(r.jtl);
   const endedAt = new Date();

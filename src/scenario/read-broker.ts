@@ -61,7 +61,7 @@ export function readBroker(ctx: ReadContext, node: RawNode | undefined, override
     if (node.kind === 'scalar' && typeof node.value === 'string') {
       applyUrl(ctx, settings, override ?? node, undefined);
     } else {
-      ctx.problems.at(node.place, `broker must be "bundled", a URL like mqtt://host:1883, or a mapping, got ${describe(node)}`);
+      ctx.problems.at(node.place, `broker must be "bundled", "mosquitto", "aedes", a URL like mqtt://host:1883, or a mapping, got ${describe(node)}`);
     }
     return settings;
   }
@@ -88,7 +88,7 @@ export function readBroker(ctx: ReadContext, node: RawNode | undefined, override
     else if (!override) {
       ctx.problems.at(
         tlsNode.place,
-        `tls applies to mqtts:// and wss:// URLs; this broker is ${target.kind === 'bundled' ? 'the bundled one' : target.url}`,
+        `tls applies to mqtts:// and wss:// URLs; this broker is ${target.kind === 'bundled' ? 'the bundled one' : target.kind === 'local' ? `a ${target.broker} started for the run` : target.url}`,
         target.kind === 'remote' ? `write ${target.transport === 'ws' ? 'wss' : 'mqtts'}:// to use TLS` : undefined,
       );
     }
@@ -109,6 +109,11 @@ function applyUrl(
   if (text === 'bundled') {
     settings.target = { kind: 'bundled' };
     if (hostsNode) ctx.problems.at(hostsNode.place, 'hosts are failover hosts for a URL; the bundled broker has none');
+    return;
+  }
+  if (text === 'mosquitto' || text === 'aedes') {
+    settings.target = { kind: 'local', broker: text };
+    if (hostsNode) ctx.problems.at(hostsNode.place, `hosts are failover hosts for a URL; a ${text} started for the run has none`);
     return;
   }
   const parsed = parseBrokerUrl(text);
@@ -146,7 +151,7 @@ export function parseBrokerUrl(text: string): ParsedUrl {
   if (!scheme) {
     return {
       error: `"${text}" is not a broker URL`,
-      hint: `write "bundled" or a URL such as mqtt://${text.includes(':') || text === '' ? 'localhost:1883' : `${text}:1883`}`,
+      hint: `write "bundled", "mosquitto", "aedes" or a URL such as mqtt://${text.includes(':') || text === '' ? 'localhost:1883' : `${text}:1883`}`,
     };
   }
   const transport = scheme[1].toLowerCase();

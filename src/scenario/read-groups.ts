@@ -98,7 +98,10 @@ function readClientsOverride(ctx: ReadContext, node: RawScalar, names: (string |
   const known = names.filter((n): n is string => n !== undefined);
   if (!text.includes('=')) {
     if (names.length === 1 && known.length === 1) out.set(known[0], flagged(commandLineScalar(text, COMMAND_LINE), '--clients'));
-    else {
+    else if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_GROUP_CLIENTS) {
+      // Checked here, not left to each group: a hint that splits a bad count over the groups would be refused too.
+      ctx.problems.at(node.place, `--clients ${text}: a count of clients is a whole number from 1 to ${MAX_GROUP_CLIENTS.toLocaleString('en-US')}`);
+    } else {
       ctx.problems.at(
         node.place,
         `--clients ${text}: the scenario has ${names.length} groups; say which one`,

@@ -70,7 +70,7 @@ export interface ScenarioThreshold {
 }
 
 export interface BrokerSettings {
-  target: BundledTarget | RemoteTarget;
+  target: BundledTarget | LocalTarget | RemoteTarget;
   protocolVersion: ProtocolVersion;
   username: string | undefined;
   password: string | undefined;
@@ -80,6 +80,12 @@ export interface BrokerSettings {
 
 export interface BundledTarget {
   kind: 'bundled';
+}
+
+/** A broker mqbench starts as a process of its own for the run, with its defaults (as `mqbench compare` does). */
+export interface LocalTarget {
+  kind: 'local';
+  broker: 'mosquitto' | 'aedes';
 }
 
 export interface RemoteTarget {

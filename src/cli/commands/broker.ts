@@ -1,10 +1,11 @@
 /**
  * `mqbench broker`: run the bundled broker in the foreground, with Mosquitto's flags and config file.
  */
-import { parseArgs } from 'node:util';
 import { ConfigError, loadConfigFile, startBroker, type StartBrokerOptions } from '../../../broker/index.js';
 import { brokerVersion, lineWriter } from '../../../broker/index.js';
+import { parseCommandArgs } from '../args.js';
 import { CliError, EXIT } from '../exit-codes.js';
+import { FD_OVERHEAD, fdShortfall, raiseFdLimit } from '../../util/fd-limit.js';
 
 export const usage = `Usage: mqbench broker [--host 127.0.0.1] [--port 1883] [-v] [-c mosquitto.conf]
 
@@ -18,25 +19,32 @@ Options:
   -h, --help         show this help`;
 
 export async function brokerCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const { values } = parseCommandArgs(
+    argv,
+    {
       host: { type: 'string' },
       port: { type: 'string', short: 'p' },
       config: { type: 'string', short: 'c' },
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
-    strict: true,
-    allowPositionals: false,
-  });
+    false,
+    usage,
+  );
   if (values.help) {
     process.stdout.write(usage + '\n');
     return EXIT.ok;
   }
   const options: StartBrokerOptions = {};
   if (values.config) {
-    const parsed = loadConfigFile(values.config);
+    let parsed;
+    try {
+      parsed = loadConfigFile(values.config);
+    } catch (err) {
+      // An unreadable file: say which and why, as for a line in it.
+      if (err instanceof ConfigError) throw new CliError(err.message, EXIT.usage);
+      throw err;
+    }
     if (parsed.problems.length > 0) throw new CliError(new ConfigError(parsed.problems).message, EXIT.usage);
     Object.assign(options, parsed.options);
     for (const n of parsed.notices) say(`${Math.floor(Date.now() / 1000)}: ${n}`);
@@ -49,6 +57,13 @@ export async function brokerCommand(argv: string[]): Promise<number> {
     options.listeners = [listener, ...(options.listeners?.slice(1) ?? [])];
   }
   options.verbose = values.verbose;
+  // Each client is a file descriptor: raise the soft limit to the hard one, and refuse a max_connections it cannot hold.
+  const limits = raiseFdLimit();
+  const max = options.maxConnections ?? -1;
+  if (max > 0) {
+    const problem = fdShortfall(max + FD_OVERHEAD, limits, `max_connections ${max}`);
+    if (problem) throw new CliError(problem, EXIT.usage);
+  }
   const stamp = () => `${Math.floor(Date.now() / 1000)}:`;
   const version = `mqbench version ${brokerVersion()}`;
   say(`${stamp()} ${version} starting`);

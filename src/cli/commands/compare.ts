@@ -4,7 +4,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { brokerVersion } from '../../../broker/index.js';
 import { CompareError, compare, type SaturationOptions } from '../../compare/compare.js';
 import { BrokerStartError } from '../../launch/local-broker.js';
@@ -12,6 +11,7 @@ import { MosquittoNotFoundError } from '../../launch/mosquitto.js';
 import { renderBenchmarksMarkdown, renderCompareHtml, renderCompareJson, renderCompareTable } from '../../report/compare.js';
 import { BrokerUnreachableError } from '../../run/run.js';
 import { formatProblems, loadScenarioFile, resolveWorkerCount, type Scenario } from '../../scenario/index.js';
+import { parseCommandArgs } from '../args.js';
 import { CliError, EXIT } from '../exit-codes.js';
 
 export const usage = `Usage: mqbench compare <scenario.yaml ...> --broker <b> --broker <b> [options]
@@ -44,9 +44,9 @@ A broker that dies during a round loses that round (listed under incidents) and 
 Exit codes: 0 done, 2 invalid options or scenario, 3 a broker could not be started or reached.`;
 
 export async function compareCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    {
       broker: { type: 'string', multiple: true },
       rounds: { type: 'string' },
       conf: { type: 'string', multiple: true },
@@ -58,9 +58,9 @@ export async function compareCommand(argv: string[]): Promise<number> {
       markdown: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
-    allowPositionals: true,
-    strict: true,
-  });
+    true,
+    usage,
+  );
   if (values.help) {
     process.stdout.write(usage + '\n');
     return EXIT.ok;

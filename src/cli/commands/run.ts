@@ -5,7 +5,6 @@
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { brokerVersion } from '../../../broker/index.js';
 import type { JtlRow } from '../../engine/engine.js';
 import {
@@ -21,8 +20,12 @@ import {
 } from '../../report/index.js';
 import { BrokerUnreachableError, runScenario, type RunProgress } from '../../run/run.js';
 import { formatProblems, loadScenarioFile, resolveWorkerCount, type Scenario } from '../../scenario/index.js';
+import { parseCommandArgs } from '../args.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { openTarget } from '../target.js';
+import { BrokerStartError } from '../../launch/local-broker.js';
+import { MosquittoNotFoundError } from '../../launch/mosquitto.js';
+import { FD_OVERHEAD, fdShortfall, raiseFdLimit } from '../../util/fd-limit.js';
 
 export const usage = `Usage: mqbench run <scenario.yaml> [options]
 
@@ -30,7 +33,9 @@ Runs a scenario: simulated MQTT clients in worker threads against the bundled br
 then writes summary.json, report.md, report.html, results.jtl and *.hgrm to reports/<scenario>-<time>/.
 
 Options (each overrides the scenario):
-  --broker <bundled|url>    target broker, e.g. mqtt://host:1883, mqtts://host:8883, ws://host:9001/mqtt
+  --broker <b>              bundled (in this process), mosquitto or aedes (started for the run), or a URL:
+                            mqtt://host:1883, mqtts://host:8883, ws://host:9001/mqtt
+  --reply-timeout <time>    how long to wait for any answer the broker owes (default 10s)
   --duration <time>         run length, e.g. 30s, 2m
   --clients <n|g=n,...>     clients: a count (one group) or per group, e.g. publishers=10,subscribers=2
   --workers <n|auto>        worker threads (default: one per CPU, no more than clients)
@@ -38,25 +43,28 @@ Options (each overrides the scenario):
   --no-progress             no live line while running
   -h, --help                show this help
 
-Exit codes: 0 passed, 1 a threshold failed, 2 invalid scenario or options, 3 broker unreachable, 130 interrupted.
+Ctrl-C or SIGTERM stops the run as its end would: clients stop, subscribers receive for the drain time, and the
+reports are written. Exit codes: 0 passed, 1 a threshold failed, 2 invalid scenario or options (or too few file
+descriptors for the run), 3 broker unreachable, 130 stopped by Ctrl-C, 143 stopped by SIGTERM.
 The scenario format is described in docs/scenarios.md.`;
 
 export async function runCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
+  const { values, positionals } = parseCommandArgs(
+    argv,
+    {
       broker: { type: 'string' },
       duration: { type: 'string' },
       clients: { type: 'string' },
       workers: { type: 'string' },
       out: { type: 'string' },
+      'reply-timeout': { type: 'string' },
       progress: { type: 'boolean', default: true },
       'no-progress': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
-    allowPositionals: true,
-    strict: true,
-  });
+    true,
+    usage,
+  );
   if (values.help) {
     process.stdout.write(usage + '\n');
     return EXIT.ok;
@@ -70,6 +78,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       clients: values.clients,
       workers: values.workers,
       out: values.out,
+      replyTimeout: values['reply-timeout'],
     },
   });
   if ('problems' in loaded) throw new CliError(`${formatProblems(loaded.problems)}`, EXIT.usage);
@@ -82,38 +91,55 @@ async function execute(scenario: Scenario, showProgress: boolean): Promise<numbe
   const totalClients = scenario.groups.reduce((n, g) => n + g.clients, 0);
   const workers = resolveWorkerCount(scenario.workers, totalClients, availableParallelism());
   const outDir = resolve(scenario.out ?? join('reports', `${safeName(scenario.name)}-${timestamp(new Date())}`));
-  const target = await openTarget(scenario);
+  checkDescriptors(scenario, totalClients);
+  let target;
+  try {
+    target = await openTarget(scenario);
+  } catch (err) {
+    if (err instanceof BrokerStartError || err instanceof MosquittoNotFoundError) throw new CliError(err.message, EXIT.unavailable);
+    throw err;
+  }
   const tty = process.stderr.isTTY === true;
   const abort = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts === 1) {
-      process.stderr.write(`${tty ? '\n' : ''}mqbench: stopping (Ctrl-C again to quit at once); the report is still written\n`);
+  // Ctrl-C and SIGTERM (timeout, CI cancelling, docker stop) end the run as its end would, reports included; a
+  // second one quits at once.
+  let stoppedBySignal: NodeJS.Signals | undefined;
+  let firstSignalAt = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    // `timeout` sends SIGTERM to the process and again to its group: a repeat within a second is the same request.
+    if (stoppedBySignal !== undefined && Date.now() - firstSignalAt < 1_000) return;
+    if (stoppedBySignal === undefined) {
+      stoppedBySignal = signal;
+      firstSignalAt = Date.now();
+      const how = signal === 'SIGINT' ? 'Ctrl-C' : signal;
+      process.stderr.write(`${tty ? '\n' : ''}mqbench: ${how}: stopping (again to quit at once); the reports are still written\n`);
       abort.abort();
     } else {
-      process.exit(EXIT.interrupted);
+      process.exit(signal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated);
     }
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   let jtl: WriteStream | undefined;
   try {
-    mkdirSync(outDir, { recursive: true });
-    jtl = createWriteStream(join(outDir, 'results.jtl'));
-    jtl.write(JTL_HEADER);
     const jtlContext = { url: target.target.url, activeClients: totalClients };
     process.stderr.write(
       `mqbench: ${scenario.name}: ${totalClients} client${totalClients === 1 ? '' : 's'} in ${workers} worker${workers === 1 ? '' : 's'} ` +
-        `against ${target.target.url}, MQTT ${target.target.protocol}\n`,
+        `against ${target.label === target.target.url ? target.label : `${target.label} at ${target.target.url}`}, MQTT ${target.target.protocol}\n`,
     );
-    const stream = jtl;
     let outcome;
     try {
       outcome = await runScenario(
         { scenario, endpoint: target.endpoint, target: target.target, workers, version: brokerVersion() },
         {
           signal: abort.signal,
-          onJtl: (rows: JtlRow[]) => stream.write(renderJtlRows(rows, jtlContext)),
+          // The report folder is made once the broker has answered: a run that never started leaves none behind.
+          onStart: () => {
+            mkdirSync(outDir, { recursive: true });
+            jtl = createWriteStream(join(outDir, 'results.jtl'));
+            jtl.write(JTL_HEADER);
+          },
+          onJtl: (rows: JtlRow[]) => jtl?.write(renderJtlRows(rows, jtlContext)),
           onProgress: showProgress ? (p: RunProgress) => printProgress(p, tty) : undefined,
         },
       );
@@ -123,21 +149,36 @@ async function execute(scenario: Scenario, showProgress: boolean): Promise<numbe
     }
     if (showProgress && tty) process.stderr.write('\n');
     const { result, histograms } = outcome;
+    mkdirSync(outDir, { recursive: true });
     writeFileSync(join(outDir, 'summary.json'), renderJson(result));
     writeFileSync(join(outDir, 'report.md'), renderMarkdown(result));
     writeFileSync(join(outDir, 'report.html'), renderHtml(result));
     for (const h of hgrmFiles(histograms)) writeFileSync(join(outDir, h.fileName), h.text);
-    await new Promise<void>((done) => stream.end(done));
+    const stream = jtl;
+    if (stream !== undefined) await new Promise<void>((done) => stream.end(done));
     jtl = undefined;
     process.stdout.write(renderSummary(result, { color: process.stdout.isTTY === true }));
     process.stdout.write(`\nReports: ${outDir}\n`);
-    if (result.stoppedBy === 'interrupted') return EXIT.interrupted;
+    if (stoppedBySignal !== undefined) return stoppedBySignal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
     return result.passed ? EXIT.ok : EXIT.failed;
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     jtl?.end();
     await target.close();
   }
+}
+
+/**
+ * Refuse up front, with the numbers, a run that would run out of file descriptors halfway (each client is a socket;
+ * the bundled broker in this process holds the other end of each). The soft limit is raised to the hard limit first.
+ */
+function checkDescriptors(scenario: Scenario, clients: number): void {
+  const limits = raiseFdLimit();
+  const bundled = scenario.broker.target.kind === 'bundled';
+  const needed = clients * (bundled ? 2 : 1) + FD_OVERHEAD;
+  const problem = fdShortfall(needed, limits, `${clients} client${clients === 1 ? '' : 's'}${bundled ? ' and the bundled broker in this process' : ''}`);
+  if (problem) throw new CliError(problem, EXIT.usage);
 }
 
 function printProgress(p: RunProgress, tty: boolean): void {
