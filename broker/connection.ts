@@ -79,13 +79,13 @@ export class Connection implements Client, FrameSink {
     // A PUBLISH whose length alone proves its payload is over message_size_limit is refused before it arrives.
     if (o.messageSizeLimit > 0) this.reader.maxPublish = Math.min(this.maxPacketIn, 5 + PUBLISH_OVERHEAD + o.messageSizeLimit);
     this.reader.budget = host.partialBudget;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => this.guarded(CloseReason.PeerClosed));
-    socket.on('error', (err: NodeJS.ErrnoException) =>
-      // A reset is the peer going away, which Mosquitto reports as the client closing its connection.
-      this.guarded(err.code === 'ECONNRESET' ? CloseReason.PeerClosed : CloseReason.SocketError),
-    );
-    socket.on('close', () => this.onSocketClosed());
+    // The same four listener functions serve every connection (no closures per connection): each finds its
+    // connection on the socket.
+    (socket as BrokerSocket)[CONNECTION] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
   }
 
   /**
@@ -108,7 +108,8 @@ export class Connection implements Client, FrameSink {
 
   // ---- input ------------------------------------------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
+  /** A read from the socket. */
+  onData(chunk: Buffer): void {
     if (this.state === ConnState.Closed) return;
     const core = this.core;
     core.clock = Date.now();
@@ -273,7 +274,7 @@ export class Connection implements Client, FrameSink {
   }
 
   /** Socket events run inside the guard too: a will routed from a close handler cannot take the process down. */
-  private guarded(reason: CloseReason): void {
+  guarded(reason: CloseReason): void {
     try {
       this.close(reason);
     } catch (err) {
@@ -281,11 +282,31 @@ export class Connection implements Client, FrameSink {
     }
   }
 
-  private onSocketClosed(): void {
+  onSocketClosed(): void {
     if (this.closeTimer) clearTimeout(this.closeTimer);
     this.guarded(CloseReason.PeerClosed);
     this.host.connectionGone(this);
   }
+}
+
+const CONNECTION = Symbol('connection');
+type BrokerSocket = Socket & { [CONNECTION]: Connection };
+
+function onSocketData(this: BrokerSocket, chunk: Buffer): void {
+  this[CONNECTION].onData(chunk);
+}
+
+function onSocketEnd(this: BrokerSocket): void {
+  this[CONNECTION].guarded(CloseReason.PeerClosed);
+}
+
+function onSocketError(this: BrokerSocket, err: NodeJS.ErrnoException): void {
+  // A reset is the peer going away, which Mosquitto reports as the client closing its connection.
+  this[CONNECTION].guarded(err.code === 'ECONNRESET' ? CloseReason.PeerClosed : CloseReason.SocketError);
+}
+
+function onSocketClose(this: BrokerSocket): void {
+  this[CONNECTION].onSocketClosed();
 }
 
 /** "ip:port" of the far end of `socket`, IPv4-mapped addresses written as plain IPv4. */

@@ -263,17 +263,17 @@ export class Core implements Env {
     if (session.will !== null && session.conn === null) this.publishWill(session);
     this.cancelTimers(session);
     releaseParked(this, session, 'dropped');
-    session.inflight.clear();
+    session.clearInflight();
     session.clearQueue();
-    const subs = session.subs;
-    if (subs.size <= CLEANUP_AT_ONCE && this.cleanup.length === 0) {
-      for (const sub of subs.values()) this.router.remove(sub);
-      this.turn.spend(subs.size);
+    const subs = session.subList();
+    if (subs.length <= CLEANUP_AT_ONCE && this.cleanup.length === 0) {
+      for (const sub of subs) this.router.remove(sub);
+      this.turn.spend(subs.length);
     } else {
-      for (const sub of subs.values()) this.cleanup.push(sub);
+      for (const sub of subs) this.cleanup.push(sub);
       this.scheduleCleanup();
     }
-    subs.clear();
+    session.clearSubs();
   }
 
   private scheduleCleanup(): void {

@@ -150,7 +150,7 @@ export function deliver(
     if (sent === 0) return Delivery.Taken;
     const out = new Outgoing(env.fanout.storedCopy(m), qos, retain, subIds);
     out.packetId = packetId;
-    session.inflight.set(packetId, out);
+    session.setInflight(out);
     return Delivery.Taken;
   }
   if (queueFull(env, session)) {
@@ -232,7 +232,7 @@ export function pumpQueue(env: Env, session: Session, now: number): void {
       env.stats.pubBytesSent += out.msg.pLen;
       if (env.log.debug) logSend(env, conn, out.msg, out.qos, out.retain, false, packetId);
       out.packetId = packetId;
-      session.inflight.set(packetId, out);
+      session.setInflight(out);
     }
     // Parked messages join the queue as it has room; then the window is filled again.
     if (session.parked === null || unpark(env, session) === 0) return;
@@ -249,7 +249,7 @@ export function resendInflight(env: Env, session: Session, now: number): void {
     if (out.state === 0) {
       const n = encodePublish(conn, out.msg, out.qos, out.retain, true, out.packetId, out.subIds, now);
       if (n === 0) {
-        session.inflight.delete(out.packetId);
+        session.deleteInflight(out.packetId);
         continue;
       }
       env.stats.pubSent++;

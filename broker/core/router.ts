@@ -40,17 +40,29 @@ export interface MatchResult {
   groups: SharedGroup[];
 }
 
+/** One level of the trie. Its collections are made on first use: most nodes have one child or one subscription. */
 class TrieNode {
-  readonly children = new Map<string, TrieNode>();
-  readonly subs = new Set<Subscription>();
+  children: Map<string, TrieNode> | null = null;
+  /** The subscriptions on this filter: one kept as is, more in a set. */
+  sub: Subscription | null = null;
+  subs: Set<Subscription> | null = null;
   shared: Map<string, SharedGroup> | null = null;
   constructor(
     readonly parent: TrieNode | null,
     readonly level: string,
   ) {}
 
+  child(level: string): TrieNode | undefined {
+    return this.children === null ? undefined : this.children.get(level);
+  }
+
   get empty(): boolean {
-    return this.children.size === 0 && this.subs.size === 0 && (this.shared === null || this.shared.size === 0);
+    return (
+      (this.children === null || this.children.size === 0) &&
+      this.sub === null &&
+      (this.subs === null || this.subs.size === 0) &&
+      (this.shared === null || this.shared.size === 0)
+    );
   }
 }
 
@@ -89,7 +101,12 @@ export class Router {
   add(sub: Subscription): void {
     const node = this.nodeFor(sub.filter, true)!;
     if (sub.share === null) {
-      node.subs.add(sub);
+      if (node.subs !== null) node.subs.add(sub);
+      else if (node.sub === null) node.sub = sub;
+      else {
+        node.subs = new Set([node.sub, sub]);
+        node.sub = null;
+      }
     } else {
       node.shared ??= new Map();
       let group = node.shared.get(sub.share);
@@ -109,7 +126,12 @@ export class Router {
     if (!node) return;
     let removed = false;
     if (sub.share === null) {
-      removed = node.subs.delete(sub);
+      if (node.sub === sub) {
+        node.sub = null;
+        removed = true;
+      } else {
+        removed = node.subs !== null && node.subs.delete(sub);
+      }
     } else {
       const group = node.shared?.get(sub.share);
       const i = group ? group.members.indexOf(sub) : -1;
@@ -127,7 +149,7 @@ export class Router {
     // Prune empty branches so churned filters do not accumulate.
     let n: TrieNode | null = node;
     while (n && n.parent && n.empty) {
-      n.parent.children.delete(n.level);
+      n.parent.children!.delete(n.level);
       n = n.parent;
     }
   }
@@ -161,11 +183,11 @@ export class Router {
     for (;;) {
       const slash = filter.indexOf('/', start);
       const level = slash < 0 ? filter.slice(start) : filter.slice(start, slash);
-      let child = node.children.get(level);
+      let child = node.child(level);
       if (!child) {
         if (!create) return undefined;
         child = new TrieNode(node, level);
-        node.children.set(level, child);
+        (node.children ??= new Map()).set(level, child);
       }
       node = child;
       if (slash < 0) return node;
@@ -190,6 +212,10 @@ export class Router {
       const i = at.pop()!;
       const wild = i > 0 || !dollar;
       // '#' matches the parent level and everything below it [MQTT-4.7.1-2].
+      if (node.children === null) {
+        if (i === levels.length) take(node, subs, groups);
+        continue;
+      }
       if (wild) {
         const hash = node.children.get('#');
         if (hash) take(hash, subs, groups);
@@ -217,7 +243,8 @@ export class Router {
 }
 
 function take(node: TrieNode, subs: Subscription[], groups: SharedGroup[]): void {
-  for (const s of node.subs) subs.push(s);
+  if (node.sub !== null) subs.push(node.sub);
+  if (node.subs !== null) for (const s of node.subs) subs.push(s);
   if (node.shared) for (const g of node.shared.values()) groups.push(g);
 }
 

@@ -50,18 +50,25 @@ export interface Will {
 /** Session expiry "never" (v5 0xFFFFFFFF; 3.1.1 persistent sessions without persistent_client_expiration). */
 export const NEVER = 0xffffffff;
 
+const NO_OUTGOING: ReadonlyMap<number, Outgoing> = new Map();
+
+/**
+ * The collections a session may never need (most clients of a large test subscribe once and publish at QoS 0) are
+ * made on first use: reads see a shared empty one until then.
+ */
 export class Session {
   /** The live connection, when there is one. */
   conn: Outlet | null = null;
-  readonly subs = new Map<string, Subscription>();
-  readonly inflight = new Map<number, Outgoing>();
+  /** Subscriptions by filter as subscribed: most sessions have one, kept without a map. */
+  private oneSub: Subscription | null = null;
+  private subMap: Map<string, Subscription> | null = null;
+  private inflightMap: Map<number, Outgoing> | null = null;
+  private inbound: Set<number> | null = null;
   /** Queued outgoing messages; the live part is queue[queueHead...]. */
   private queue: Outgoing[] = [];
   private queueHead = 0;
   /** Payload bytes of the queued messages (for max_queued_bytes). */
   queuedBytes = 0;
-  /** Incoming QoS 2 packet ids received (and delivered) whose PUBREL has not arrived [MQTT-4.3.3-2]. */
-  readonly inboundQos2 = new Set<number>();
   private nextId = 1;
   /** Seconds the session lives after disconnection; 0 ends it with the connection; NEVER keeps it. */
   expiryInterval = 0;
@@ -92,6 +99,81 @@ export class Session {
   ended = false;
 
   constructor(readonly clientId: string) {}
+
+  getSub(key: string): Subscription | undefined {
+    if (this.subMap !== null) return this.subMap.get(key);
+    return this.oneSub !== null && this.oneSub.key === key ? this.oneSub : undefined;
+  }
+
+  get subCount(): number {
+    return this.subMap !== null ? this.subMap.size : this.oneSub !== null ? 1 : 0;
+  }
+
+  /** Every subscription (a new array). */
+  subList(): Subscription[] {
+    if (this.subMap !== null) return [...this.subMap.values()];
+    return this.oneSub !== null ? [this.oneSub] : [];
+  }
+
+  /** Add or replace the subscription with `sub.key`. */
+  setSub(sub: Subscription): void {
+    if (this.subMap !== null) {
+      this.subMap.set(sub.key, sub);
+    } else if (this.oneSub === null || this.oneSub.key === sub.key) {
+      this.oneSub = sub;
+    } else {
+      this.subMap = new Map([
+        [this.oneSub.key, this.oneSub],
+        [sub.key, sub],
+      ]);
+      this.oneSub = null;
+    }
+  }
+
+  deleteSub(key: string): void {
+    if (this.subMap !== null) this.subMap.delete(key);
+    else if (this.oneSub !== null && this.oneSub.key === key) this.oneSub = null;
+  }
+
+  clearSubs(): void {
+    this.oneSub = null;
+    this.subMap = null;
+  }
+
+  /** Outgoing QoS 1/2 messages in flight, by packet id. */
+  get inflight(): ReadonlyMap<number, Outgoing> {
+    return this.inflightMap ?? NO_OUTGOING;
+  }
+
+  setInflight(out: Outgoing): void {
+    (this.inflightMap ??= new Map()).set(out.packetId, out);
+  }
+
+  deleteInflight(packetId: number): void {
+    this.inflightMap?.delete(packetId);
+  }
+
+  clearInflight(): void {
+    this.inflightMap = null;
+  }
+
+  /** Incoming QoS 2 packet ids received (and delivered) whose PUBREL has not arrived [MQTT-4.3.3-2]. */
+  hasInbound(packetId: number): boolean {
+    return this.inbound !== null && this.inbound.has(packetId);
+  }
+
+  get inboundCount(): number {
+    return this.inbound === null ? 0 : this.inbound.size;
+  }
+
+  addInbound(packetId: number): void {
+    (this.inbound ??= new Set()).add(packetId);
+  }
+
+  /** Returns whether the packet id was awaiting its PUBREL. */
+  deleteInbound(packetId: number): boolean {
+    return this.inbound !== null && this.inbound.delete(packetId);
+  }
 
   get queued(): number {
     return this.queue.length - this.queueHead;

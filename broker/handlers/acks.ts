@@ -22,7 +22,7 @@ export function handlePuback(core: Core, conn: Client, buf: Buffer, start: numbe
   const out = session.inflight.get(packetId);
   if (out === undefined) return;
   if (out.qos !== 1) throw protocolError(`PUBACK for packet ${packetId}, a QoS 2 message`);
-  session.inflight.delete(packetId);
+  session.deleteInflight(packetId);
   pumpQueue(core, session, core.now());
 }
 
@@ -39,7 +39,7 @@ export function handlePubrec(core: Core, conn: Client, buf: Buffer, start: numbe
   if (rc >= 0x80) {
     // The client refused the message: no PUBREL follows (§4.3.3), and its packet id is free again.
     if (out !== undefined) {
-      session.inflight.delete(packetId);
+      session.deleteInflight(packetId);
       pumpQueue(core, session, core.now());
     }
     return;
@@ -57,7 +57,7 @@ export function handlePubrel(core: Core, conn: Client, buf: Buffer, start: numbe
   const { packetId } = decodeAck(buf, start, end, v5, 'PUBREL');
   const log = core.log;
   if (log.debug) log.line(`Received PUBREL from ${conn.logId} (Mid: ${packetId})`);
-  const known = conn.session!.inboundQos2.delete(packetId);
+  const known = conn.session!.deleteInbound(packetId);
   writeAck(conn, PUBCOMP, packetId, known || !v5 ? 0 : RC.PacketIdentifierNotFound);
   if (log.debug) log.line(`Sending PUBCOMP to ${conn.logId} (m${packetId})`);
 }
@@ -72,6 +72,6 @@ export function handlePubcomp(core: Core, conn: Client, buf: Buffer, start: numb
   if (out === undefined) return;
   if (out.qos !== 2) throw protocolError(`PUBCOMP for packet ${packetId}, a QoS 1 message`);
   if (out.state !== 1) throw protocolError(`PUBCOMP for packet ${packetId} before PUBREL`);
-  session.inflight.delete(packetId);
+  session.deleteInflight(packetId);
   pumpQueue(core, session, core.now());
 }

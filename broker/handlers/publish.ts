@@ -125,13 +125,13 @@ export function handlePublish(core: Core, conn: Client, header: number, buf: Buf
 
   const session = conn.session!;
   if (qos === 2) {
-    if (session.inboundQos2.has(packetId)) {
+    if (session.hasInbound(packetId)) {
       // [MQTT-4.3.3-2] a repeat before PUBREL is acknowledged again (in order) but not delivered again.
       owe(conn, PUBREC, packetId, 0, null);
       if (log.debug) log.line(`Sending PUBREC to ${conn.logId} (m${packetId}, rc0)`);
       return;
     }
-    if (conn.protocolVersion === 5 && session.inboundQos2.size >= core.receiveMaximum) {
+    if (conn.protocolVersion === 5 && session.inboundCount >= core.receiveMaximum) {
       // [MQTT-3.3.4-9] more unacknowledged QoS 2 than the Receive Maximum we declared.
       throw new WireError(RC.ReceiveMaximumExceeded, 'receive maximum exceeded');
     }
@@ -166,7 +166,7 @@ export function handlePublish(core: Core, conn: Client, header: number, buf: Buf
   if (qos === 0) return;
   // v5: 0x10 tells the publisher nobody was subscribed (still a success) [MQTT-3.4.2-1].
   const rc = reached === 0 && conn.protocolVersion === 5 ? RC.NoMatchingSubscribers : 0;
-  if (qos === 2) session.inboundQos2.add(packetId);
+  if (qos === 2) session.addInbound(packetId);
   owe(conn, qos === 1 ? PUBACK : PUBREC, packetId, rc, ticket);
   if (log.debug) log.line(`Sending ${qos === 1 ? 'PUBACK' : 'PUBREC'} to ${conn.logId} (m${packetId}, rc${rc})`);
 }
@@ -177,7 +177,7 @@ function denyPublish(core: Core, conn: Client, qos: number, packetId: number, du
   if (qos === 0) return;
   const rc = conn.protocolVersion === 5 ? RC.NotAuthorized : 0;
   // A 3.1.1 client goes on with PUBREL, which is answered like any other; a refusing PUBREC ends an MQTT 5 flow.
-  if (qos === 2 && rc === 0) conn.session!.inboundQos2.add(packetId);
+  if (qos === 2 && rc === 0) conn.session!.addInbound(packetId);
   owe(conn, qos === 1 ? PUBACK : PUBREC, packetId, rc, null);
   if (log.debug) log.line(`Sending ${qos === 1 ? 'PUBACK' : 'PUBREC'} to ${conn.logId} (m${packetId}, rc${rc})`);
 }
@@ -355,6 +355,6 @@ function rejectOversize(
   core.stats.pubDropped++;
   if (qos === 0) return;
   const rc = conn.protocolVersion === 5 ? RC.PacketTooLarge : 0;
-  if (qos === 2 && rc === 0) conn.session!.inboundQos2.add(packetId);
+  if (qos === 2 && rc === 0) conn.session!.addInbound(packetId);
   owe(conn, qos === 1 ? PUBACK : PUBREC, packetId, rc, null);
 }

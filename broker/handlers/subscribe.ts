@@ -53,7 +53,7 @@ export function handleSubscribe(core: Core, conn: Client, buf: Buffer, start: nu
       const shared = parseSharedFilter(req.filter);
       // [MQTT-3.8.3-4] no local on a shared subscription is a protocol error.
       if (shared && req.noLocal) throw protocolError('no local set on a shared subscription');
-      const existing = session.subs.get(req.filter);
+      const existing = session.getSub(req.filter);
       const sub: Subscription = {
         session,
         key: req.filter,
@@ -68,7 +68,7 @@ export function handleSubscribe(core: Core, conn: Client, buf: Buffer, start: nu
       };
       // [MQTT-3.8.4-3] a subscription with the same filter is replaced, not duplicated.
       if (existing) core.router.remove(existing);
-      session.subs.set(req.filter, sub);
+      session.setSub(sub);
       core.router.add(sub);
       codes.push(req.qos);
       if (log.subscribe) log.line(`${conn.logId} ${req.qos} ${req.filter}`);

@@ -23,10 +23,10 @@ export function handleUnsubscribe(core: Core, conn: Client, buf: Buffer, start: 
     for (const stop = Math.min(filters.length, i + units); i < stop; i++) {
       const filter = filters[i];
       if (log.debug) log.line(`\t${filter}`);
-      const sub = session.subs.get(filter);
+      const sub = session.getSub(filter);
       if (sub) {
         core.router.remove(sub);
-        session.subs.delete(filter);
+        session.deleteSub(filter);
         if (log.unsubscribe) log.line(`${conn.logId} ${filter}`);
       }
       // [MQTT-3.11.3-1] v5: 0x11 when there was no such subscription.
