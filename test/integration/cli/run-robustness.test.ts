@@ -128,7 +128,7 @@ describe('mqbench run, counting', () => {
         '    clients: 3',
         '    steps: [connect, { wait: 1s }, disconnect]',
         '  - name: keeper',
-        '    steps: [connect, { wait: 3500ms }, disconnect]',
+        '    steps: [connect, { wait: 5s }, disconnect]',
         '',
       ].join('\n'),
     );
