@@ -5,6 +5,7 @@
  */
 import { DeliveryTracker, type StreamDelivery } from '../metrics/delivery.js';
 import { LatencyHistogram, type EncodedHistogram } from '../metrics/histogram.js';
+import type { TrafficSpan } from '../metrics/rates.js';
 import { IntervalRecorder, SeriesRecorder, type CounterSeries, type IntervalSample } from '../metrics/series.js';
 import type { SampleEvery } from '../scenario/schema.js';
 
@@ -48,6 +49,8 @@ export interface GroupReport {
   receivers: ReceiverReport[];
   published: PublishedStream[];
   coverage: Coverage[];
+  /** When this group's clients received messages (every PUBLISH counted in messagesReceived). */
+  received: TrafficSpan;
 }
 
 export class GroupMetrics {
@@ -63,6 +66,8 @@ export class GroupMetrics {
   readonly receivers = new Map<string, DeliveryTracker>();
   readonly published: PublishedStream[] = [];
   readonly coverage: Coverage[] = [];
+  /** First and last arrival of a PUBLISH at any client of the group, µs since the run's epoch. */
+  readonly received: TrafficSpan = { firstUs: -1, lastUs: -1 };
   /** Closes an interval: after a time, or after a number of messages. */
   sampleEvery: SampleEvery | undefined;
   private intervalIndex = 0;
@@ -109,6 +114,7 @@ export class GroupMetrics {
       receivers: [...this.receivers].map(([clientId, t]) => ({ clientId, streams: t.streams() })),
       published: this.published,
       coverage: this.coverage,
+      received: { ...this.received },
     };
   }
 }

@@ -3,6 +3,7 @@
  * answered per its QoS (exactly once for QoS 2), and the reading paced for a slow consumer or batched when the
  * broker is overloaded.
  */
+import { noteTraffic } from '../metrics/rates.js';
 import { Counter } from '../metrics/series.js';
 import { PUBACK, PUBCOMP, PUBREC, writeAck } from './codec.js';
 import type { SimClient } from './client.js';
@@ -104,6 +105,7 @@ export class Receiver {
     }
     const g = c.group.metrics;
     g.series.add(Counter.messagesReceived);
+    noteTraffic(g.received, c.rxNowUs);
     const samples = c.samples;
     samples.rxCount++;
     samples.rxBytes += end - start;

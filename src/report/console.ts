@@ -3,8 +3,8 @@
  * and last the verdict with every failed threshold. Colour only when asked.
  */
 import type { RunResult } from '../run/result.js';
-import { describeTarget, errorKinds, latencyRows, qosVerdictText, STOPPED_BY, verdictOf } from './facts.js';
-import { formatCount, formatDuration, formatMsNumber, formatRate, oneLine, plural, truncate } from './format.js';
+import { describeTarget, errorKinds, latencyRows, qosVerdictText, STOPPED_BY, trafficText, verdictOf } from './facts.js';
+import { formatCount, formatDuration, formatMsNumber, oneLine, plural, truncate } from './format.js';
 import { alignColumns } from './text-table.js';
 
 export interface SummaryOptions {
@@ -38,10 +38,10 @@ export function renderSummary(r: RunResult, options: SummaryOptions = { color: f
   );
   lines.push('');
 
-  const c = r.totals.counters;
+  const t = r.totals;
   lines.push(
-    `${label('messages')}sent ${formatCount(c.messagesSent)} (${formatRate(r.totals.sentPerSec)}) · ` +
-      `received ${formatCount(c.messagesReceived)} (${formatRate(r.totals.receivedPerSec)})`,
+    `${label('messages')}sent ${trafficText(t.counters.messagesSent, t.sentPerSec, t.sentSpan)} · ` +
+      `received ${trafficText(t.counters.messagesReceived, t.receivedPerSec, t.receivedSpan)}`,
   );
 
   const d = r.delivery.total;

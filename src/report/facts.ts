@@ -5,8 +5,8 @@
 import type { DeliveryCounts, DeliveryVerdict } from '../metrics/delivery.js';
 import type { LatencySummary } from '../metrics/histogram.js';
 import type { CounterName } from '../metrics/series.js';
-import { LATENCY_NAMES, type LatencyName, type RunResult } from '../run/result.js';
-import { formatCount, plural } from './format.js';
+import { LATENCY_NAMES, type LatencyName, type RunResult, type SpanMs } from '../run/result.js';
+import { formatCount, formatDuration, formatRate, plural } from './format.js';
 
 export interface Verdict {
   passed: boolean;
@@ -82,6 +82,34 @@ export function qosVerdictText(v: DeliveryVerdict): string {
     return `QoS ${v.qos} promise BROKEN: ${problems.length > 0 ? problems.join(', ') : v.detail}`;
   }
   return `QoS ${v.qos} promise not checked: nothing was acknowledged`;
+}
+
+/** How every report explains its message rates (see metrics/rates.ts). */
+export const RATE_DEFINITION =
+  'a rate is the messages after the first divided by the time from the first to the last message of that kind: ' +
+  'the average while that traffic flowed (a ramp-up counts, seconds before and after it do not)';
+
+/**
+ * A count of messages with its rate and span, as every report prints it: "2,000 (816/s over 2.45 s)", "1 (a single
+ * message: no rate)", "0".
+ */
+export function trafficText(messages: number, perSec: number | null, span: SpanMs | null): string {
+  const count = formatCount(messages);
+  if (messages === 0) return count;
+  if (perSec === null) return `${count} (${messages === 1 ? 'a single message' : 'all at one instant'}: no rate)`;
+  const over = span === null ? '' : ` over ${formatDuration(span.lastMs - span.firstMs)}`;
+  return `${count} (${formatRate(perSec)}${over})`;
+}
+
+/** A rate for a table cell: "–" when nothing of that kind flowed, "n/a" for a single message, else "816/s". */
+export function rateCell(messages: number, perSec: number | null): string {
+  return messages === 0 ? '–' : formatRate(perSec);
+}
+
+/** "from 0.300 s to 2.750 s" of the run, for a span. */
+export function spanText(span: SpanMs | null): string {
+  if (span === null) return 'none';
+  return `from ${(span.firstMs / 1000).toFixed(3)} s to ${(span.lastMs / 1000).toFixed(3)} s`;
 }
 
 /** A latency summary with where it was measured: the whole run or one group. */

@@ -14,7 +14,11 @@ import {
   errorKinds,
   latencyRows,
   qosVerdictText,
+  RATE_DEFINITION,
+  rateCell,
+  spanText,
   STOPPED_BY,
+  trafficText,
   verdictOf,
 } from './facts.js';
 import {
@@ -146,10 +150,29 @@ function runFacts(r: RunResult): string {
 
 function throughput(r: RunResult): string {
   const out: string[] = [];
+  const t = r.totals;
   out.push(
-    `<p class="big"><span>sent <strong>${esc(formatRate(r.totals.sentPerSec))}</strong></span>` +
-      `<span>received <strong>${esc(formatRate(r.totals.receivedPerSec))}</strong></span></p>`,
-    '<p class="muted">Rates are over the active part of the run: first to last second with traffic.</p>',
+    `<p class="big"><span>sent <strong>${esc(formatRate(t.sentPerSec))}</strong></span>` +
+      `<span>received <strong>${esc(formatRate(t.receivedPerSec))}</strong></span></p>`,
+    list([
+      esc(`Sent ${trafficText(t.counters.messagesSent, t.sentPerSec, t.sentSpan)}, ${spanText(t.sentSpan)} of the run.`),
+      esc(`Received ${trafficText(t.counters.messagesReceived, t.receivedPerSec, t.receivedSpan)}, ${spanText(t.receivedSpan)} of the run.`),
+      ...(t.busiestSent !== null || t.busiestReceived !== null
+        ? [
+            esc(
+              'Busiest whole second: ' +
+                [
+                  t.busiestSent !== null ? `${formatCount(t.busiestSent.messages)} sent (second ${formatCount(t.busiestSent.second)})` : '',
+                  t.busiestReceived !== null ? `${formatCount(t.busiestReceived.messages)} received (second ${formatCount(t.busiestReceived.second)})` : '',
+                ]
+                  .filter((x) => x !== '')
+                  .join(', ') +
+                '.',
+            ),
+          ]
+        : []),
+    ]),
+    `<p class="muted">${esc(`${RATE_DEFINITION[0].toUpperCase()}${RATE_DEFINITION.slice(1)}.`)}</p>`,
   );
   const c = r.totals.counters;
   out.push(
@@ -173,8 +196,8 @@ function throughput(r: RunResult): string {
         ],
         r.groups.map((g) => [
           esc(g.name), esc(formatCount(g.clients)), esc(formatCount(g.totals.counters.messagesSent)),
-          esc(formatCount(g.totals.counters.messagesReceived)), esc(formatRate(g.totals.sentPerSec)),
-          esc(formatRate(g.totals.receivedPerSec)), esc(formatCount(g.totals.errorsTotal)),
+          esc(formatCount(g.totals.counters.messagesReceived)), esc(rateCell(g.totals.counters.messagesSent, g.totals.sentPerSec)),
+          esc(rateCell(g.totals.counters.messagesReceived, g.totals.receivedPerSec)), esc(formatCount(g.totals.errorsTotal)),
         ]),
       ),
     );

@@ -10,7 +10,11 @@ import {
   errorKinds,
   latencyRows,
   qosVerdictText,
+  RATE_DEFINITION,
+  rateCell,
+  spanText,
   STOPPED_BY,
+  trafficText,
   verdictOf,
 } from './facts.js';
 import {
@@ -19,7 +23,6 @@ import {
   formatDuration,
   formatMs,
   formatOffset,
-  formatRate,
   oneLine,
   plural,
 } from './format.js';
@@ -63,11 +66,7 @@ export function renderMarkdown(r: RunResult): string {
   );
 
   out.push('## Throughput', '');
-  out.push(
-    `Sent **${formatRate(r.totals.sentPerSec)}**, received **${formatRate(r.totals.receivedPerSec)}** ` +
-      '(over the active part of the run: first to last second with traffic).',
-    '',
-  );
+  out.push(...throughputLines(r).map((line) => `- ${line}`), '');
   out.push(...counterTable(r), '');
   if (r.groups.length > 0) {
     out.push(
@@ -78,8 +77,8 @@ export function renderMarkdown(r: RunResult): string {
           formatCount(g.clients),
           formatCount(g.totals.counters.messagesSent),
           formatCount(g.totals.counters.messagesReceived),
-          formatRate(g.totals.sentPerSec),
-          formatRate(g.totals.receivedPerSec),
+          rateCell(g.totals.counters.messagesSent, g.totals.sentPerSec),
+          rateCell(g.totals.counters.messagesReceived, g.totals.receivedPerSec),
           formatCount(g.totals.errorsTotal),
         ]),
         ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
@@ -193,6 +192,24 @@ export function renderMarkdown(r: RunResult): string {
   }
 
   return out.join('\n').replace(/\n+$/, '') + '\n';
+}
+
+/** The headline rates and what they mean, one line each (shared wording with report.html). */
+function throughputLines(r: RunResult): string[] {
+  const t = r.totals;
+  const c = t.counters;
+  const lines = [
+    `Sent **${md(trafficText(c.messagesSent, t.sentPerSec, t.sentSpan))}**, ${spanText(t.sentSpan)} of the run.`,
+    `Received **${md(trafficText(c.messagesReceived, t.receivedPerSec, t.receivedSpan))}**, ${spanText(t.receivedSpan)} of the run.`,
+  ];
+  if (t.busiestSent !== null || t.busiestReceived !== null) {
+    const parts: string[] = [];
+    if (t.busiestSent !== null) parts.push(`${formatCount(t.busiestSent.messages)} sent (second ${formatCount(t.busiestSent.second)})`);
+    if (t.busiestReceived !== null) parts.push(`${formatCount(t.busiestReceived.messages)} received (second ${formatCount(t.busiestReceived.second)})`);
+    lines.push(`Busiest whole second: ${parts.join(', ')}.`);
+  }
+  lines.push(`${RATE_DEFINITION[0].toUpperCase()}${RATE_DEFINITION.slice(1)}.`);
+  return lines;
 }
 
 function counterTable(r: RunResult): string[] {

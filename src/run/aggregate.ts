@@ -12,6 +12,7 @@ import {
   type StreamExpectation,
 } from '../metrics/delivery.js';
 import { LatencyHistogram, type LatencySummary } from '../metrics/histogram.js';
+import { mergeSpans, spanRate, type TrafficSpan } from '../metrics/rates.js';
 import { mergeIntervals, mergeSeries, seriesTotals, type CounterSeries } from '../metrics/series.js';
 import { evaluateThresholds, type ThresholdInput, type ThresholdMetrics } from '../metrics/thresholds.js';
 import { topicMatches } from '../protocol/topic.js';
@@ -25,6 +26,7 @@ import {
   type LatencyName,
   type PercentileCurve,
   type RunResult,
+  type SpanMs,
   type StreamRow,
   type Totals,
 } from './result.js';
@@ -65,6 +67,8 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
   const coverage: Coverage[] = [];
   const receiversByGroup = new Map<string, { clientId: string; streams: StreamDelivery[] }[]>();
   const groupSeries: CounterSeries[] = [];
+  const sentSpans: TrafficSpan[] = [];
+  const receivedSpans: TrafficSpan[] = [];
   const groups: GroupResult[] = [];
   const groupHistograms = new Map<string, Record<LatencyName, LatencyHistogram>>();
 
@@ -88,13 +92,17 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
     groupHistograms.set(config.name, hist);
     const series = mergeSeries(parts.map((p) => p.series));
     groupSeries.push(series);
+    const sent = mergeSpans(parts.flatMap((p) => p.published.filter((s) => s.sent > 0)));
+    const received = mergeSpans(parts.map((p) => p.received));
+    sentSpans.push(sent);
+    receivedSpans.push(received);
     receiversByGroup.set(config.name, parts.flatMap((p) => p.receivers));
     const every = groupSampleEvery(config);
     groups.push({
       name: config.name,
       clients: config.clients,
       latency: summaries(hist),
-      totals: totalsOf(series),
+      totals: totalsOf(series, sent, received),
       delivery: emptySummary(),
       intervals: every ? mergeIntervals(parts.flatMap((p) => p.intervals)) : [],
       intervalEvery: every ? (every.kind === 'time' ? formatMs(every.everyMs) : `${every.every} messages`) : undefined,
@@ -174,7 +182,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
   const deliveryTotal = totalDelivery(deliverySummary);
 
   const series = mergeSeries(groupSeries);
-  const totals = totalsOf(series);
+  const totals = totalsOf(series, mergeSpans(sentSpans), mergeSpans(receivedSpans));
   const takeoverIds = [...new Set(reports.flatMap((r) => r.takenOver))].sort();
   const notes: string[] = [];
   const takeoverCount = totals.errors.takeover ?? 0;
@@ -257,31 +265,32 @@ function curvesOf(h: Record<LatencyName, LatencyHistogram>): Partial<Record<Late
   return out;
 }
 
-function totalsOf(series: CounterSeries): Totals {
+function totalsOf(series: CounterSeries, sent: TrafficSpan, received: TrafficSpan): Totals {
   const t = seriesTotals(series);
   let errorsTotal = 0;
   for (const n of Object.values(t.errors)) errorsTotal += n;
-  const active = activeSeconds(series);
   return {
     counters: t.counters,
     errors: t.errors,
     errorsTotal,
-    sentPerSec: active > 0 ? t.counters.messagesSent / active : 0,
-    receivedPerSec: active > 0 ? t.counters.messagesReceived / active : 0,
+    sentPerSec: spanRate(t.counters.messagesSent, sent),
+    receivedPerSec: spanRate(t.counters.messagesReceived, received),
+    sentSpan: spanMs(sent),
+    receivedSpan: spanMs(received),
+    busiestSent: busiest(series.counters.messagesSent),
+    busiestReceived: busiest(series.counters.messagesReceived),
   };
 }
 
-/** Seconds from the first to the last second with messages sent or received (at least 1 when any). */
-function activeSeconds(s: CounterSeries): number {
-  let first = -1;
-  let last = -1;
-  for (let i = 0; i < s.seconds; i++) {
-    if ((s.counters.messagesSent[i] ?? 0) + (s.counters.messagesReceived[i] ?? 0) > 0) {
-      if (first < 0) first = i;
-      last = i;
-    }
-  }
-  return first < 0 ? 0 : last - first + 1;
+function spanMs(s: TrafficSpan): SpanMs | null {
+  return s.firstUs < 0 ? null : { firstMs: s.firstUs / 1000, lastMs: s.lastUs / 1000 };
+}
+
+/** The whole second with the most messages (the earliest of equals); null when none had any. */
+function busiest(perSecond: readonly number[]): { second: number; messages: number } | null {
+  let best = -1;
+  for (let i = 0; i < perSecond.length; i++) if (perSecond[i] > 0 && (best < 0 || perSecond[i] > perSecond[best])) best = i;
+  return best < 0 ? null : { second: best, messages: perSecond[best] };
 }
 
 function thresholdMetrics(
@@ -304,9 +313,10 @@ function thresholdMetrics(
       'subscribe.failed': c.subscribesFailed,
       'publish.failed': c.publishesFailed,
     },
+    // No rate (fewer than two messages) is "nothing to measure": such a threshold fails rather than passing.
     rates: {
-      throughput: totals.receivedPerSec,
-      'sent.rate': totals.sentPerSec,
+      throughput: totals.receivedPerSec ?? Number.NaN,
+      'sent.rate': totals.sentPerSec ?? Number.NaN,
     },
   };
 }

@@ -23,9 +23,24 @@ export interface Totals {
   /** Errors by kind (e.g. "connect-refused", "takeover", "connack-0x87"). */
   errors: Record<string, number>;
   errorsTotal: number;
-  /** Messages per second over the active part of the run (first to last second with traffic). */
-  sentPerSec: number;
-  receivedPerSec: number;
+  /**
+   * Messages per second while they flowed: (messages − 1) ÷ (last − first message of that kind), see
+   * metrics/rates.ts. Null with fewer than two messages. The same definition for the run, each group, thresholds
+   * (`sent.rate`, `throughput`) and compare.
+   */
+  sentPerSec: number | null;
+  receivedPerSec: number | null;
+  /** From the first to the last message sent (received), ms since the run's start; null when none was. */
+  sentSpan: SpanMs | null;
+  receivedSpan: SpanMs | null;
+  /** The most messages sent (received) in one whole second of the run, and which second. */
+  busiestSent: { second: number; messages: number } | null;
+  busiestReceived: { second: number; messages: number } | null;
+}
+
+export interface SpanMs {
+  firstMs: number;
+  lastMs: number;
 }
 
 export interface GroupResult {

@@ -33,7 +33,20 @@ function counters(values: Partial<Record<CounterName, number>> = {}): Record<Cou
 function totals(c: Partial<Record<CounterName, number>>, errors: Record<string, number>, sent: number, received: number): Totals {
   let errorsTotal = 0;
   for (const n of Object.values(errors)) errorsTotal += n;
-  return { counters: counters(c), errors, errorsTotal, sentPerSec: sent, receivedPerSec: received };
+  const sentMessages = c.messagesSent ?? 0;
+  const receivedMessages = c.messagesReceived ?? 0;
+  return {
+    counters: counters(c),
+    errors,
+    errorsTotal,
+    sentPerSec: sentMessages > 1 ? sent : null,
+    receivedPerSec: receivedMessages > 1 ? received : null,
+    sentSpan: sentMessages > 0 ? { firstMs: 1_000, lastMs: 1_000 + (sent > 0 ? ((sentMessages - 1) / sent) * 1000 : 0) } : null,
+    receivedSpan:
+      receivedMessages > 0 ? { firstMs: 1_001, lastMs: 1_001 + (received > 0 ? ((receivedMessages - 1) / received) * 1000 : 0) } : null,
+    busiestSent: sentMessages > 0 ? { second: 2, messages: Math.min(sentMessages, Math.ceil(sent)) } : null,
+    busiestReceived: receivedMessages > 0 ? { second: 2, messages: Math.min(receivedMessages, Math.ceil(received)) } : null,
+  };
 }
 
 function threshold(source: string, t: Omit<Threshold, 'source'>): Threshold {
