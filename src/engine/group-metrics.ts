@@ -9,7 +9,7 @@ import type { TrafficSpan } from '../metrics/rates.js';
 import { IntervalRecorder, SeriesRecorder, type CounterSeries, type IntervalSample } from '../metrics/series.js';
 import type { SampleEvery } from '../scenario/schema.js';
 
-export type LatencyName = 'connect' | 'subscribe' | 'publish' | 'e2e';
+export type LatencyName = 'connect' | 'subscribe' | 'publish' | 'e2e' | 'retained';
 
 /** A stream a client published: (publisher, topic), with how many it sent and how many the broker acknowledged. */
 export interface PublishedStream {
@@ -58,6 +58,8 @@ export class GroupMetrics {
   readonly subscribe = new LatencyHistogram();
   readonly publish = new LatencyHistogram();
   readonly e2e = new LatencyHistogram();
+  /** Age of retained copies a SUBSCRIBE brought: send time in the payload to arrival (not an end-to-end latency). */
+  readonly retained = new LatencyHistogram();
   readonly series = new SeriesRecorder();
   readonly interval = new IntervalRecorder();
   readonly intervalSamples: IntervalSample[] = [];
@@ -108,6 +110,7 @@ export class GroupMetrics {
         subscribe: this.subscribe.encode(),
         publish: this.publish.encode(),
         e2e: this.e2e.encode(),
+        retained: this.retained.encode(),
       },
       series: this.series.series(),
       intervals: this.intervalSamples,

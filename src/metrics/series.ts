@@ -28,6 +28,11 @@ export const Counter = {
   /** QoS 1 and 2 publishes completed by PUBACK or PUBCOMP. */
   acksReceived: 9,
   publishesFailed: 10,
+  /**
+   * Retained copies a SUBSCRIBE brought (a PUBLISH with the retain flag to a subscription without retain as
+   * published): also counted in messagesReceived, but not end-to-end deliveries of live messages.
+   */
+  retainedReceived: 11,
 } as const;
 export type CounterName = keyof typeof Counter;
 export type CounterId = (typeof Counter)[CounterName];

@@ -3,7 +3,17 @@
  * and last the verdict with every failed threshold. Colour only when asked.
  */
 import type { RunResult } from '../run/result.js';
-import { describeTarget, errorKinds, latencyRows, qosVerdictText, STOPPED_BY, trafficText, verdictOf } from './facts.js';
+import {
+  deliveryLine,
+  describeTarget,
+  errorKinds,
+  latencyRows,
+  qosVerdictText,
+  retainedLine,
+  STOPPED_BY,
+  trafficText,
+  verdictOf,
+} from './facts.js';
 import { formatCount, formatDuration, formatMsNumber, oneLine, plural, truncate } from './format.js';
 import { alignColumns } from './text-table.js';
 
@@ -44,19 +54,14 @@ export function renderSummary(r: RunResult, options: SummaryOptions = { color: f
       `received ${trafficText(t.counters.messagesReceived, t.receivedPerSec, t.receivedSpan)}`,
   );
 
-  const d = r.delivery.total;
-  if (d.streams === 0) {
-    lines.push(`${label('delivery')}no stream was received or expected`);
-  } else {
-    lines.push(
-      `${label('delivery')}lost ${formatCount(d.lost)} · duplicated ${formatCount(d.duplicated)} · ` +
-        `out of order ${formatCount(d.outOfOrder)} · ${plural(d.streams, 'stream')}`,
-    );
-  }
+  lines.push(`${label('delivery')}${deliveryLine(r)}`);
   for (const v of r.delivery.verdicts) {
     const text = qosVerdictText(v);
     lines.push(`${' '.repeat(10)}${v.held === false ? paint('red', text) : text}`);
   }
+
+  const retained = retainedLine(r, false);
+  if (retained !== undefined) lines.push(`${label('retained')}${oneLine(retained)}`);
 
   const kinds = errorKinds(r.totals.errors);
   if (r.totals.errorsTotal === 0 && kinds.length === 0) {

@@ -6,7 +6,7 @@ import type { DeliveryCounts, DeliveryVerdict } from '../metrics/delivery.js';
 import type { LatencySummary } from '../metrics/histogram.js';
 import type { CounterName } from '../metrics/series.js';
 import { LATENCY_NAMES, type LatencyName, type RunResult, type SpanMs } from '../run/result.js';
-import { formatCount, formatDuration, formatRate, plural } from './format.js';
+import { formatCount, formatDuration, formatMs, formatRate, plural } from './format.js';
 
 export interface Verdict {
   passed: boolean;
@@ -84,6 +84,41 @@ export function qosVerdictText(v: DeliveryVerdict): string {
   return `QoS ${v.qos} promise not checked: nothing was acknowledged`;
 }
 
+/**
+ * Delivery in one line: the judged streams' losses, or, when no stream was judged, why; the same words in every
+ * report. "lost 0 · duplicated 0 · out of order 0 · 6 streams".
+ */
+export function deliveryLine(r: RunResult): string {
+  const d = r.delivery.total;
+  const u = r.delivery.unjudged;
+  if (d.streams === 0) {
+    const unjudged = u.messages > 0 ? `; ${plural(u.messages, 'message')} on ${plural(u.streams, 'stream')} not judged (see notes)` : '';
+    return `no live message was expected or received${unjudged}`;
+  }
+  return (
+    `lost ${formatCount(d.lost)} · duplicated ${formatCount(d.duplicated)} · out of order ${formatCount(d.outOfOrder)} · ` +
+    plural(d.streams, 'stream')
+  );
+}
+
+/** A phrase as a sentence: capital first letter, final full stop. */
+export function sentence(text: string): string {
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}${text.endsWith('.') ? '' : '.'}`;
+}
+
+/**
+ * The retained copies in one sentence, or undefined when none arrived: "50 retained copies sent on SUBSCRIBE, …"
+ * (`noun` false leaves "retained" out, for a line already labelled so).
+ */
+export function retainedLine(r: RunResult, noun = true): string | undefined {
+  const n = r.totals.counters.retainedReceived ?? 0;
+  if (n === 0) return undefined;
+  const s = r.latency.retained;
+  const age = s !== undefined && s.count > 0 ? `: age p50 ${formatMs(s.p50)}, max ${formatMs(s.max)}` : '';
+  const what = noun ? plural(n, 'retained copy', 'retained copies') : plural(n, 'copy', 'copies');
+  return `${what} sent on SUBSCRIBE, counted apart from live deliveries${age}`;
+}
+
 /** How every report explains its message rates (see metrics/rates.ts). */
 export const RATE_DEFINITION =
   'a rate is the messages after the first divided by the time from the first to the last message of that kind: ' +
@@ -148,6 +183,7 @@ export function errorKinds(errors: Record<string, number>): Array<[kind: string,
 export const COUNTER_LABELS: ReadonlyArray<[CounterName, string]> = [
   ['messagesSent', 'messages sent'],
   ['messagesReceived', 'messages received'],
+  ['retainedReceived', 'of which retained copies sent on SUBSCRIBE'],
   ['acksReceived', 'QoS 1/2 publishes acknowledged'],
   ['publishesFailed', 'publishes failed'],
   ['bytesSent', 'bytes sent'],

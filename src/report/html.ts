@@ -10,12 +10,15 @@ import {
   ALL_CLIENTS,
   COUNTER_LABELS,
   DELIVERY_COLUMNS,
+  deliveryLine,
   describeTarget,
   errorKinds,
   latencyRows,
   qosVerdictText,
   RATE_DEFINITION,
   rateCell,
+  retainedLine,
+  sentence,
   spanText,
   STOPPED_BY,
   trafficText,
@@ -40,6 +43,7 @@ const LATENCY_COLORS: Record<LatencyName, string> = {
   subscribe: '#009E73',
   publish: '#E69F00',
   e2e: '#D55E00',
+  retained: '#CC79A7',
 };
 /** Takeover client ids listed before "and N more". */
 const TAKEOVER_IDS = 200;
@@ -296,13 +300,16 @@ const DELIVERY_HEAD: Column[] = DELIVERY_COLUMNS.map(([, label]) => ({ head: lab
 function delivery(r: RunResult): string {
   const t = r.delivery.total;
   const out: string[] = [];
+  const retained = retainedLine(r);
   if (t.streams === 0) {
-    out.push('<p>No stream was received or expected (no subscriber took part).</p>');
+    out.push(`<p>${esc(sentence(deliveryLine(r)))}</p>`);
+    if (retained !== undefined) out.push(`<p>${esc(sentence(retained))}</p>`);
   } else {
     out.push(
       `<p>Received ${esc(formatCount(t.received))} over ${esc(plural(t.streams, 'receiver-stream pair'))}: ` +
         `${esc(formatCount(t.lost))} lost, ${esc(formatCount(t.duplicated))} duplicated, ${esc(formatCount(t.outOfOrder))} out of order.</p>`,
     );
+    if (retained !== undefined) out.push(`<p>${esc(sentence(retained))}</p>`);
     if (r.delivery.verdicts.length > 0) {
       out.push(
         `<ul class="qos">${r.delivery.verdicts

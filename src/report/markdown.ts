@@ -6,12 +6,15 @@ import { LATENCY_MEANING, LATENCY_NAMES, type GroupResult, type RunResult } from
 import {
   COUNTER_LABELS,
   DELIVERY_COLUMNS,
+  deliveryLine,
   describeTarget,
   errorKinds,
   latencyRows,
   qosVerdictText,
   RATE_DEFINITION,
   rateCell,
+  retainedLine,
+  sentence,
   spanText,
   STOPPED_BY,
   trafficText,
@@ -224,8 +227,10 @@ function counterTable(r: RunResult): string[] {
 function deliverySection(r: RunResult): string[] {
   const out: string[] = [];
   const t = r.delivery.total;
+  const retained = retainedLine(r);
   if (t.streams === 0) {
-    out.push('No stream was received or expected (no subscriber took part).');
+    out.push(md(sentence(deliveryLine(r))));
+    if (retained !== undefined) out.push('', md(sentence(retained)));
     return out;
   }
   out.push(
@@ -233,6 +238,7 @@ function deliverySection(r: RunResult): string[] {
       `${formatCount(t.lost)} lost, ${formatCount(t.duplicated)} duplicated, ${formatCount(t.outOfOrder)} out of order.`,
     '',
   );
+  if (retained !== undefined) out.push(md(sentence(retained)), '');
   for (const v of r.delivery.verdicts) {
     const text = qosVerdictText(v);
     out.push(`- ${v.held === false ? `**${text}**` : text}`);

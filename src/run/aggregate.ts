@@ -62,6 +62,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
     subscribe: new LatencyHistogram(),
     publish: new LatencyHistogram(),
     e2e: new LatencyHistogram(),
+    retained: new LatencyHistogram(),
   };
   const published: PublishedStream[] = [];
   const coverage: Coverage[] = [];
@@ -79,6 +80,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
       subscribe: new LatencyHistogram(),
       publish: new LatencyHistogram(),
       e2e: new LatencyHistogram(),
+      retained: new LatencyHistogram(),
     };
     for (const p of parts) {
       for (const name of LATENCY_NAMES) hist[name].merge(p.latency[name]);
@@ -141,8 +143,9 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
         if (qos >= 0) expectations.push({ publisherId: s.publisherId, topic: s.topic, qos: qos as 0 | 1 | 2, sent: s.sent, acknowledged: s.acknowledged });
       }
       const expected = new Set(expectations.map((e) => `${e.publisherId}\u0000${e.topic}`));
-      // A stream this receiver was not subscribed to for its whole life (it subscribed late, unsubscribed early, got a
-      // retained copy, or shares a subscription group) cannot be judged for loss: its deliveries are counted apart.
+      // A stream this receiver was not subscribed to for its whole life (it subscribed late, unsubscribed early, or
+      // shares a subscription group) cannot be judged for loss: its deliveries are counted apart. Retained copies never
+      // reach the trackers (engine/inbound.ts).
       const judged = r.streams.filter((s) => {
         const ok = expected.has(`${s.publisherId}\u0000${s.topic}`);
         if (!ok) {
@@ -197,8 +200,8 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
   if (uncovered > 0) {
     notes.push(
       `${uncoveredMessages} message${uncoveredMessages === 1 ? '' : 's'} on ${uncovered} stream${uncovered === 1 ? '' : 's'} arrived at subscribers ` +
-        'whose subscription did not cover the whole stream (subscribed after it began, unsubscribed before it ended, a retained ' +
-        'copy, or a shared subscription); they are counted as received but not judged for loss.',
+        'whose subscription did not cover the whole stream (subscribed after it began, unsubscribed before it ended, or a ' +
+        'shared subscription); they are counted as received but not judged for loss.',
     );
   }
   const failedClients = reports.reduce((n, r) => n + r.failedClients, 0);
@@ -237,6 +240,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
       verdicts: deliveryVerdicts(deliverySummary),
       problems: problems.slice(0, MAX_PROBLEM_ROWS),
       problemStreams,
+      unjudged: { streams: uncovered, messages: uncoveredMessages },
     },
     groups,
     curves,
@@ -304,6 +308,7 @@ function thresholdMetrics(
     counters: {
       sent: c.messagesSent,
       received: c.messagesReceived,
+      'received.retained': c.retainedReceived,
       lost: delivery.lost,
       'lost.acknowledged': delivery.lostAcknowledged,
       duplicated: delivery.duplicated,

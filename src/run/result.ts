@@ -7,15 +7,18 @@ import type { LatencySummary } from '../metrics/histogram.js';
 import type { CounterName, CounterSeries, IntervalStats } from '../metrics/series.js';
 import type { ThresholdResult } from '../metrics/thresholds.js';
 
-export type LatencyName = 'connect' | 'subscribe' | 'publish' | 'e2e';
-export const LATENCY_NAMES: readonly LatencyName[] = ['connect', 'subscribe', 'publish', 'e2e'];
+export type LatencyName = 'connect' | 'subscribe' | 'publish' | 'e2e' | 'retained';
+export const LATENCY_NAMES: readonly LatencyName[] = ['connect', 'subscribe', 'publish', 'e2e', 'retained'];
 
 /** What a latency measures, for report legends. */
 export const LATENCY_MEANING: Record<LatencyName, string> = {
   connect: 'socket open to CONNACK',
   subscribe: 'SUBSCRIBE to SUBACK',
   publish: 'PUBLISH to PUBACK (QoS 1) or PUBCOMP (QoS 2), from the intended send time',
-  e2e: 'send time in the payload to arrival at a subscriber',
+  e2e: 'send time in the payload to arrival at a subscriber, live messages only',
+  retained:
+    'age of a retained copy a SUBSCRIBE brought (retain flag set, no retain-as-published): send time in the payload ' +
+    'to arrival; kept out of e2e and of delivery accounting',
 };
 
 export interface Totals {
@@ -104,6 +107,12 @@ export interface RunResult {
     /** Streams that lost, duplicated or reordered something (at most 100, worst first). */
     problems: StreamRow[];
     problemStreams: number;
+    /**
+     * Streams that arrived at a subscriber whose subscription did not cover them whole (subscribed after a stream
+     * began, unsubscribed before it ended, a shared subscription): counted as received, not judged for loss.
+     * Retained copies are not streams (see latency.retained and counters.retainedReceived).
+     */
+    unjudged: { streams: number; messages: number };
   };
   groups: GroupResult[];
   /** Percentile curves per latency, for the whole run and per group name. */

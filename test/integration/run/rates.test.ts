@@ -3,10 +3,8 @@
  * last message of that kind), the same for the run and for each group, and equal to what a fixed schedule offers.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadScenarioText } from '../../../src/scenario/index.js';
-import { runScenario } from '../../../src/run/run.js';
 import type { RunResult } from '../../../src/run/result.js';
-import { startTestBroker } from '../../helpers/brokers.js';
+import { runInline } from '../../helpers/run-scenario.js';
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -14,18 +12,7 @@ afterEach(async () => {
 });
 
 async function run(yaml: string): Promise<RunResult> {
-  const b = await startTestBroker('bundled');
-  stops.push(() => b.stop());
-  const loaded = loadScenarioText(yaml, 'rates.yaml');
-  if ('problems' in loaded) throw new Error(loaded.problems.map((p) => `${p.line}:${p.col} ${p.message}`).join('\n'));
-  const { result } = await runScenario({
-    scenario: loaded.scenario,
-    endpoint: { transport: 'mqtt', hosts: [{ host: '127.0.0.1', port: b.port }], path: '', tls: undefined },
-    target: { kind: 'bundled', url: `mqtt://127.0.0.1:${b.port}`, protocol: '3.1.1' },
-    workers: 2,
-    version: 'test',
-  });
-  return result;
+  return (await runInline(yaml, stops)).result;
 }
 
 describe('headline rates', () => {

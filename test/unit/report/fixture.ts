@@ -26,7 +26,7 @@ export function counts(values: Partial<DeliveryCounts> = {}): DeliveryCounts {
 function counters(values: Partial<Record<CounterName, number>> = {}): Record<CounterName, number> {
   return {
     connectsOk: 0, connectsFailed: 0, disconnects: 0, subscribesOk: 0, subscribesFailed: 0, messagesSent: 0,
-    bytesSent: 0, messagesReceived: 0, bytesReceived: 0, acksReceived: 0, publishesFailed: 0, ...values,
+    bytesSent: 0, messagesReceived: 0, bytesReceived: 0, acksReceived: 0, publishesFailed: 0, retainedReceived: 0, ...values,
   };
 }
 
@@ -71,6 +71,7 @@ function series(seconds: number): CounterSeries {
       bytesReceived: row(received.map((n) => n * 64)),
       acksReceived: row([0, 4000, 5000, 5000, 1000]),
       publishesFailed: row([0, 0, 0, 0, 0]),
+      retainedReceived: row([0, 0, 0, 0, 0]),
     },
     gauges: { connectionsOpen: row([107, 110, 110, 110, 0]), inflight: row([0, 12, 9, 10, 0]) },
     errors: { 'connect-refused': row([3, 0, 0, 0, 0]), takeover: row([0, 0, 1, 0, 0]) },
@@ -163,6 +164,7 @@ export function fanoutResult(): RunResult {
         },
       ],
       problemStreams: 2,
+      unjudged: { streams: 0, messages: 0 },
     },
     groups: [publishers, subscribers],
     curves: {
@@ -213,7 +215,7 @@ export function emptyResult(): RunResult {
     failedClients: 0,
     latency: {},
     totals: totals({}, {}, 0, 0),
-    delivery: { summary: none, total: counts(), verdicts: [], problems: [], problemStreams: 0 },
+    delivery: { summary: none, total: counts(), verdicts: [], problems: [], problemStreams: 0, unjudged: { streams: 0, messages: 0 } },
     groups: [],
     curves: { run: {}, groups: {} },
     series: { seconds: 0, counters: series(0).counters, gauges: { connectionsOpen: [], inflight: [] }, errors: {} },
@@ -223,4 +225,30 @@ export function emptyResult(): RunResult {
     notes: [],
     passed: true,
   };
+}
+
+/**
+ * The retain example's shape: keepers publish one retained message each and leave; late subscribers are sent the
+ * stored copies. Nothing live reaches a subscriber: every delivery is a retained copy.
+ */
+export function retainedResult(): RunResult {
+  const r = emptyResult();
+  const retained = latency({ count: 50, min: 985_000, mean: 992_000, p50: 992_000, p90: 997_000, p95: 999_000, p99: 999_000, p99_9: 999_000, max: 999_000 });
+  r.scenario = { name: 'retain', description: 'Ten retained topics, read by five late subscribers, then cleared.', file: 'scenarios/retain.yaml' };
+  r.clients = 25;
+  r.workers = 2;
+  r.latency = { retained };
+  r.totals = totals({ connectsOk: 25, subscribesOk: 5, messagesSent: 20, messagesReceived: 50, retainedReceived: 50, acksReceived: 20 }, {}, 7.6, 9_800);
+  r.groups = [
+    {
+      name: 'latecomers',
+      clients: 5,
+      latency: { retained },
+      totals: totals({ connectsOk: 5, subscribesOk: 5, messagesReceived: 50, retainedReceived: 50 }, {}, 0, 9_800),
+      delivery: { qos0: counts(), qos1: counts(), qos2: counts() },
+      intervals: [],
+      intervalEvery: undefined,
+    },
+  ];
+  return r;
 }
