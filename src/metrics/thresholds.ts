@@ -31,6 +31,7 @@ export type CounterMetric =
   | 'received.retained'
   | 'lost'
   | 'lost.acknowledged'
+  | 'inflight'
   | 'duplicated'
   | 'reordered'
   | 'errors'
@@ -80,8 +81,8 @@ export interface ThresholdResult {
 export const LATENCY_METRICS: readonly LatencyMetric[] = ['connect', 'subscribe', 'publish', 'e2e', 'retained'];
 export const LATENCY_STATS: readonly LatencyStat[] = ['p50', 'p90', 'p95', 'p99', 'p99.9', 'max', 'min', 'mean'];
 export const COUNTER_METRICS: readonly CounterMetric[] = [
-  'sent', 'received', 'received.retained', 'lost', 'lost.acknowledged', 'duplicated', 'reordered', 'errors', 'connect.failed',
-  'subscribe.failed', 'publish.failed',
+  'sent', 'received', 'received.retained', 'lost', 'lost.acknowledged', 'inflight', 'duplicated', 'reordered', 'errors',
+  'connect.failed', 'subscribe.failed', 'publish.failed',
 ];
 export const RATE_METRICS: readonly RateMetric[] = ['throughput', 'sent.rate'];
 

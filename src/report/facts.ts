@@ -69,19 +69,21 @@ function warningsOf(r: RunResult): string[] {
  */
 export function qosVerdictText(v: DeliveryVerdict): string {
   const c = v.counts;
-  if (v.qos === 0) return `QoS 0 (at most once) promises nothing: ${plural(c.lost, 'message')} lost`;
+  // In flight at stop is never part of a verdict; say so where it would otherwise read as missing.
+  const inFlight = c.inFlightAtStop > 0 ? ` (${formatCount(c.inFlightAtStop)} in flight at stop, not judged)` : '';
+  if (v.qos === 0) return `QoS 0 (at most once) promises nothing: ${plural(c.lost, 'message')} lost${inFlight}`;
   if (v.held === true) {
     return v.qos === 1
-      ? 'QoS 1 promise held: nothing acknowledged was lost'
-      : 'QoS 2 promise held: nothing acknowledged was lost or duplicated';
+      ? `QoS 1 promise held: nothing acknowledged was lost${inFlight}`
+      : `QoS 2 promise held: nothing acknowledged was lost or duplicated${inFlight}`;
   }
   if (v.held === false) {
     const problems: string[] = [];
     if (c.lostAcknowledged > 0) problems.push(`${plural(c.lostAcknowledged, 'acknowledged message')} lost`);
     if (v.qos === 2 && c.duplicated > 0) problems.push(`${plural(c.duplicated, 'message')} duplicated`);
-    return `QoS ${v.qos} promise BROKEN: ${problems.length > 0 ? problems.join(', ') : v.detail}`;
+    return `QoS ${v.qos} promise BROKEN: ${problems.length > 0 ? problems.join(', ') : v.detail}${inFlight}`;
   }
-  return `QoS ${v.qos} promise not checked: nothing was acknowledged`;
+  return `QoS ${v.qos} promise not checked: nothing was acknowledged${inFlight}`;
 }
 
 /**
@@ -95,8 +97,10 @@ export function deliveryLine(r: RunResult): string {
     const unjudged = u.messages > 0 ? `; ${plural(u.messages, 'message')} on ${plural(u.streams, 'stream')} not judged (see notes)` : '';
     return `no live message was expected or received${unjudged}`;
   }
+  const inFlight = r.stoppedBy !== 'completed' ? `in flight at stop ${formatCount(d.inFlightAtStop)} · ` : '';
   return (
     `lost ${formatCount(d.lost)} · duplicated ${formatCount(d.duplicated)} · out of order ${formatCount(d.outOfOrder)} · ` +
+    inFlight +
     plural(d.streams, 'stream')
   );
 }
@@ -202,10 +206,19 @@ export const DELIVERY_COLUMNS: ReadonlyArray<[keyof DeliveryCounts, string]> = [
   ['received', 'received'],
   ['lost', 'lost'],
   ['lostAcknowledged', 'lost (acknowledged)'],
+  ['inFlightAtStop', 'in flight at stop'],
   ['duplicated', 'duplicated'],
   ['outOfOrder', 'out of order'],
   ['late', 'late'],
 ];
+
+/**
+ * The delivery columns a run's tables show: "in flight at stop" only for a run stopped before it completed (in one
+ * that completed it is 0 by definition).
+ */
+export function deliveryColumns(r: RunResult): ReadonlyArray<[keyof DeliveryCounts, string]> {
+  return r.stoppedBy === 'completed' ? DELIVERY_COLUMNS.filter(([key]) => key !== 'inFlightAtStop') : DELIVERY_COLUMNS;
+}
 
 /** Target, as one line: "bundled mqtt://127.0.0.1:1883 (MQTT 5)". */
 export function describeTarget(r: RunResult): string {

@@ -9,7 +9,7 @@ import { LATENCY_MEANING, LATENCY_NAMES, type GroupResult, type LatencyName, typ
 import {
   ALL_CLIENTS,
   COUNTER_LABELS,
-  DELIVERY_COLUMNS,
+  deliveryColumns,
   deliveryLine,
   describeTarget,
   errorKinds,
@@ -295,10 +295,10 @@ function levels(s: DeliverySummary): Array<[number, DeliveryCounts]> {
   return all.filter(([, c]) => c.streams > 0);
 }
 
-const DELIVERY_HEAD: Column[] = DELIVERY_COLUMNS.map(([, label]) => ({ head: label, numeric: true }));
-
 function delivery(r: RunResult): string {
   const t = r.delivery.total;
+  const columns = deliveryColumns(r);
+  const DELIVERY_HEAD: Column[] = columns.map(([, label]) => ({ head: label, numeric: true }));
   const out: string[] = [];
   const retained = retainedLine(r);
   if (t.streams === 0) {
@@ -307,7 +307,10 @@ function delivery(r: RunResult): string {
   } else {
     out.push(
       `<p>Received ${esc(formatCount(t.received))} over ${esc(plural(t.streams, 'receiver-stream pair'))}: ` +
-        `${esc(formatCount(t.lost))} lost, ${esc(formatCount(t.duplicated))} duplicated, ${esc(formatCount(t.outOfOrder))} out of order.</p>`,
+        `${esc(formatCount(t.lost))} lost, ${esc(formatCount(t.duplicated))} duplicated, ${esc(formatCount(t.outOfOrder))} out of order` +
+        (r.stoppedBy !== 'completed'
+          ? `, ${esc(formatCount(t.inFlightAtStop))} in flight at stop (not lost: the run was stopped before it completed).</p>`
+          : '.</p>'),
     );
     if (retained !== undefined) out.push(`<p>${esc(sentence(retained))}</p>`);
     if (r.delivery.verdicts.length > 0) {
@@ -317,13 +320,13 @@ function delivery(r: RunResult): string {
           .join('')}</ul>`,
       );
     }
-    const rows = levels(r.delivery.summary).map(([qos, c]) => [esc(`QoS ${qos}`), ...DELIVERY_COLUMNS.map(([k]) => esc(formatCount(c[k])))]);
-    rows.push(['<strong>total</strong>', ...DELIVERY_COLUMNS.map(([k]) => `<strong>${esc(formatCount(t[k]))}</strong>`)]);
+    const rows = levels(r.delivery.summary).map(([qos, c]) => [esc(`QoS ${qos}`), ...columns.map(([k]) => esc(formatCount(c[k])))]);
+    rows.push(['<strong>total</strong>', ...columns.map(([k]) => `<strong>${esc(formatCount(t[k]))}</strong>`)]);
     out.push(table([{ head: '' }, ...DELIVERY_HEAD], rows));
     const groupRows: string[][] = [];
     for (const g of r.groups) {
       for (const [qos, c] of levels(g.delivery)) {
-        groupRows.push([esc(g.name), esc(String(qos)), ...DELIVERY_COLUMNS.map(([k]) => esc(formatCount(c[k])))]);
+        groupRows.push([esc(g.name), esc(String(qos)), ...columns.map(([k]) => esc(formatCount(c[k])))]);
       }
     }
     if (groupRows.length > 0) {

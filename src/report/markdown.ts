@@ -5,7 +5,7 @@ import type { DeliverySummary } from '../metrics/delivery.js';
 import { LATENCY_MEANING, LATENCY_NAMES, type GroupResult, type RunResult } from '../run/result.js';
 import {
   COUNTER_LABELS,
-  DELIVERY_COLUMNS,
+  deliveryColumns,
   deliveryLine,
   describeTarget,
   errorKinds,
@@ -235,7 +235,8 @@ function deliverySection(r: RunResult): string[] {
   }
   out.push(
     `Received ${formatCount(t.received)} over ${plural(t.streams, 'receiver-stream pair')}: ` +
-      `${formatCount(t.lost)} lost, ${formatCount(t.duplicated)} duplicated, ${formatCount(t.outOfOrder)} out of order.`,
+      `${formatCount(t.lost)} lost, ${formatCount(t.duplicated)} duplicated, ${formatCount(t.outOfOrder)} out of order` +
+      (r.stoppedBy !== 'completed' ? `, ${formatCount(t.inFlightAtStop)} in flight at stop (not lost: the run was stopped before it completed).` : '.'),
     '',
   );
   if (retained !== undefined) out.push(md(sentence(retained)), '');
@@ -244,18 +245,19 @@ function deliverySection(r: RunResult): string[] {
     out.push(`- ${v.held === false ? `**${text}**` : text}`);
   }
   if (r.delivery.verdicts.length > 0) out.push('');
-  out.push(...deliveryTable(r.delivery.summary, t));
+  const columns = deliveryColumns(r);
+  out.push(...deliveryTable(r.delivery.summary, t, columns));
   const withStreams = r.groups.filter((g) => levels(g.delivery).length > 0);
   if (withStreams.length > 0) {
     out.push('', "By group (as each group's subscribers saw it):", '');
     const rows: string[][] = [];
     for (const g of withStreams) {
       for (const [qos, c] of levels(g.delivery)) {
-        rows.push([md(g.name), String(qos), ...DELIVERY_COLUMNS.map(([key]) => formatCount(c[key]))]);
+        rows.push([md(g.name), String(qos), ...columns.map(([key]) => formatCount(c[key]))]);
       }
     }
     out.push(
-      ...table(['group', 'QoS', ...DELIVERY_COLUMNS.map(([, label]) => label)], rows, ['left', 'right', ...DELIVERY_COLUMNS.map(() => 'right' as const)]),
+      ...table(['group', 'QoS', ...columns.map(([, label]) => label)], rows, ['left', 'right', ...columns.map(() => 'right' as const)]),
     );
   }
   return out;
@@ -266,10 +268,10 @@ function levels(s: DeliverySummary): Array<[number, DeliverySummary['qos0']]> {
   return all.filter(([, c]) => c.streams > 0);
 }
 
-function deliveryTable(s: DeliverySummary, total: DeliverySummary['qos0']): string[] {
-  const rows = levels(s).map(([qos, c]) => [`QoS ${qos}`, ...DELIVERY_COLUMNS.map(([key]) => formatCount(c[key]))]);
-  rows.push(['**total**', ...DELIVERY_COLUMNS.map(([key]) => formatCount(total[key]))]);
-  return table(['', ...DELIVERY_COLUMNS.map(([, label]) => label)], rows, ['left', ...DELIVERY_COLUMNS.map(() => 'right' as const)]);
+function deliveryTable(s: DeliverySummary, total: DeliverySummary['qos0'], columns: ReturnType<typeof deliveryColumns>): string[] {
+  const rows = levels(s).map(([qos, c]) => [`QoS ${qos}`, ...columns.map(([key]) => formatCount(c[key]))]);
+  rows.push(['**total**', ...columns.map(([key]) => formatCount(total[key]))]);
+  return table(['', ...columns.map(([, label]) => label)], rows, ['left', ...columns.map(() => 'right' as const)]);
 }
 
 function errorsSection(r: RunResult): string[] {

@@ -128,6 +128,8 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
     list.push(c);
   }
   const summaries_: DeliverySummary[] = [];
+  // Stopped before it completed: what each stream had not delivered after its highest sequence was still on its way.
+  const settle = { stoppedEarly: facts.stoppedBy !== 'completed' };
   groups.forEach((group) => {
     const receivers = receiversByGroup.get(group.name) ?? [];
     const perReceiver: DeliverySummary[] = [];
@@ -154,11 +156,11 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
         }
         return ok;
       });
-      const summary = settleDelivery(judged, expectations);
+      const summary = settleDelivery(judged, expectations, settle);
       perReceiver.push(summary);
       for (const e of expectations) {
         const s = judged.find((x) => x.publisherId === e.publisherId && x.topic === e.topic);
-        const one = settleDelivery(s ? [s] : [], [e]);
+        const one = settleDelivery(s ? [s] : [], [e], settle);
         const t = totalDelivery(one);
         if (t.lost > 0 || t.duplicated > 0 || t.outOfOrder > 0) {
           problemStreams++;
@@ -202,6 +204,15 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
       `${uncoveredMessages} message${uncoveredMessages === 1 ? '' : 's'} on ${uncovered} stream${uncovered === 1 ? '' : 's'} arrived at subscribers ` +
         'whose subscription did not cover the whole stream (subscribed after it began, unsubscribed before it ended, or a ' +
         'shared subscription); they are counted as received but not judged for loss.',
+    );
+  }
+  if (deliveryTotal.inFlightAtStop > 0) {
+    const n = deliveryTotal.inFlightAtStop;
+    notes.push(
+      `The run was stopped before it completed (${facts.stoppedBy === 'duration' ? 'its duration ended' : 'interrupted'}): ` +
+        `${n} message${n === 1 ? '' : 's'} sent after the last one each subscriber received ${n === 1 ? 'was' : 'were'} still on ` +
+        `${n === 1 ? 'its' : 'their'} way when the run ended. They are counted as in flight at stop, not ` +
+        'lost, and no QoS verdict counts them; gaps before the last message received are lost as usual.',
     );
   }
   const failedClients = reports.reduce((n, r) => n + r.failedClients, 0);
@@ -311,6 +322,7 @@ function thresholdMetrics(
       'received.retained': c.retainedReceived,
       lost: delivery.lost,
       'lost.acknowledged': delivery.lostAcknowledged,
+      inflight: delivery.inFlightAtStop,
       duplicated: delivery.duplicated,
       reordered: delivery.outOfOrder,
       errors: totals.errorsTotal,

@@ -19,7 +19,7 @@ export function latency(values: Partial<LatencySummary> & { count: number }): La
 export function counts(values: Partial<DeliveryCounts> = {}): DeliveryCounts {
   return {
     streams: 0, sent: 0, acknowledged: 0, received: 0, duplicated: 0, outOfOrder: 0, late: 0, lost: 0,
-    lostAcknowledged: 0, ...values,
+    lostAcknowledged: 0, inFlightAtStop: 0, ...values,
   };
 }
 
@@ -250,5 +250,28 @@ export function retainedResult(): RunResult {
       intervalEvery: undefined,
     },
   ];
+  return r;
+}
+
+/**
+ * A QoS 1 fan-in interrupted while its subscriber was behind: 100 of 963 acknowledged messages arrived, the other 863
+ * were still queued for it when the run ended.
+ */
+export function interruptedResult(): RunResult {
+  const r = emptyResult();
+  const qos1 = counts({ streams: 1, sent: 963, acknowledged: 963, received: 100, inFlightAtStop: 863 });
+  r.scenario = { name: 'bench-qos1-fanin', description: '', file: 'scenarios/bench/qos1-fanin.yaml' };
+  r.stoppedBy = 'interrupted';
+  r.passed = false;
+  r.clients = 2;
+  r.totals = totals({ connectsOk: 2, subscribesOk: 1, messagesSent: 963, acksReceived: 963, messagesReceived: 100 }, {}, 480, 50);
+  r.delivery = {
+    summary: { qos0: counts(), qos1, qos2: counts() },
+    total: qos1,
+    verdicts: [{ qos: 1, held: true, detail: 'at least once: held', counts: qos1 }],
+    problems: [],
+    problemStreams: 0,
+    unjudged: { streams: 0, messages: 0 },
+  };
   return r;
 }
