@@ -76,6 +76,11 @@ export interface StreamDelivery {
   /** Bounds of the settled gaps' sequences (-1 when there never were any). */
   settledGapMin: number;
   settledGapMax: number;
+  /**
+   * Distinct messages received (received − duplicated) as sampled once a second: flattened [second, count] pairs,
+   * a pair only when the count changed (see metrics/queue-depth.ts).
+   */
+  progress: number[];
 }
 
 /** What the publisher of a stream reports, for one receiver that should have received the stream. */
@@ -142,6 +147,9 @@ class StreamState {
   settledGaps = 0;
   settledGapMin = -1;
   settledGapMax = -1;
+  readonly progress: number[] = [];
+  /** The distinct count last written to `progress`. */
+  progressed = 0;
   readonly bits: Uint32Array;
 
   constructor(
@@ -212,6 +220,29 @@ export class DeliveryTracker {
     st.missingInWindow--;
     st.outOfOrder++;
     return Receipt.OutOfOrder;
+  }
+
+  /**
+   * Records each stream's distinct received count for `second` when it changed since the last sample; returns how
+   * many numbers were appended (the caller keeps the total bounded).
+   */
+  sampleProgress(second: number): number {
+    let added = 0;
+    for (const topics of this.byPublisher.values()) {
+      for (const st of topics.values()) {
+        const distinct = st.received - st.duplicated;
+        if (distinct === st.progressed) continue;
+        const p = st.progress;
+        // A second sampled twice (the final sample repeats the last tick's second) keeps its latest count.
+        if (p.length > 0 && p[p.length - 2] === second) p[p.length - 1] = distinct;
+        else {
+          p.push(second, distinct);
+          added += 2;
+        }
+        st.progressed = distinct;
+      }
+    }
+    return added;
   }
 
   get streamCount(): number {
@@ -311,6 +342,7 @@ export class DeliveryTracker {
       settledGaps: st.settledGaps,
       settledGapMin: st.settledGapMin,
       settledGapMax: st.settledGapMax,
+      progress: st.progress.slice(),
     };
   }
 }

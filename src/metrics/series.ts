@@ -67,6 +67,9 @@ export class SeriesRecorder {
   // Gauges are carried forward over seconds no sample covered; this is the last second written.
   private lastSecond = -1;
 
+  /** `onSample` runs after each sample, with its second: for other per-second records kept in step with this one. */
+  constructor(private readonly onSample?: (second: number) => void) {}
+
   add(counter: CounterId, amount = 1): void {
     this.totals[counter] += amount;
   }
@@ -117,6 +120,7 @@ export class SeriesRecorder {
     }
     this.errorsSinceSample.clear();
     if (second > this.lastSecond) this.lastSecond = second;
+    this.onSample?.(second);
   }
 
   /** A copy of the series sampled so far. */

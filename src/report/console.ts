@@ -9,6 +9,7 @@ import {
   errorKinds,
   latencyRows,
   qosVerdictText,
+  queueDepthLine,
   retainedLine,
   STOPPED_BY,
   trafficText,
@@ -60,6 +61,10 @@ export function renderSummary(r: RunResult, options: SummaryOptions = { color: f
     lines.push(`${' '.repeat(10)}${v.held === false ? paint('red', text) : text}`);
   }
 
+  for (const g of r.groups) {
+    const backlog = queueDepthLine(g);
+    if (backlog !== undefined && g.queueDepth!.max.some((n) => n > 0)) lines.push(`${label('backlog')}${oneLine(g.name)}: ${oneLine(backlog)}`);
+  }
   const retained = retainedLine(r, false);
   if (retained !== undefined) lines.push(`${label('retained')}${oneLine(retained)}`);
 

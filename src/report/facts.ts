@@ -5,7 +5,7 @@
 import type { DeliveryCounts, DeliveryVerdict } from '../metrics/delivery.js';
 import type { LatencySummary } from '../metrics/histogram.js';
 import type { CounterName } from '../metrics/series.js';
-import { LATENCY_NAMES, type LatencyName, type RunResult, type SpanMs } from '../run/result.js';
+import { LATENCY_NAMES, type GroupResult, type LatencyName, type RunResult, type SpanMs } from '../run/result.js';
 import { formatCount, formatDuration, formatMs, formatRate, plural } from './format.js';
 
 export interface Verdict {
@@ -121,6 +121,29 @@ export function retainedLine(r: RunResult, noun = true): string | undefined {
   const age = s !== undefined && s.count > 0 ? `: age p50 ${formatMs(s.p50)}, max ${formatMs(s.max)}` : '';
   const what = noun ? plural(n, 'retained copy', 'retained copies') : plural(n, 'copy', 'copies');
   return `${what} sent on SUBSCRIBE, counted apart from live deliveries${age}`;
+}
+
+/** What queue depth is and how exact, in every report's words (see metrics/queue-depth.ts). */
+export const QUEUE_DEPTH_MEANING =
+  'Messages each subscriber was behind — sent to it and not yet received by it — at the end of each second of the run, ' +
+  "counted from the publishers' and subscribers' own tallies: exact counts, read within milliseconds of the second's end, " +
+  'so a message in transit then counts as behind. Only streams a subscriber was subscribed to for their whole life ' +
+  '(those delivery accounting judges); a message the broker dropped stays behind to the end. Not read from the broker.';
+
+/** A group's backlog in one line: "up to 215 behind at the end of second 1 (laggard); 0 at the end". */
+export function queueDepthLine(g: GroupResult): string | undefined {
+  const q = g.queueDepth;
+  if (q === undefined || q.seconds === 0) return undefined;
+  let peakSecond = 0;
+  for (let s = 1; s < q.seconds; s++) if (q.max[s] > q.max[peakSecond]) peakSecond = s;
+  const peak = q.max[peakSecond];
+  const last = q.total[q.seconds - 1];
+  if (peak === 0) return `no subscriber was behind at the end of any second (${plural(q.subscribers, 'subscriber')})`;
+  const who = q.worst.length > 0 && q.worst[0].peak === peak ? ` (${q.worst[0].clientId})` : '';
+  return (
+    `up to ${formatCount(peak)} behind at the end of second ${formatCount(peakSecond)}${who}; ` +
+    `${formatCount(last)} at the end (${plural(q.subscribers, 'subscriber')})`
+  );
 }
 
 /** How every report explains its message rates (see metrics/rates.ts). */

@@ -15,6 +15,8 @@ import {
   errorKinds,
   latencyRows,
   qosVerdictText,
+  QUEUE_DEPTH_MEANING,
+  queueDepthLine,
   RATE_DEFINITION,
   rateCell,
   retainedLine,
@@ -82,7 +84,7 @@ export function renderHtml(r: RunResult): string {
     '<nav>',
     ...[
       ['run', 'Run'], ['throughput', 'Throughput'], ['latency', 'Latency'], ['delivery', 'Delivery'],
-      ['errors', 'Errors'], ['takeovers', 'Takeovers and notes'], ['thresholds', 'Thresholds'],
+      ['backlog', 'Queue depth'], ['errors', 'Errors'], ['takeovers', 'Takeovers and notes'], ['thresholds', 'Thresholds'],
       ['intervals', 'Subscriber intervals'],
     ].map(([id, name]) => `<a href="#${id}">${name}</a>`),
     '</nav>',
@@ -97,6 +99,7 @@ export function renderHtml(r: RunResult): string {
   parts.push(section('throughput', 'Throughput', throughput(r)));
   parts.push(section('latency', 'Latency', latency(r)));
   parts.push(section('delivery', 'Delivery', delivery(r)));
+  parts.push(section('backlog', 'Queue depth', queueDepth(r)));
   parts.push(section('errors', 'Errors', errors(r)));
   parts.push(section('takeovers', 'Takeovers and notes', takeoversAndNotes(r)));
   parts.push(section('thresholds', 'Thresholds', thresholds(r)));
@@ -358,6 +361,37 @@ function delivery(r: RunResult): string {
         ]),
       ),
     );
+  }
+  return out.join('\n');
+}
+
+function queueDepth(r: RunResult): string {
+  const groups = r.groups.filter((g) => g.queueDepth !== undefined && g.queueDepth.seconds > 0);
+  if (groups.length === 0) return '<p>None: no subscriber had a stream to follow.</p>';
+  const out: string[] = [`<p class="muted">${esc(QUEUE_DEPTH_MEANING)}</p>`];
+  for (const g of groups) {
+    const q = g.queueDepth!;
+    out.push(`<h3>${esc(g.name)}</h3>`, `<p>${esc(sentence(queueDepthLine(g)!))}</p>`);
+    if (!q.max.some((n) => n > 0)) continue;
+    const lines: SeriesLine[] = [{ ...paletteLine('behind, all subscribers', 0), values: q.total }];
+    if (q.subscribers > 1) lines.push({ ...paletteLine('most behind, one subscriber', 1), values: q.max });
+    out.push(
+      figure(
+        seriesChart(`Queue depth: ${g.name}`, lines, {
+          xTitle: 'time since start', yTitle: 'messages behind', format: formatCount, xKind: 'seconds', positionName: 'second',
+        }),
+        "Messages sent to this group's subscribers and not yet received by them, at the end of each second.",
+      ),
+    );
+    if (q.worst.length > 1) {
+      out.push(
+        table(
+          [{ head: 'subscriber' }, { head: 'most behind', numeric: true }, { head: 'behind at the end', numeric: true }],
+          q.worst.map((w) => [codeCell(w.clientId), esc(formatCount(w.peak)), esc(formatCount(w.behind[w.behind.length - 1] ?? 0))]),
+          'narrow',
+        ),
+      );
+    }
   }
   return out.join('\n');
 }

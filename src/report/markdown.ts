@@ -11,6 +11,8 @@ import {
   errorKinds,
   latencyRows,
   qosVerdictText,
+  QUEUE_DEPTH_MEANING,
+  queueDepthLine,
   RATE_DEFINITION,
   rateCell,
   retainedLine,
@@ -150,6 +152,9 @@ export function renderMarkdown(r: RunResult): string {
     );
   }
 
+  out.push('## Queue depth', '');
+  out.push(...queueDepthSection(r), '');
+
   out.push('## Errors', '');
   out.push(...errorsSection(r), '');
 
@@ -272,6 +277,24 @@ function deliveryTable(s: DeliverySummary, total: DeliverySummary['qos0'], colum
   const rows = levels(s).map(([qos, c]) => [`QoS ${qos}`, ...columns.map(([key]) => formatCount(c[key]))]);
   rows.push(['**total**', ...columns.map(([key]) => formatCount(total[key]))]);
   return table(['', ...columns.map(([, label]) => label)], rows, ['left', ...columns.map(() => 'right' as const)]);
+}
+
+function queueDepthSection(r: RunResult): string[] {
+  const groups = r.groups.filter((g) => g.queueDepth !== undefined && g.queueDepth.seconds > 0);
+  if (groups.length === 0) return ['None: no subscriber had a stream to follow.'];
+  const out: string[] = [md(QUEUE_DEPTH_MEANING), ''];
+  for (const g of groups) {
+    const q = g.queueDepth!;
+    out.push(`### ${md(g.name)}`, '', `${md(sentence(queueDepthLine(g)!))}`, '');
+    if (!q.max.some((n) => n > 0)) continue;
+    const shown = Math.min(q.seconds, INTERVAL_ROWS);
+    const rows: string[][] = [];
+    for (let s = 0; s < shown; s++) rows.push([formatCount(s), formatCount(q.total[s]), formatCount(q.max[s])]);
+    out.push(...table(['second', 'behind (all subscribers)', 'most behind (one subscriber)'], rows, ['right', 'right', 'right']), '');
+    if (q.seconds > shown) out.push(`The first ${formatCount(shown)} of ${formatCount(q.seconds)} seconds; summary.json has them all.`, '');
+  }
+  while (out[out.length - 1] === '') out.pop();
+  return out;
 }
 
 function errorsSection(r: RunResult): string[] {

@@ -12,6 +12,7 @@ import {
   type StreamExpectation,
 } from '../metrics/delivery.js';
 import { LatencyHistogram, type LatencySummary } from '../metrics/histogram.js';
+import { groupQueueDepth, type StreamPair } from '../metrics/queue-depth.js';
 import { mergeSpans, spanRate, type TrafficSpan } from '../metrics/rates.js';
 import { mergeIntervals, mergeSeries, seriesTotals, type CounterSeries } from '../metrics/series.js';
 import { evaluateThresholds, type ThresholdInput, type ThresholdMetrics } from '../metrics/thresholds.js';
@@ -72,6 +73,8 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
   const receivedSpans: TrafficSpan[] = [];
   const groups: GroupResult[] = [];
   const groupHistograms = new Map<string, Record<LatencyName, LatencyHistogram>>();
+  // Queue depth is followed up to the first second a worker stopped recording progress (its budget spent).
+  let progressSeconds = Infinity;
 
   for (const [g, config] of scenario.groups.entries()) {
     const parts: GroupReport[] = reports.map((r) => r.groups[g]).filter((x): x is GroupReport => x !== undefined);
@@ -83,6 +86,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
       retained: new LatencyHistogram(),
     };
     for (const p of parts) {
+      if (p.progressCutAt >= 0) progressSeconds = Math.min(progressSeconds, p.progressCutAt);
       for (const name of LATENCY_NAMES) hist[name].merge(p.latency[name]);
       published.push(...p.published);
       coverage.push(...p.coverage);
@@ -118,6 +122,8 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
   let uncovered = 0;
   let uncoveredMessages = 0;
   const publisherNames = new Map<number, string>(published.map((p) => [p.publisherId, p.clientId]));
+  const sentProgress = new Map<string, number[]>(published.map((p) => [`${p.publisherId}\u0000${p.topic}`, p.progress ?? []]));
+  const depthSeconds = Math.min(progressSeconds, reports.reduce((n, r) => Math.max(n, ...r.groups.map((g) => g.series.seconds)), 0));
   const coverageByClient = new Map<string, Coverage[]>();
   for (const c of coverage) {
     let list = coverageByClient.get(c.clientId);
@@ -133,6 +139,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
   groups.forEach((group) => {
     const receivers = receiversByGroup.get(group.name) ?? [];
     const perReceiver: DeliverySummary[] = [];
+    const depth: Array<{ clientId: string; streams: StreamPair[] }> = [];
     for (const r of receivers) {
       const covers = coverageByClient.get(r.clientId) ?? [];
       const expectations: StreamExpectation[] = [];
@@ -158,6 +165,14 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
       });
       const summary = settleDelivery(judged, expectations, settle);
       perReceiver.push(summary);
+      const received = new Map(judged.map((s) => [`${s.publisherId}\u0000${s.topic}`, s.progress]));
+      depth.push({
+        clientId: r.clientId,
+        streams: expectations.map((e) => {
+          const key = `${e.publisherId}\u0000${e.topic}`;
+          return { sent: sentProgress.get(key) ?? [], received: received.get(key) ?? [] };
+        }),
+      });
       for (const e of expectations) {
         const s = judged.find((x) => x.publisherId === e.publisherId && x.topic === e.topic);
         const one = settleDelivery(s ? [s] : [], [e], settle);
@@ -180,6 +195,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
       }
     }
     group.delivery = mergeDeliverySummaries(perReceiver);
+    if (depth.some((d) => d.streams.length > 0)) group.queueDepth = groupQueueDepth(depth, depthSeconds);
     summaries_.push(group.delivery);
   });
   problems.sort((a, b) => b.lost - a.lost || b.duplicated - a.duplicated || b.outOfOrder - a.outOfOrder);

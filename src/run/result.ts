@@ -4,6 +4,7 @@
  */
 import type { DeliveryCounts, DeliverySummary, DeliveryVerdict } from '../metrics/delivery.js';
 import type { LatencySummary } from '../metrics/histogram.js';
+import type { QueueDepth } from '../metrics/queue-depth.js';
 import type { CounterName, CounterSeries, IntervalStats } from '../metrics/series.js';
 import type { ThresholdResult } from '../metrics/thresholds.js';
 
@@ -58,6 +59,11 @@ export interface GroupResult {
   intervals: IntervalStats[];
   /** The interval setting as written: "1s", "100 messages". */
   intervalEvery: string | undefined;
+  /**
+   * Messages this group's subscribers were behind (sent to them, not yet received) at the end of each second; see
+   * metrics/queue-depth.ts for how exact. Undefined when no subscriber of the group had a stream to judge.
+   */
+  queueDepth?: QueueDepth;
 }
 
 /** One receiver's view of one publisher's stream, for the detail table (only streams with a problem are listed). */

@@ -275,3 +275,30 @@ export function interruptedResult(): RunResult {
   };
   return r;
 }
+
+/** The slow-consumer example: one persistent session falls 215 behind, goes away, comes back and catches up. */
+export function slowConsumerResult(): RunResult {
+  const r = emptyResult();
+  r.scenario = { name: 'slow-consumer', description: '', file: 'scenarios/slow-consumer.yaml' };
+  r.clients = 2;
+  r.totals = totals({ messagesSent: 300, messagesReceived: 300, acksReceived: 300 }, {}, 200, 174);
+  r.groups = [
+    {
+      name: 'laggard',
+      clients: 1,
+      latency: {},
+      totals: totals({ messagesReceived: 300 }, {}, 0, 174),
+      delivery: { qos0: counts(), qos1: counts({ streams: 1, sent: 300, acknowledged: 300, received: 300 }), qos2: counts() },
+      intervals: [],
+      intervalEvery: undefined,
+      queueDepth: {
+        subscribers: 1,
+        seconds: 4,
+        total: [104, 215, 0, 0],
+        max: [104, 215, 0, 0],
+        worst: [{ clientId: 'laggard', peak: 215, behind: [104, 215, 0, 0] }],
+      },
+    },
+  ];
+  return r;
+}
