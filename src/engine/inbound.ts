@@ -5,9 +5,11 @@
  *
  * A retained copy that a SUBSCRIBE brought is not a delivery of a live message: its age (how long ago it was
  * published) is recorded apart, and it stays out of the end-to-end latency, the live p99, the interval statistics,
- * delivery accounting and the flow gate. The broker marks such a copy with the retain flag, and clears the flag on
- * live forwards [MQTT-3.3.1-8], [MQTT-3.3.1-9] — unless the subscription asked for retain as published (MQTT 5),
- * in which case the flag cannot tell a stored copy from a live message and the delivery counts as live.
+ * delivery accounting and the flow gate. The broker marks such a copy with the retain flag and clears the flag on
+ * live forwards [MQTT-3.3.1-8], [MQTT-3.3.1-9], except on a subscription with retain as published (MQTT 5). So a
+ * PUBLISH with the flag is a retained copy when it was published before this client's matching subscription came
+ * into force (a live message cannot be: it was sent after); without a send time in the payload, or before the
+ * SUBACK was read, the flag decides, unless a retain-as-published subscription may have kept it on a live message.
  */
 import { noteTraffic } from '../metrics/rates.js';
 import { Counter } from '../metrics/series.js';
@@ -16,6 +18,7 @@ import { bindTemplate, renderBound } from '../scenario/templates.js';
 import type { Step } from '../scenario/schema.js';
 import { PUBACK, PUBCOMP, PUBREC, writeAck } from './codec.js';
 import type { SimClient } from './client.js';
+import type { Coverage } from './group-metrics.js';
 import { slotOfPublisher } from './engine.js';
 import { header, readHeader } from './payload.js';
 
@@ -39,6 +42,9 @@ export class Receiver {
   private batchPaused = false;
   /** Filters this client subscribes with retain as published (MQTT 5); null: none; undefined: not looked up yet. */
   private rapFilters: string[] | null | undefined = undefined;
+  /** This client's subscription records, gathered from the group's as they appear (`coverageSeen` read so far). */
+  private readonly ownCoverage: Coverage[] = [];
+  private coverageSeen = 0;
 
   constructor(private readonly client: SimClient) {}
 
@@ -122,7 +128,7 @@ export class Receiver {
     const timed = readHeader(buf, p, end);
     const retainFlag = (h & 1) !== 0;
     const topic = (timed || retainFlag) && tLen > 0 ? buf.toString('utf8', tOff, tOff + tLen) : '';
-    if (retainFlag && this.isRetainedCopy(topic)) {
+    if (retainFlag && this.isRetainedCopy(topic, timed ? header.sentUs : -1)) {
       g.series.add(Counter.retainedReceived);
       if (timed) {
         const age = c.rxNowUs - header.sentUs;
@@ -151,8 +157,10 @@ export class Receiver {
     return true;
   }
 
-  /** A PUBLISH with the retain flag: a retained copy, unless a retain-as-published subscription may have brought it. */
-  private isRetainedCopy(topic: string): boolean {
+  /** A PUBLISH with the retain flag (sent at `sentUs`, -1 when untimed): a stored copy rather than a live message? */
+  private isRetainedCopy(topic: string, sentUs: number): boolean {
+    const since = sentUs >= 0 ? this.subscribedSince(topic) : -1;
+    if (since >= 0) return sentUs < since;
     const c = this.client;
     if (c.protocolVersion !== 5) return true;
     if (this.rapFilters === undefined) this.rapFilters = retainAsPublishedFilters(c.group.config.steps, c.vars());
@@ -160,6 +168,24 @@ export class Receiver {
     if (filters === null) return true;
     for (let i = 0; i < filters.length; i++) if (topicMatches(filters[i], topic)) return false;
     return true;
+  }
+
+  /** When the latest of this client's subscriptions in force that match `topic` took effect, µs; -1 when none. */
+  private subscribedSince(topic: string): number {
+    const c = this.client;
+    const all = c.group.metrics.coverage;
+    for (; this.coverageSeen < all.length; this.coverageSeen++) {
+      const cov = all[this.coverageSeen];
+      if (cov.clientId === c.clientId) this.ownCoverage.push(cov);
+    }
+    const now = c.rxNowUs;
+    let since = -1;
+    for (const cov of this.ownCoverage) {
+      if (cov.fromUs > now || cov.toUs < now || cov.fromUs <= since) continue;
+      const filter = cov.filter.startsWith('$share/') ? cov.filter.split('/').slice(2).join('/') : cov.filter;
+      if (topicMatches(filter, topic)) since = cov.fromUs;
+    }
+    return since;
   }
 
   onPubrel(packetId: number): void {

@@ -18,8 +18,8 @@ export const LATENCY_MEANING: Record<LatencyName, string> = {
   publish: 'PUBLISH to PUBACK (QoS 1) or PUBCOMP (QoS 2), from the intended send time',
   e2e: 'send time in the payload to arrival at a subscriber, live messages only',
   retained:
-    'age of a retained copy a SUBSCRIBE brought (retain flag set, no retain-as-published): send time in the payload ' +
-    'to arrival; kept out of e2e and of delivery accounting',
+    'age of a retained copy a SUBSCRIBE brought (retain flag set, published before the subscription took effect): ' +
+    'send time in the payload to arrival; kept out of e2e and of delivery accounting',
 };
 
 export interface Totals {
