@@ -29,8 +29,8 @@ export const Counter = {
   acksReceived: 9,
   publishesFailed: 10,
   /**
-   * Retained copies a SUBSCRIBE brought (a PUBLISH with the retain flag to a subscription without retain as
-   * published): also counted in messagesReceived, but not end-to-end deliveries of live messages.
+   * Retained copies a SUBSCRIBE brought (see engine/inbound.ts): also counted in messagesReceived, but not
+   * end-to-end deliveries of live messages.
    */
   retainedReceived: 11,
 } as const;
