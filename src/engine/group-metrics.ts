@@ -51,7 +51,7 @@ export interface GroupReport {
   receivers: ReceiverReport[];
   published: PublishedStream[];
   coverage: Coverage[];
-  /** When this group's clients received messages (every PUBLISH counted in messagesReceived). */
+  /** When this group's clients received live messages (retained copies a SUBSCRIBE brought left out). */
   received: TrafficSpan;
   /**
    * The first second whose progress (sent per stream, received per stream) was no longer recorded because the
@@ -78,7 +78,7 @@ export class GroupMetrics {
   readonly receivers = new Map<string, DeliveryTracker>();
   readonly published: PublishedStream[] = [];
   readonly coverage: Coverage[] = [];
-  /** First and last arrival of a PUBLISH at any client of the group, µs since the run's epoch. */
+  /** First and last arrival of a live message at any client of the group, µs since the run's epoch. */
   readonly received: TrafficSpan = { firstUs: -1, lastUs: -1 };
   /** Closes an interval: after a time, or after a number of messages. */
   sampleEvery: SampleEvery | undefined;

@@ -122,7 +122,6 @@ export class Receiver {
     }
     const g = c.group.metrics;
     g.series.add(Counter.messagesReceived);
-    noteTraffic(g.received, c.rxNowUs);
     const samples = c.samples;
     samples.rxBytes += end - start;
     const timed = readHeader(buf, p, end);
@@ -135,20 +134,24 @@ export class Receiver {
         if (age > this.readLagUs) this.readLagUs = age;
         g.retained.record(age);
       }
-    } else if (timed) {
-      const latency = c.rxNowUs - header.sentUs;
-      if (latency > this.readLagUs) this.readLagUs = latency;
-      // The same samples for the final histogram, the interval statistics, the live p99 and results.jtl.
-      g.e2e.record(latency);
-      g.recordInterval(latency);
-      c.engine.live.record(latency);
-      samples.rxCount++;
-      samples.rxLatencyUs += latency;
-      const engine = c.engine;
-      const tracker = engine.tracker(c);
-      const before = tracker.publishers;
-      tracker.receive(header.publisherId, topic, header.seq, qos as 0 | 1 | 2);
-      engine.flow.received(slotOfPublisher(engine.flow, engine.groups.length, header.publisherId), tracker.publishers !== before);
+    } else {
+      // A live delivery: its time extends the received span (metrics/rates.ts), timestamped ones are measured.
+      noteTraffic(g.received, c.rxNowUs);
+      if (timed) {
+        const latency = c.rxNowUs - header.sentUs;
+        if (latency > this.readLagUs) this.readLagUs = latency;
+        // The same samples for the final histogram, the interval statistics, the live p99 and results.jtl.
+        g.e2e.record(latency);
+        g.recordInterval(latency);
+        c.engine.live.record(latency);
+        samples.rxCount++;
+        samples.rxLatencyUs += latency;
+        const engine = c.engine;
+        const tracker = engine.tracker(c);
+        const before = tracker.publishers;
+        tracker.receive(header.publisherId, topic, header.seq, qos as 0 | 1 | 2);
+        engine.flow.received(slotOfPublisher(engine.flow, engine.groups.length, header.publisherId), tracker.publishers !== before);
+      }
     }
     if (qos === 1) writeAck(writer, PUBACK, packetId);
     else if (qos === 2) writeAck(writer, PUBREC, packetId);

@@ -10,6 +10,8 @@ import {
   latencyRows,
   qosVerdictText,
   queueDepthLine,
+  queueDepthNotable,
+  receivedText,
   retainedLine,
   STOPPED_BY,
   trafficText,
@@ -52,7 +54,7 @@ export function renderSummary(r: RunResult, options: SummaryOptions = { color: f
   const t = r.totals;
   lines.push(
     `${label('messages')}sent ${trafficText(t.counters.messagesSent, t.sentPerSec, t.sentSpan)} · ` +
-      `received ${trafficText(t.counters.messagesReceived, t.receivedPerSec, t.receivedSpan)}`,
+      `received ${receivedText(t)}`,
   );
 
   lines.push(`${label('delivery')}${deliveryLine(r)}`);
@@ -63,7 +65,7 @@ export function renderSummary(r: RunResult, options: SummaryOptions = { color: f
 
   for (const g of r.groups) {
     const backlog = queueDepthLine(g);
-    if (backlog !== undefined && g.queueDepth!.max.some((n) => n > 0)) lines.push(`${label('backlog')}${oneLine(g.name)}: ${oneLine(backlog)}`);
+    if (backlog !== undefined && queueDepthNotable(g)) lines.push(`${label('backlog')}${oneLine(g.name)}: ${oneLine(backlog)}`);
   }
   const retained = retainedLine(r, false);
   if (retained !== undefined) lines.push(`${label('retained')}${oneLine(retained)}`);

@@ -146,6 +146,20 @@ export function queueDepthLine(g: GroupResult): string | undefined {
   );
 }
 
+/**
+ * Whether a group's queue depth is a backlog worth a line in the console summary: at some second's end its
+ * subscribers were behind by more than a tenth of a second of the traffic they received (a message or two in transit
+ * at a tick is not), or by anything when they received no live traffic at all. report.md and report.html show the
+ * depth whatever it is.
+ */
+export function queueDepthNotable(g: GroupResult): boolean {
+  const q = g.queueDepth;
+  if (q === undefined) return false;
+  const rate = g.totals.receivedPerSec;
+  const limit = rate === null ? 0 : rate / 10;
+  return q.total.some((n) => n > limit);
+}
+
 /** How every report explains its message rates (see metrics/rates.ts). */
 export const RATE_DEFINITION =
   'a rate is the messages after the first divided by the time from the first to the last message of that kind: ' +
@@ -168,10 +182,20 @@ export function rateCell(messages: number, perSec: number | null): string {
   return messages === 0 ? '–' : formatRate(perSec);
 }
 
-/** "from 0.300 s to 2.750 s" of the run, for a span. */
-export function spanText(span: SpanMs | null): string {
-  if (span === null) return 'none';
-  return `from ${(span.firstMs / 1000).toFixed(3)} s to ${(span.lastMs / 1000).toFixed(3)} s`;
+/**
+ * What was received, as every report words it: live deliveries with their rate and span, and the retained copies a
+ * SUBSCRIBE brought after a "+": "600 (302/s over 2.0 s)", "0 + 50 retained copies".
+ */
+export function receivedText(t: RunResult['totals']): string {
+  const retained = t.counters.retainedReceived ?? 0;
+  const live = trafficText(t.counters.messagesReceived - retained, t.receivedPerSec, t.receivedSpan);
+  return retained > 0 ? `${live} + ${plural(retained, 'retained copy', 'retained copies')}` : live;
+}
+
+/** ", from 0.300 s to 2.750 s of the run" for a span, "" without one. */
+export function spanClause(span: SpanMs | null): string {
+  if (span === null) return '';
+  return `, from ${(span.firstMs / 1000).toFixed(3)} s to ${(span.lastMs / 1000).toFixed(3)} s of the run`;
 }
 
 /** A latency summary with where it was measured: the whole run or one group. */

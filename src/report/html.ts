@@ -18,10 +18,11 @@ import {
   QUEUE_DEPTH_MEANING,
   queueDepthLine,
   RATE_DEFINITION,
+  receivedText,
   rateCell,
   retainedLine,
   sentence,
-  spanText,
+  spanClause,
   STOPPED_BY,
   trafficText,
   verdictOf,
@@ -162,8 +163,8 @@ function throughput(r: RunResult): string {
     `<p class="big"><span>sent <strong>${esc(formatRate(t.sentPerSec))}</strong></span>` +
       `<span>received <strong>${esc(formatRate(t.receivedPerSec))}</strong></span></p>`,
     list([
-      esc(`Sent ${trafficText(t.counters.messagesSent, t.sentPerSec, t.sentSpan)}, ${spanText(t.sentSpan)} of the run.`),
-      esc(`Received ${trafficText(t.counters.messagesReceived, t.receivedPerSec, t.receivedSpan)}, ${spanText(t.receivedSpan)} of the run.`),
+      esc(`Sent ${trafficText(t.counters.messagesSent, t.sentPerSec, t.sentSpan)}${spanClause(t.sentSpan)}.`),
+      esc(`Received ${receivedText(t)}${spanClause(t.receivedSpan)}.`),
       ...(t.busiestSent !== null || t.busiestReceived !== null
         ? [
             esc(
@@ -204,7 +205,7 @@ function throughput(r: RunResult): string {
         r.groups.map((g) => [
           esc(g.name), esc(formatCount(g.clients)), esc(formatCount(g.totals.counters.messagesSent)),
           esc(formatCount(g.totals.counters.messagesReceived)), esc(rateCell(g.totals.counters.messagesSent, g.totals.sentPerSec)),
-          esc(rateCell(g.totals.counters.messagesReceived, g.totals.receivedPerSec)), esc(formatCount(g.totals.errorsTotal)),
+          esc(rateCell(g.totals.counters.messagesReceived - g.totals.counters.retainedReceived, g.totals.receivedPerSec)), esc(formatCount(g.totals.errorsTotal)),
         ]),
       ),
     );

@@ -14,10 +14,11 @@ import {
   QUEUE_DEPTH_MEANING,
   queueDepthLine,
   RATE_DEFINITION,
+  receivedText,
   rateCell,
   retainedLine,
   sentence,
-  spanText,
+  spanClause,
   STOPPED_BY,
   trafficText,
   verdictOf,
@@ -83,7 +84,7 @@ export function renderMarkdown(r: RunResult): string {
           formatCount(g.totals.counters.messagesSent),
           formatCount(g.totals.counters.messagesReceived),
           rateCell(g.totals.counters.messagesSent, g.totals.sentPerSec),
-          rateCell(g.totals.counters.messagesReceived, g.totals.receivedPerSec),
+          rateCell(g.totals.counters.messagesReceived - g.totals.counters.retainedReceived, g.totals.receivedPerSec),
           formatCount(g.totals.errorsTotal),
         ]),
         ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
@@ -207,8 +208,8 @@ function throughputLines(r: RunResult): string[] {
   const t = r.totals;
   const c = t.counters;
   const lines = [
-    `Sent **${md(trafficText(c.messagesSent, t.sentPerSec, t.sentSpan))}**, ${spanText(t.sentSpan)} of the run.`,
-    `Received **${md(trafficText(c.messagesReceived, t.receivedPerSec, t.receivedSpan))}**, ${spanText(t.receivedSpan)} of the run.`,
+    `Sent **${md(trafficText(c.messagesSent, t.sentPerSec, t.sentSpan))}**${spanClause(t.sentSpan)}.`,
+    `Received **${md(receivedText(t))}**${spanClause(t.receivedSpan)}.`,
   ];
   if (t.busiestSent !== null || t.busiestReceived !== null) {
     const parts: string[] = [];

@@ -305,11 +305,11 @@ function totalsOf(series: CounterSeries, sent: TrafficSpan, received: TrafficSpa
     errors: t.errors,
     errorsTotal,
     sentPerSec: spanRate(t.counters.messagesSent, sent),
-    receivedPerSec: spanRate(t.counters.messagesReceived, received),
+    receivedPerSec: spanRate(t.counters.messagesReceived - t.counters.retainedReceived, received),
     sentSpan: spanMs(sent),
     receivedSpan: spanMs(received),
     busiestSent: busiest(series.counters.messagesSent),
-    busiestReceived: busiest(series.counters.messagesReceived),
+    busiestReceived: busiest(series.counters.messagesReceived.map((n, i) => n - (series.counters.retainedReceived[i] ?? 0))),
   };
 }
 

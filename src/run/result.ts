@@ -30,14 +30,15 @@ export interface Totals {
   /**
    * Messages per second while they flowed: (messages − 1) ÷ (last − first message of that kind), see
    * metrics/rates.ts. Null with fewer than two messages. The same definition for the run, each group, thresholds
-   * (`sent.rate`, `throughput`) and compare.
+   * (`sent.rate`, `throughput`) and compare. Received means live deliveries: messagesReceived − retainedReceived
+   * (retained copies a SUBSCRIBE brought are another kind, counted apart).
    */
   sentPerSec: number | null;
   receivedPerSec: number | null;
-  /** From the first to the last message sent (received), ms since the run's start; null when none was. */
+  /** From the first to the last message sent (live message received), ms since the run's start; null when none was. */
   sentSpan: SpanMs | null;
   receivedSpan: SpanMs | null;
-  /** The most messages sent (received) in one whole second of the run, and which second. */
+  /** The most messages sent (live messages received) in one whole second of the run, and which second. */
   busiestSent: { second: number; messages: number } | null;
   busiestReceived: { second: number; messages: number } | null;
 }

@@ -34,7 +34,7 @@ function totals(c: Partial<Record<CounterName, number>>, errors: Record<string, 
   let errorsTotal = 0;
   for (const n of Object.values(errors)) errorsTotal += n;
   const sentMessages = c.messagesSent ?? 0;
-  const receivedMessages = c.messagesReceived ?? 0;
+  const receivedMessages = (c.messagesReceived ?? 0) - (c.retainedReceived ?? 0);
   return {
     counters: counters(c),
     errors,

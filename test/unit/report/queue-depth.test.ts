@@ -24,6 +24,15 @@ describe('queue depth in the reports', () => {
     expect(json.groups[0].queueDepth.total).toEqual([104, 215, 0, 0]);
   });
 
+  it('leaves a message or two in transit at the end of a second out of the console summary, not out of report.md', () => {
+    const quick = slowConsumerResult();
+    const g = quick.groups[0];
+    g.totals.receivedPerSec = 300;
+    g.queueDepth = { subscribers: 2, seconds: 3, total: [2, 1, 0], max: [1, 1, 0], worst: [{ clientId: 'sub-0', peak: 1, behind: [1, 1, 0] }] };
+    expect(renderSummary(quick)).not.toContain('backlog');
+    expect(renderMarkdown(quick)).toContain('Up to 1 behind at the end of second 0 (sub-0); 0 at the end (2 subscribers).');
+  });
+
   it('says so when nothing could be followed', () => {
     expect(renderMarkdown(fanoutResult())).toContain('## Queue depth\n\nNone: no subscriber had a stream to follow.');
     expect(renderSummary(fanoutResult())).not.toContain('backlog');

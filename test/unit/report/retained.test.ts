@@ -20,6 +20,11 @@ describe('retained copies in the reports', () => {
     }
   });
 
+  it('are a kind of their own in the headline: no rate is made of them', () => {
+    expect(renderSummary(r)).toContain('messages  sent 20 (7.6/s over 2.5 s) · received 0 + 50 retained copies');
+    expect(renderMarkdown(r)).toContain('Received **0 + 50 retained copies**.');
+  });
+
   it('have their own latency row and no e2e row', () => {
     const console = renderSummary(r);
     expect(console).toMatch(/^\s*all clients\s+retained\s+50\s/m);
