@@ -34,7 +34,6 @@ import {
   formatMs,
   formatMsNumber,
   formatOffset,
-  formatRate,
   formatRateNumber,
   plural,
 } from './format.js';
@@ -160,8 +159,8 @@ function throughput(r: RunResult): string {
   const out: string[] = [];
   const t = r.totals;
   out.push(
-    `<p class="big"><span>sent <strong>${esc(formatRate(t.sentPerSec))}</strong></span>` +
-      `<span>received <strong>${esc(formatRate(t.receivedPerSec))}</strong></span></p>`,
+    `<p class="big"><span>sent <strong>${esc(rateCell(t.counters.messagesSent, t.sentPerSec))}</strong></span>` +
+      `<span>received <strong>${esc(rateCell(t.counters.messagesReceived - t.counters.retainedReceived, t.receivedPerSec))}</strong></span></p>`,
     list([
       esc(`Sent ${trafficText(t.counters.messagesSent, t.sentPerSec, t.sentSpan)}${spanClause(t.sentSpan)}.`),
       esc(`Received ${receivedText(t)}${spanClause(t.receivedSpan)}.`),
