@@ -299,8 +299,9 @@ function runOf(
     scenario: scenario.name,
     broker,
     round,
-    receivedPerSec: steadyRate(r.series.counters.messagesReceived),
-    sentPerSec: steadyRate(r.series.counters.messagesSent),
+    // The run report's own rates (metrics/rates.ts), so that compare and report.md never disagree.
+    receivedPerSec: r.totals.receivedPerSec ?? 0,
+    sentPerSec: r.totals.sentPerSec ?? 0,
     connectsPerSec: steadyRate(r.series.counters.connectsOk),
     e2e: r.latency.e2e,
     connect: r.latency.connect,

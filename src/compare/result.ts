@@ -22,12 +22,15 @@ export interface CompareRun {
   broker: string;
   round: number;
   /**
-   * Messages per second while traffic flowed: the median of the run's whole seconds, leaving out the first and the
-   * last second with traffic (partial seconds of ramp-up and drain).
+   * Messages per second while they flowed, as the run report defines it (metrics/rates.ts): messages after the first
+   * ÷ time from the first to the last message of that kind; 0 when the run had fewer than two.
    */
   receivedPerSec: number;
   sentPerSec: number;
-  /** Connections established per second while clients were connecting (connection-rate scenarios), as receivedPerSec. */
+  /**
+   * Connections established per second while clients were connecting (connection-rate scenarios): the median of the
+   * whole seconds between the first and the last second with a CONNACK, those two left out (they are partial).
+   */
   connectsPerSec: number;
   e2e: LatencySummary | undefined;
   connect: LatencySummary | undefined;
@@ -92,7 +95,7 @@ export interface ScenarioComparison {
 /** Saturation: the offered rate raised step by step until a limit is crossed; the highest rate that held. */
 export interface SaturationStep {
   offeredPerSec: number;
-  /** What the publishers managed, and what the subscribers received: steady per-second rates (medians). */
+  /** What the publishers managed, and what the subscribers received, as the run report's rates define them. */
   sentPerSec: number;
   receivedPerSec: number;
   p99Us: number | undefined;

@@ -5,10 +5,11 @@
  */
 import { DeliveryTracker, type StreamDelivery } from '../metrics/delivery.js';
 import { LatencyHistogram, type EncodedHistogram } from '../metrics/histogram.js';
+import type { TrafficSpan } from '../metrics/rates.js';
 import { IntervalRecorder, SeriesRecorder, type CounterSeries, type IntervalSample } from '../metrics/series.js';
 import type { SampleEvery } from '../scenario/schema.js';
 
-export type LatencyName = 'connect' | 'subscribe' | 'publish' | 'e2e';
+export type LatencyName = 'connect' | 'subscribe' | 'publish' | 'e2e' | 'retained';
 
 /** A stream a client published: (publisher, topic), with how many it sent and how many the broker acknowledged. */
 export interface PublishedStream {
@@ -21,6 +22,8 @@ export interface PublishedStream {
   /** Send time of the first and last message, µs since the run's epoch. */
   firstUs: number;
   lastUs: number;
+  /** `sent` as sampled once a second: [second, count] pairs (see metrics/queue-depth.ts); filled in by the report. */
+  progress?: number[];
 }
 
 /** When a client's subscription was in force: from SUBACK until unsubscribed or its session ended. */
@@ -48,14 +51,26 @@ export interface GroupReport {
   receivers: ReceiverReport[];
   published: PublishedStream[];
   coverage: Coverage[];
+  /** When this group's clients received live messages (retained copies a SUBSCRIBE brought left out). */
+  received: TrafficSpan;
+  /**
+   * The first second whose progress (sent per stream, received per stream) was no longer recorded because the
+   * worker's budget for it was spent; -1 when every second was.
+   */
+  progressCutAt: number;
 }
+
+/** Numbers of per-second progress one group keeps in one worker (8 MB): beyond, queue depth stops being followed. */
+const PROGRESS_BUDGET = 1_000_000;
 
 export class GroupMetrics {
   readonly connect = new LatencyHistogram();
   readonly subscribe = new LatencyHistogram();
   readonly publish = new LatencyHistogram();
   readonly e2e = new LatencyHistogram();
-  readonly series = new SeriesRecorder();
+  /** Age of retained copies a SUBSCRIBE brought: send time in the payload to arrival (not an end-to-end latency). */
+  readonly retained = new LatencyHistogram();
+  readonly series = new SeriesRecorder((second) => this.sampleProgress(second));
   readonly interval = new IntervalRecorder();
   readonly intervalSamples: IntervalSample[] = [];
   /** Messages received since the last interval sample (for message-count intervals). */
@@ -63,9 +78,15 @@ export class GroupMetrics {
   readonly receivers = new Map<string, DeliveryTracker>();
   readonly published: PublishedStream[] = [];
   readonly coverage: Coverage[] = [];
+  /** First and last arrival of a live message at any client of the group, µs since the run's epoch. */
+  readonly received: TrafficSpan = { firstUs: -1, lastUs: -1 };
   /** Closes an interval: after a time, or after a number of messages. */
   sampleEvery: SampleEvery | undefined;
   private intervalIndex = 0;
+  /** Per published stream, `sent` once a second: [second, count] pairs. */
+  private readonly sentProgress = new Map<PublishedStream, { progress: number[]; last: number }>();
+  private progressSpent = 0;
+  private progressCutAt = -1;
 
   constructor(readonly name: string) {}
 
@@ -88,6 +109,31 @@ export class GroupMetrics {
     }
   }
 
+  /** Once a second, with the counters: where each stream's sending and receiving had got to (for queue depth). */
+  private sampleProgress(second: number): void {
+    if (this.progressCutAt >= 0) return;
+    if (this.progressSpent >= PROGRESS_BUDGET) {
+      this.progressCutAt = second;
+      return;
+    }
+    for (const s of this.published) {
+      let rec = this.sentProgress.get(s);
+      if (rec === undefined) {
+        rec = { progress: [], last: 0 };
+        this.sentProgress.set(s, rec);
+      }
+      if (s.sent === rec.last) continue;
+      const p = rec.progress;
+      if (p.length > 0 && p[p.length - 2] === second) p[p.length - 1] = s.sent;
+      else {
+        p.push(second, s.sent);
+        this.progressSpent += 2;
+      }
+      rec.last = s.sent;
+    }
+    for (const t of this.receivers.values()) this.progressSpent += t.sampleProgress(second);
+  }
+
   /** Close a time interval (called by the engine's timer for groups sampled by time). */
   sampleInterval(): void {
     this.intervalSamples.push(this.interval.sample(this.intervalIndex++));
@@ -103,12 +149,15 @@ export class GroupMetrics {
         subscribe: this.subscribe.encode(),
         publish: this.publish.encode(),
         e2e: this.e2e.encode(),
+        retained: this.retained.encode(),
       },
       series: this.series.series(),
       intervals: this.intervalSamples,
       receivers: [...this.receivers].map(([clientId, t]) => ({ clientId, streams: t.streams() })),
-      published: this.published,
+      published: this.published.map((s) => ({ ...s, progress: this.sentProgress.get(s)?.progress ?? [] })),
       coverage: this.coverage,
+      received: { ...this.received },
+      progressCutAt: this.progressCutAt,
     };
   }
 }

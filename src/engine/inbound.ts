@@ -2,10 +2,23 @@
  * A simulated client as a receiver: PUBLISH from the broker read in place, its latency and sequence recorded,
  * answered per its QoS (exactly once for QoS 2), and the reading paced for a slow consumer or batched when the
  * broker is overloaded.
+ *
+ * A retained copy that a SUBSCRIBE brought is not a delivery of a live message: its age (how long ago it was
+ * published) is recorded apart, and it stays out of the end-to-end latency, the live p99, the interval statistics,
+ * delivery accounting and the flow gate. The broker marks such a copy with the retain flag and clears the flag on
+ * live forwards [MQTT-3.3.1-8], [MQTT-3.3.1-9], except on a subscription with retain as published (MQTT 5). So a
+ * PUBLISH with the flag is a retained copy when it was published before this client's matching subscription came
+ * into force (a live message cannot be: it was sent after); without a send time in the payload, or before the
+ * SUBACK was read, the flag decides, unless a retain-as-published subscription may have kept it on a live message.
  */
+import { noteTraffic } from '../metrics/rates.js';
 import { Counter } from '../metrics/series.js';
+import { topicMatches } from '../protocol/topic.js';
+import { bindTemplate, renderBound } from '../scenario/templates.js';
+import type { Step } from '../scenario/schema.js';
 import { PUBACK, PUBCOMP, PUBREC, writeAck } from './codec.js';
 import type { SimClient } from './client.js';
+import type { Coverage } from './group-metrics.js';
 import { slotOfPublisher } from './engine.js';
 import { header, readHeader } from './payload.js';
 
@@ -27,6 +40,11 @@ export class Receiver {
   /** A QoS 1 or 2 delivery was acknowledged during the read being handled. */
   private ackedInRead = false;
   private batchPaused = false;
+  /** Filters this client subscribes with retain as published (MQTT 5); null: none; undefined: not looked up yet. */
+  private rapFilters: string[] | null | undefined = undefined;
+  /** This client's subscription records, gathered from the group's as they appear (`coverageSeen` read so far). */
+  private readonly ownCoverage: Coverage[] = [];
+  private coverageSeen = 0;
 
   constructor(private readonly client: SimClient) {}
 
@@ -105,27 +123,72 @@ export class Receiver {
     const g = c.group.metrics;
     g.series.add(Counter.messagesReceived);
     const samples = c.samples;
-    samples.rxCount++;
     samples.rxBytes += end - start;
-    if (readHeader(buf, p, end)) {
-      const latency = c.rxNowUs - header.sentUs;
-      if (latency > this.readLagUs) this.readLagUs = latency;
-      g.e2e.record(latency);
-      g.recordInterval(latency);
-      c.engine.live.record(latency);
-      samples.rxLatencyUs += latency;
-      const topic = tLen > 0 ? buf.toString('utf8', tOff, tOff + tLen) : '';
-      const engine = c.engine;
-      const tracker = engine.tracker(c);
-      const before = tracker.publishers;
-      tracker.receive(header.publisherId, topic, header.seq, qos as 0 | 1 | 2);
-      engine.flow.received(slotOfPublisher(engine.flow, engine.groups.length, header.publisherId), tracker.publishers !== before);
+    const timed = readHeader(buf, p, end);
+    const retainFlag = (h & 1) !== 0;
+    const topic = (timed || retainFlag) && tLen > 0 ? buf.toString('utf8', tOff, tOff + tLen) : '';
+    if (retainFlag && this.isRetainedCopy(topic, timed ? header.sentUs : -1)) {
+      g.series.add(Counter.retainedReceived);
+      if (timed) {
+        const age = c.rxNowUs - header.sentUs;
+        if (age > this.readLagUs) this.readLagUs = age;
+        g.retained.record(age);
+      }
+    } else {
+      // A live delivery: its time extends the received span (metrics/rates.ts), timestamped ones are measured.
+      noteTraffic(g.received, c.rxNowUs);
+      if (timed) {
+        const latency = c.rxNowUs - header.sentUs;
+        if (latency > this.readLagUs) this.readLagUs = latency;
+        // The same samples for the final histogram, the interval statistics, the live p99 and results.jtl.
+        g.e2e.record(latency);
+        g.recordInterval(latency);
+        c.engine.live.record(latency);
+        samples.rxCount++;
+        samples.rxLatencyUs += latency;
+        const engine = c.engine;
+        const tracker = engine.tracker(c);
+        const before = tracker.publishers;
+        tracker.receive(header.publisherId, topic, header.seq, qos as 0 | 1 | 2);
+        engine.flow.received(slotOfPublisher(engine.flow, engine.groups.length, header.publisherId), tracker.publishers !== before);
+      }
     }
     if (qos === 1) writeAck(writer, PUBACK, packetId);
     else if (qos === 2) writeAck(writer, PUBREC, packetId);
     if (qos > 0) this.ackedInRead = true;
     if (this.consumeIntervalUs > 0) return this.pace();
     return true;
+  }
+
+  /** A PUBLISH with the retain flag (sent at `sentUs`, -1 when untimed): a stored copy rather than a live message? */
+  private isRetainedCopy(topic: string, sentUs: number): boolean {
+    const since = sentUs >= 0 ? this.subscribedSince(topic) : -1;
+    if (since >= 0) return sentUs < since;
+    const c = this.client;
+    if (c.protocolVersion !== 5) return true;
+    if (this.rapFilters === undefined) this.rapFilters = retainAsPublishedFilters(c.group.config.steps, c.vars());
+    const filters = this.rapFilters;
+    if (filters === null) return true;
+    for (let i = 0; i < filters.length; i++) if (topicMatches(filters[i], topic)) return false;
+    return true;
+  }
+
+  /** When the latest of this client's subscriptions in force that match `topic` took effect, µs; -1 when none. */
+  private subscribedSince(topic: string): number {
+    const c = this.client;
+    const all = c.group.metrics.coverage;
+    for (; this.coverageSeen < all.length; this.coverageSeen++) {
+      const cov = all[this.coverageSeen];
+      if (cov.clientId === c.clientId) this.ownCoverage.push(cov);
+    }
+    const now = c.rxNowUs;
+    let since = -1;
+    for (const cov of this.ownCoverage) {
+      if (cov.fromUs > now || cov.toUs < now || cov.fromUs <= since) continue;
+      const filter = cov.filter.startsWith('$share/') ? cov.filter.split('/').slice(2).join('/') : cov.filter;
+      if (topicMatches(filter, topic)) since = cov.fromUs;
+    }
+    return since;
   }
 
   onPubrel(packetId: number): void {
@@ -164,4 +227,30 @@ export class Receiver {
     if (this.consumeTimer) clearTimeout(this.consumeTimer);
     this.consumeTimer = null;
   }
+}
+
+/**
+ * The filters a client subscribes with retain as published, from its group's steps; null when it has none. A filter
+ * with a random part cannot be known here and stands for every topic ("#"), so such deliveries count as live.
+ */
+function retainAsPublishedFilters(steps: readonly Step[], vars: { clientId: string; group: string; index: number }): string[] | null {
+  const out: string[] = [];
+  const walk = (list: readonly Step[]): void => {
+    for (const step of list) {
+      if (step.kind === 'repeat') walk(step.steps);
+      if (step.kind !== 'subscribe') continue;
+      for (const s of step.subscriptions) {
+        if (!s.retainAsPublished) continue;
+        if (s.filter.parts.some((part) => part.kind === 'rand')) {
+          out.push('#');
+          continue;
+        }
+        const filter = renderBound(bindTemplate(s.filter, vars, Math.random), 0, Math.random);
+        // A shared subscription's messages match the filter after "$share/<name>/".
+        out.push(filter.startsWith('$share/') ? filter.split('/').slice(2).join('/') : filter);
+      }
+    }
+  };
+  walk(steps);
+  return out.length > 0 ? out : null;
 }

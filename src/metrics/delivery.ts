@@ -30,6 +30,12 @@
  *   when settled gaps straddle the end of the acknowledged prefix (only possible when acknowledgements trail the
  *   deliveries by more than the window), all of them count: the verdict errs towards reporting a broken promise.
  *
+ * A run stopped before it completed (interrupted, or its duration ended) still drains for its `drain` time; what a
+ * receiver has not received by then after the highest sequence it did receive — the tail, sent - 1 - H messages,
+ * the whole stream when nothing arrived — was still on its way: it is counted `inFlightAtStop`, not lost, and not
+ * in `lostAcknowledged`, so it never breaks a QoS verdict. Gaps below H are lost all the same: something after
+ * them did arrive. In a run that completed, the tail is lost.
+ *
  * A receiver that subscribes after a publisher started sees the sequences it missed as lost: subscribe first.
  */
 
@@ -70,6 +76,11 @@ export interface StreamDelivery {
   /** Bounds of the settled gaps' sequences (-1 when there never were any). */
   settledGapMin: number;
   settledGapMax: number;
+  /**
+   * Distinct messages received (received − duplicated) as sampled once a second: flattened [second, count] pairs,
+   * a pair only when the count changed (see metrics/queue-depth.ts).
+   */
+  progress: number[];
 }
 
 /** What the publisher of a stream reports, for one receiver that should have received the stream. */
@@ -97,6 +108,13 @@ export interface DeliveryCounts {
   late: number;
   lost: number;
   lostAcknowledged: number;
+  /** The tail of each stream when the run was stopped before it completed: on its way, not judged lost. */
+  inFlightAtStop: number;
+}
+
+/** How a run ended, for settling: a run stopped before it completed leaves its tails in flight. */
+export interface SettleOptions {
+  stoppedEarly?: boolean;
 }
 
 /** Delivery totals by the QoS the streams were received at. */
@@ -129,6 +147,9 @@ class StreamState {
   settledGaps = 0;
   settledGapMin = -1;
   settledGapMax = -1;
+  readonly progress: number[] = [];
+  /** The distinct count last written to `progress`. */
+  progressed = 0;
   readonly bits: Uint32Array;
 
   constructor(
@@ -199,6 +220,29 @@ export class DeliveryTracker {
     st.missingInWindow--;
     st.outOfOrder++;
     return Receipt.OutOfOrder;
+  }
+
+  /**
+   * Records each stream's distinct received count for `second` when it changed since the last sample; returns how
+   * many numbers were appended (the caller keeps the total bounded).
+   */
+  sampleProgress(second: number): number {
+    let added = 0;
+    for (const topics of this.byPublisher.values()) {
+      for (const st of topics.values()) {
+        const distinct = st.received - st.duplicated;
+        if (distinct === st.progressed) continue;
+        const p = st.progress;
+        // A second sampled twice (the final sample repeats the last tick's second) keeps its latest count.
+        if (p.length > 0 && p[p.length - 2] === second) p[p.length - 1] = distinct;
+        else {
+          p.push(second, distinct);
+          added += 2;
+        }
+        st.progressed = distinct;
+      }
+    }
+    return added;
   }
 
   get streamCount(): number {
@@ -298,6 +342,7 @@ export class DeliveryTracker {
       settledGaps: st.settledGaps,
       settledGapMin: st.settledGapMin,
       settledGapMax: st.settledGapMax,
+      progress: st.progress.slice(),
     };
   }
 }
@@ -311,7 +356,7 @@ function settle(st: StreamState, count: number, min: number, max: number): void 
 export function emptyDeliveryCounts(): DeliveryCounts {
   return {
     streams: 0, sent: 0, acknowledged: 0, received: 0, duplicated: 0, outOfOrder: 0, late: 0, lost: 0,
-    lostAcknowledged: 0,
+    lostAcknowledged: 0, inFlightAtStop: 0,
   };
 }
 
@@ -326,7 +371,9 @@ export function emptyDeliverySummary(): DeliverySummary {
 export function settleDelivery(
   streams: readonly StreamDelivery[],
   expectations: readonly StreamExpectation[],
+  options: SettleOptions = {},
 ): DeliverySummary {
+  const stoppedEarly = options.stoppedEarly === true;
   const summary = emptyDeliverySummary();
   const received = new Map<number, Map<string, StreamDelivery>>();
   for (const s of streams) {
@@ -341,10 +388,10 @@ export function settleDelivery(
   for (const e of expectations) {
     const s = received.get(e.publisherId)?.get(e.topic);
     if (s !== undefined) settled.add(s);
-    addStream(countsFor(summary, e.qos), s, e);
+    addStream(countsFor(summary, e.qos), s, e, stoppedEarly);
   }
   for (const s of streams) {
-    if (!settled.has(s)) addStream(countsFor(summary, s.qos), s, undefined);
+    if (!settled.has(s)) addStream(countsFor(summary, s.qos), s, undefined, stoppedEarly);
   }
   return summary;
 }
@@ -398,7 +445,7 @@ function countsFor(summary: DeliverySummary, qos: Qos): DeliveryCounts {
   return qos === 2 ? summary.qos2 : qos === 1 ? summary.qos1 : summary.qos0;
 }
 
-function addStream(c: DeliveryCounts, s: StreamDelivery | undefined, e: StreamExpectation | undefined): void {
+function addStream(c: DeliveryCounts, s: StreamDelivery | undefined, e: StreamExpectation | undefined, stoppedEarly: boolean): void {
   c.streams++;
   const highest = s === undefined ? -1 : s.highest;
   let lost = 0;
@@ -415,9 +462,14 @@ function addStream(c: DeliveryCounts, s: StreamDelivery | undefined, e: StreamEx
   if (e !== undefined) {
     c.sent += e.sent;
     c.acknowledged += e.acknowledged;
-    if (e.sent > highest + 1) lost += e.sent - highest - 1;
+    const tail = e.sent > highest + 1 ? e.sent - highest - 1 : 0;
     const acked = Math.min(e.acknowledged, e.sent);
-    if (acked > highest + 1) lostAcknowledged += acked - highest - 1;
+    if (stoppedEarly) {
+      c.inFlightAtStop += tail;
+    } else {
+      lost += tail;
+      if (acked > highest + 1) lostAcknowledged += acked - highest - 1;
+    }
     if (s !== undefined) {
       const gaps = s.windowGaps;
       for (let i = 0; i < gaps.length && gaps[i] < acked; i += 2) {
@@ -440,4 +492,5 @@ function addCounts(into: DeliveryCounts, from: DeliveryCounts): void {
   into.late += from.late;
   into.lost += from.lost;
   into.lostAcknowledged += from.lostAcknowledged;
+  into.inFlightAtStop += from.inFlightAtStop;
 }

@@ -28,6 +28,11 @@ export const Counter = {
   /** QoS 1 and 2 publishes completed by PUBACK or PUBCOMP. */
   acksReceived: 9,
   publishesFailed: 10,
+  /**
+   * Retained copies a SUBSCRIBE brought (see engine/inbound.ts): also counted in messagesReceived, but not
+   * end-to-end deliveries of live messages.
+   */
+  retainedReceived: 11,
 } as const;
 export type CounterName = keyof typeof Counter;
 export type CounterId = (typeof Counter)[CounterName];
@@ -61,6 +66,9 @@ export class SeriesRecorder {
   private readonly data: CounterSeries = emptySeries();
   // Gauges are carried forward over seconds no sample covered; this is the last second written.
   private lastSecond = -1;
+
+  /** `onSample` runs after each sample, with its second: for other per-second records kept in step with this one. */
+  constructor(private readonly onSample?: (second: number) => void) {}
 
   add(counter: CounterId, amount = 1): void {
     this.totals[counter] += amount;
@@ -112,6 +120,7 @@ export class SeriesRecorder {
     }
     this.errorsSinceSample.clear();
     if (second > this.lastSecond) this.lastSecond = second;
+    this.onSample?.(second);
   }
 
   /** A copy of the series sampled so far. */

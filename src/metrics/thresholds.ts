@@ -23,13 +23,15 @@ import { suggest } from '../util/suggest.js';
 import type { LatencySummary } from './histogram.js';
 
 export type ThresholdOp = '<' | '<=' | '>' | '>=' | '==' | '!=';
-export type LatencyMetric = 'connect' | 'subscribe' | 'publish' | 'e2e';
+export type LatencyMetric = 'connect' | 'subscribe' | 'publish' | 'e2e' | 'retained';
 export type LatencyStat = 'p50' | 'p90' | 'p95' | 'p99' | 'p99.9' | 'max' | 'min' | 'mean';
 export type CounterMetric =
   | 'sent'
   | 'received'
+  | 'received.retained'
   | 'lost'
   | 'lost.acknowledged'
+  | 'inflight'
   | 'duplicated'
   | 'reordered'
   | 'errors'
@@ -76,11 +78,11 @@ export interface ThresholdResult {
   describe: string;
 }
 
-export const LATENCY_METRICS: readonly LatencyMetric[] = ['connect', 'subscribe', 'publish', 'e2e'];
+export const LATENCY_METRICS: readonly LatencyMetric[] = ['connect', 'subscribe', 'publish', 'e2e', 'retained'];
 export const LATENCY_STATS: readonly LatencyStat[] = ['p50', 'p90', 'p95', 'p99', 'p99.9', 'max', 'min', 'mean'];
 export const COUNTER_METRICS: readonly CounterMetric[] = [
-  'sent', 'received', 'lost', 'lost.acknowledged', 'duplicated', 'reordered', 'errors', 'connect.failed',
-  'subscribe.failed', 'publish.failed',
+  'sent', 'received', 'received.retained', 'lost', 'lost.acknowledged', 'inflight', 'duplicated', 'reordered', 'errors',
+  'connect.failed', 'subscribe.failed', 'publish.failed',
 ];
 export const RATE_METRICS: readonly RateMetric[] = ['throughput', 'sent.rate'];
 

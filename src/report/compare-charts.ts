@@ -8,6 +8,7 @@ import {
   drawPolyline,
   emptyChart,
   escapeXml,
+  labelledTicks,
   niceTicks,
   openChart,
   svgNumber as num,
@@ -64,7 +65,7 @@ export function barChart(label: string, bars: readonly Bar[], o: BarChartOptions
   }
   const { head, frame } = openChart(label, []);
   // Room above the tallest bar for its value label.
-  const yTicks = (o.ticks ?? niceTicks)(yMax * HEADROOM);
+  const yTicks = o.ticks !== undefined ? o.ticks(yMax * HEADROOM) : labelledTicks(yMax * HEADROOM, o.tick ?? o.format);
   const f = frame(0, bars.length, { kind: 'linear', top: yTicks[yTicks.length - 1] });
   let body = drawAxes(f, [], yTicks, o.tick ?? o.format, 'broker', o.yTitle);
   const slot = f.sx(1) - f.sx(0);
@@ -140,8 +141,8 @@ export function saturationChart(label: string, lines: readonly RateLine[]): stri
     }
   }
   const { head, frame, legend } = openChart(label, drawn);
-  const yTicks = niceTicks(yMax);
-  const xTickValues = niceTicks(xMax, 6);
+  const yTicks = labelledTicks(yMax, formatRateNumber);
+  const xTickValues = labelledTicks(xMax, formatRateNumber, 6);
   const xTop = xTickValues[xTickValues.length - 1];
   const f = frame(0, xTop, { kind: 'linear', top: yTicks[yTicks.length - 1] });
   const xTicks: ChartTick[] = xTickValues.map((v) => ({ at: v, label: formatRateNumber(v) }));

@@ -234,6 +234,7 @@ function roundsDetails(result: CompareResult, s: ScenarioComparison): string {
         { head: 'took', numeric: true }, { head: 'thresholds' },
       ],
       rows,
+      'rounds',
     ) +
     '</details>'
   );
@@ -339,10 +340,16 @@ function machineSection(result: CompareResult): string {
   return out.join('\n');
 }
 
+// The summary table has up to 14 columns: the page is wider than the run report's, headers wrap between words, and
+// a long broker name (a URL) wraps inside its cell, so that at 1,280 px every column is on screen without scrolling.
 const CSS = `
+header,nav,main,footer{max-width:1280px}
+table.compare,table.rounds{width:100%}
+table.compare th,table.compare td,table.rounds th,table.rounds td{padding:4px 6px}
+table.compare th,table.rounds th{white-space:normal;vertical-align:bottom}
+table.compare td:first-child,table.rounds td:nth-child(2){white-space:normal;overflow-wrap:anywhere;min-width:8em;max-width:16em}
 header h1 .swatch{width:14px;height:14px}
 ul.ratios{list-style:none;padding:0;margin:8px 0;display:flex;flex-wrap:wrap;gap:4px 24px;font-size:17px}
-table.compare td:first-child,table.compare th:first-child{white-space:nowrap}
 details{margin:10px 0}
 summary{cursor:pointer;color:var(--muted)}
 svg.chart .whisker{stroke:var(--fg);stroke-width:1.5;fill:none}

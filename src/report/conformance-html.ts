@@ -119,6 +119,12 @@ function versionTable(report: ConformanceReport, version: ConformanceReport['ver
   const head = ['Statement', 'Requirement', 'Chapter'].map((h) => `<th>${h}</th>`).join('') +
     report.runs.map((r) => `<th class="broker">${esc(r.broker)}</th>`).join('') +
     '<th>Not checked because</th>';
+  // Fixed column widths: the requirement takes what the others leave, a broker's name wraps between its words,
+  // and a cell's failing checks stack under its symbol instead of widening the column.
+  const cols =
+    '<colgroup><col class="statement"><col class="requirement"><col class="chapter">' +
+    report.runs.map(() => '<col class="broker">').join('') +
+    '<col class="reason"></colgroup>';
   const body = rows.map(
     (row) =>
       `<tr><td><code>${esc(row.id)}</code></td><td>${esc(row.summary)}</td><td class="chapter">${esc(chapterLabel(version, row.chapter))}</td>` +
@@ -128,7 +134,7 @@ function versionTable(report: ConformanceReport, version: ConformanceReport['ver
   return [
     `<section id="${id}">`,
     `<h2>MQTT ${esc(version)}</h2>`,
-    `<div class="scroll"><table class="matrix"><thead><tr>${head}</tr></thead><tbody>`,
+    `<div class="scroll"><table class="matrix" style="min-width:${46 + 9 * report.runs.length}em">${cols}<thead><tr>${head}</tr></thead><tbody>`,
     ...body,
     '</tbody></table></div>',
     '</section>',
@@ -139,7 +145,8 @@ function cell(c: MatrixCell | undefined, anchors: Map<CheckOutcome, string>): st
   if (c === undefined) return '<td class="cell absent" title="not in this run"></td>';
   const links = c.failing.map((o) => {
     const anchor = anchors.get(o);
-    const label = `<code>${esc(o.id)}</code>`;
+    // A line may break after each "/" of a check id, not in the middle of its words.
+    const label = `<code>${esc(o.id).replace(/\//g, '/<wbr>')}</code>`;
     return anchor === undefined ? label : `<a href="#${anchor}">${label}</a>`;
   });
   const symbol = `<span title="${CELL_NAMES[c.kind]}">${CELL_SYMBOLS[c.kind]}</span>`;
@@ -199,14 +206,16 @@ h4{font-size:15px;margin:16px 0 6px;overflow-wrap:anywhere}
 table{border-collapse:collapse;margin:8px 0;font-size:14px}
 th,td{padding:4px 10px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
 thead th{background:var(--panel);font-weight:600;position:sticky;top:0}
-th.broker{text-align:center;overflow-wrap:anywhere;max-width:14em}
+table.matrix{width:100%;table-layout:fixed}
+col.statement{width:9.5em}col.chapter{width:10em}col.broker{width:9em}col.reason{width:14em}
+th.broker{text-align:center;overflow-wrap:break-word;word-break:normal;hyphens:none}
+table.matrix td:first-child code{white-space:nowrap}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.chapter{white-space:nowrap}
-td.cell{text-align:center;white-space:nowrap}
+td.cell{text-align:center}
 .cell{font-weight:700}
 .pass{color:var(--pass)}.fail{color:var(--fail)}.allowed,.skip,.warn{color:var(--warn)}.error{color:var(--fail)}.not-checked{color:var(--nc)}
 td.fail,td.error{background:rgba(179,38,30,.08)}td.allowed{background:rgba(138,90,0,.08)}
-td.cell a{font-weight:400;margin-left:2px}
+td.cell a{display:block;font-weight:400;font-size:12px;overflow-wrap:anywhere}
 code{font:13px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;overflow-wrap:anywhere}
 pre{font:13px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--panel);padding:8px 10px;overflow-x:auto;white-space:pre-wrap;overflow-wrap:anywhere;margin:4px 0}
 .legend{display:flex;flex-wrap:wrap;gap:4px 18px;list-style:none;padding:0;font-size:14px}

@@ -3,8 +3,21 @@
  * and last the verdict with every failed threshold. Colour only when asked.
  */
 import type { RunResult } from '../run/result.js';
-import { describeTarget, errorKinds, latencyRows, qosVerdictText, STOPPED_BY, verdictOf } from './facts.js';
-import { formatCount, formatDuration, formatMsNumber, formatRate, oneLine, plural, truncate } from './format.js';
+import {
+  deliveryLine,
+  describeTarget,
+  errorKinds,
+  latencyRows,
+  qosVerdictText,
+  queueDepthLine,
+  queueDepthNotable,
+  receivedText,
+  retainedLine,
+  STOPPED_BY,
+  trafficText,
+  verdictOf,
+} from './facts.js';
+import { formatCount, formatDuration, formatMsNumber, oneLine, plural, truncate } from './format.js';
 import { alignColumns } from './text-table.js';
 
 export interface SummaryOptions {
@@ -38,25 +51,24 @@ export function renderSummary(r: RunResult, options: SummaryOptions = { color: f
   );
   lines.push('');
 
-  const c = r.totals.counters;
+  const t = r.totals;
   lines.push(
-    `${label('messages')}sent ${formatCount(c.messagesSent)} (${formatRate(r.totals.sentPerSec)}) · ` +
-      `received ${formatCount(c.messagesReceived)} (${formatRate(r.totals.receivedPerSec)})`,
+    `${label('messages')}sent ${trafficText(t.counters.messagesSent, t.sentPerSec, t.sentSpan)} · ` +
+      `received ${receivedText(t)}`,
   );
 
-  const d = r.delivery.total;
-  if (d.streams === 0) {
-    lines.push(`${label('delivery')}no stream was received or expected`);
-  } else {
-    lines.push(
-      `${label('delivery')}lost ${formatCount(d.lost)} · duplicated ${formatCount(d.duplicated)} · ` +
-        `out of order ${formatCount(d.outOfOrder)} · ${plural(d.streams, 'stream')}`,
-    );
-  }
+  lines.push(`${label('delivery')}${deliveryLine(r)}`);
   for (const v of r.delivery.verdicts) {
     const text = qosVerdictText(v);
     lines.push(`${' '.repeat(10)}${v.held === false ? paint('red', text) : text}`);
   }
+
+  for (const g of r.groups) {
+    const backlog = queueDepthLine(g);
+    if (backlog !== undefined && queueDepthNotable(g)) lines.push(`${label('backlog')}${oneLine(g.name)}: ${oneLine(backlog)}`);
+  }
+  const retained = retainedLine(r, false);
+  if (retained !== undefined) lines.push(`${label('retained')}${oneLine(retained)}`);
 
   const kinds = errorKinds(r.totals.errors);
   if (r.totals.errorsTotal === 0 && kinds.length === 0) {

@@ -5,8 +5,8 @@
 import type { DeliveryCounts, DeliveryVerdict } from '../metrics/delivery.js';
 import type { LatencySummary } from '../metrics/histogram.js';
 import type { CounterName } from '../metrics/series.js';
-import { LATENCY_NAMES, type LatencyName, type RunResult } from '../run/result.js';
-import { formatCount, plural } from './format.js';
+import { LATENCY_NAMES, type GroupResult, type LatencyName, type RunResult, type SpanMs } from '../run/result.js';
+import { formatCount, formatDuration, formatMs, formatRate, plural } from './format.js';
 
 export interface Verdict {
   passed: boolean;
@@ -69,19 +69,133 @@ function warningsOf(r: RunResult): string[] {
  */
 export function qosVerdictText(v: DeliveryVerdict): string {
   const c = v.counts;
-  if (v.qos === 0) return `QoS 0 (at most once) promises nothing: ${plural(c.lost, 'message')} lost`;
+  // In flight at stop is never part of a verdict; say so where it would otherwise read as missing.
+  const inFlight = c.inFlightAtStop > 0 ? ` (${formatCount(c.inFlightAtStop)} in flight at stop, not judged)` : '';
+  if (v.qos === 0) return `QoS 0 (at most once) promises nothing: ${plural(c.lost, 'message')} lost${inFlight}`;
   if (v.held === true) {
     return v.qos === 1
-      ? 'QoS 1 promise held: nothing acknowledged was lost'
-      : 'QoS 2 promise held: nothing acknowledged was lost or duplicated';
+      ? `QoS 1 promise held: nothing acknowledged was lost${inFlight}`
+      : `QoS 2 promise held: nothing acknowledged was lost or duplicated${inFlight}`;
   }
   if (v.held === false) {
     const problems: string[] = [];
     if (c.lostAcknowledged > 0) problems.push(`${plural(c.lostAcknowledged, 'acknowledged message')} lost`);
     if (v.qos === 2 && c.duplicated > 0) problems.push(`${plural(c.duplicated, 'message')} duplicated`);
-    return `QoS ${v.qos} promise BROKEN: ${problems.length > 0 ? problems.join(', ') : v.detail}`;
+    return `QoS ${v.qos} promise BROKEN: ${problems.length > 0 ? problems.join(', ') : v.detail}${inFlight}`;
   }
-  return `QoS ${v.qos} promise not checked: nothing was acknowledged`;
+  return `QoS ${v.qos} promise not checked: nothing was acknowledged${inFlight}`;
+}
+
+/**
+ * Delivery in one line: the judged streams' losses, or, when no stream was judged, why; the same words in every
+ * report. "lost 0 · duplicated 0 · out of order 0 · 6 streams".
+ */
+export function deliveryLine(r: RunResult): string {
+  const d = r.delivery.total;
+  const u = r.delivery.unjudged;
+  if (d.streams === 0) {
+    const unjudged = u.messages > 0 ? `; ${plural(u.messages, 'message')} on ${plural(u.streams, 'stream')} not judged (see notes)` : '';
+    return `no live message was expected or received${unjudged}`;
+  }
+  const inFlight = r.stoppedBy !== 'completed' ? `in flight at stop ${formatCount(d.inFlightAtStop)} · ` : '';
+  return (
+    `lost ${formatCount(d.lost)} · duplicated ${formatCount(d.duplicated)} · out of order ${formatCount(d.outOfOrder)} · ` +
+    inFlight +
+    plural(d.streams, 'stream')
+  );
+}
+
+/** A phrase as a sentence: capital first letter, final full stop. */
+export function sentence(text: string): string {
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}${text.endsWith('.') ? '' : '.'}`;
+}
+
+/**
+ * The retained copies in one sentence, or undefined when none arrived: "50 retained copies sent on SUBSCRIBE, …"
+ * (`noun` false leaves "retained" out, for a line already labelled so).
+ */
+export function retainedLine(r: RunResult, noun = true): string | undefined {
+  const n = r.totals.counters.retainedReceived ?? 0;
+  if (n === 0) return undefined;
+  const s = r.latency.retained;
+  const age = s !== undefined && s.count > 0 ? `: age p50 ${formatMs(s.p50)}, max ${formatMs(s.max)}` : '';
+  const what = noun ? plural(n, 'retained copy', 'retained copies') : plural(n, 'copy', 'copies');
+  return `${what} sent on SUBSCRIBE, counted apart from live deliveries${age}`;
+}
+
+/** What queue depth is and how exact, in every report's words (see metrics/queue-depth.ts). */
+export const QUEUE_DEPTH_MEANING =
+  'Messages each subscriber was behind — sent to it and not yet received by it — at the end of each second of the run, ' +
+  "counted from the publishers' and subscribers' own tallies: exact counts, read within milliseconds of the second's end, " +
+  'so a message in transit then counts as behind. Only streams a subscriber was subscribed to for their whole life ' +
+  '(those delivery accounting judges); a message the broker dropped stays behind to the end. Not read from the broker.';
+
+/** A group's backlog in one line: "up to 215 behind at the end of second 1 (laggard); 0 at the end". */
+export function queueDepthLine(g: GroupResult): string | undefined {
+  const q = g.queueDepth;
+  if (q === undefined || q.seconds === 0) return undefined;
+  let peakSecond = 0;
+  for (let s = 1; s < q.seconds; s++) if (q.max[s] > q.max[peakSecond]) peakSecond = s;
+  const peak = q.max[peakSecond];
+  const last = q.total[q.seconds - 1];
+  if (peak === 0) return `no subscriber was behind at the end of any second (${plural(q.subscribers, 'subscriber')})`;
+  const who = q.worst.length > 0 && q.worst[0].peak === peak ? ` (${q.worst[0].clientId})` : '';
+  return (
+    `up to ${formatCount(peak)} behind at the end of second ${formatCount(peakSecond)}${who}; ` +
+    `${formatCount(last)} at the end (${plural(q.subscribers, 'subscriber')})`
+  );
+}
+
+/**
+ * Whether a group's queue depth is a backlog worth a line in the console summary: at some second's end its
+ * subscribers were behind by more than a tenth of a second of the traffic they received (a message or two in transit
+ * at a tick is not), or by anything when they received no live traffic at all. report.md and report.html show the
+ * depth whatever it is.
+ */
+export function queueDepthNotable(g: GroupResult): boolean {
+  const q = g.queueDepth;
+  if (q === undefined) return false;
+  const rate = g.totals.receivedPerSec;
+  const limit = rate === null ? 0 : rate / 10;
+  return q.total.some((n) => n > limit);
+}
+
+/** How every report explains its message rates (see metrics/rates.ts). */
+export const RATE_DEFINITION =
+  'a rate is the messages after the first divided by the time from the first to the last message of that kind: ' +
+  'the average while that traffic flowed (a ramp-up counts, seconds before and after it do not)';
+
+/**
+ * A count of messages with its rate and span, as every report prints it: "2,000 (816/s over 2.45 s)", "1 (a single
+ * message: no rate)", "0".
+ */
+export function trafficText(messages: number, perSec: number | null, span: SpanMs | null): string {
+  const count = formatCount(messages);
+  if (messages === 0) return count;
+  if (perSec === null) return `${count} (${messages === 1 ? 'a single message' : 'all at one instant'}: no rate)`;
+  const over = span === null ? '' : ` over ${formatDuration(span.lastMs - span.firstMs)}`;
+  return `${count} (${formatRate(perSec)}${over})`;
+}
+
+/** A rate for a table cell: "–" when nothing of that kind flowed, "n/a" for a single message, else "816/s". */
+export function rateCell(messages: number, perSec: number | null): string {
+  return messages === 0 ? '–' : formatRate(perSec);
+}
+
+/**
+ * What was received, as every report words it: live deliveries with their rate and span, and the retained copies a
+ * SUBSCRIBE brought after a "+": "600 (302/s over 2.0 s)", "0 + 50 retained copies".
+ */
+export function receivedText(t: RunResult['totals']): string {
+  const retained = t.counters.retainedReceived ?? 0;
+  const live = trafficText(t.counters.messagesReceived - retained, t.receivedPerSec, t.receivedSpan);
+  return retained > 0 ? `${live} + ${plural(retained, 'retained copy', 'retained copies')}` : live;
+}
+
+/** ", from 0.300 s to 2.750 s of the run" for a span, "" without one. */
+export function spanClause(span: SpanMs | null): string {
+  if (span === null) return '';
+  return `, from ${(span.firstMs / 1000).toFixed(3)} s to ${(span.lastMs / 1000).toFixed(3)} s of the run`;
 }
 
 /** A latency summary with where it was measured: the whole run or one group. */
@@ -120,6 +234,7 @@ export function errorKinds(errors: Record<string, number>): Array<[kind: string,
 export const COUNTER_LABELS: ReadonlyArray<[CounterName, string]> = [
   ['messagesSent', 'messages sent'],
   ['messagesReceived', 'messages received'],
+  ['retainedReceived', 'of which retained copies sent on SUBSCRIBE'],
   ['acksReceived', 'QoS 1/2 publishes acknowledged'],
   ['publishesFailed', 'publishes failed'],
   ['bytesSent', 'bytes sent'],
@@ -138,10 +253,19 @@ export const DELIVERY_COLUMNS: ReadonlyArray<[keyof DeliveryCounts, string]> = [
   ['received', 'received'],
   ['lost', 'lost'],
   ['lostAcknowledged', 'lost (acknowledged)'],
+  ['inFlightAtStop', 'in flight at stop'],
   ['duplicated', 'duplicated'],
   ['outOfOrder', 'out of order'],
   ['late', 'late'],
 ];
+
+/**
+ * The delivery columns a run's tables show: "in flight at stop" only for a run stopped before it completed (in one
+ * that completed it is 0 by definition).
+ */
+export function deliveryColumns(r: RunResult): ReadonlyArray<[keyof DeliveryCounts, string]> {
+  return r.stoppedBy === 'completed' ? DELIVERY_COLUMNS.filter(([key]) => key !== 'inFlightAtStop') : DELIVERY_COLUMNS;
+}
 
 /** Target, as one line: "bundled mqtt://127.0.0.1:1883 (MQTT 5)". */
 export function describeTarget(r: RunResult): string {

@@ -9,12 +9,22 @@ import { LATENCY_MEANING, LATENCY_NAMES, type GroupResult, type LatencyName, typ
 import {
   ALL_CLIENTS,
   COUNTER_LABELS,
-  DELIVERY_COLUMNS,
+  deliveryColumns,
+  deliveryLine,
   describeTarget,
   errorKinds,
   latencyRows,
   qosVerdictText,
+  QUEUE_DEPTH_MEANING,
+  queueDepthLine,
+  RATE_DEFINITION,
+  receivedText,
+  rateCell,
+  retainedLine,
+  sentence,
+  spanClause,
   STOPPED_BY,
+  trafficText,
   verdictOf,
 } from './facts.js';
 import {
@@ -24,7 +34,6 @@ import {
   formatMs,
   formatMsNumber,
   formatOffset,
-  formatRate,
   formatRateNumber,
   plural,
 } from './format.js';
@@ -36,6 +45,7 @@ const LATENCY_COLORS: Record<LatencyName, string> = {
   subscribe: '#009E73',
   publish: '#E69F00',
   e2e: '#D55E00',
+  retained: '#CC79A7',
 };
 /** Takeover client ids listed before "and N more". */
 const TAKEOVER_IDS = 200;
@@ -74,7 +84,7 @@ export function renderHtml(r: RunResult): string {
     '<nav>',
     ...[
       ['run', 'Run'], ['throughput', 'Throughput'], ['latency', 'Latency'], ['delivery', 'Delivery'],
-      ['errors', 'Errors'], ['takeovers', 'Takeovers and notes'], ['thresholds', 'Thresholds'],
+      ['backlog', 'Queue depth'], ['errors', 'Errors'], ['takeovers', 'Takeovers and notes'], ['thresholds', 'Thresholds'],
       ['intervals', 'Subscriber intervals'],
     ].map(([id, name]) => `<a href="#${id}">${name}</a>`),
     '</nav>',
@@ -89,6 +99,7 @@ export function renderHtml(r: RunResult): string {
   parts.push(section('throughput', 'Throughput', throughput(r)));
   parts.push(section('latency', 'Latency', latency(r)));
   parts.push(section('delivery', 'Delivery', delivery(r)));
+  parts.push(section('backlog', 'Queue depth', queueDepth(r)));
   parts.push(section('errors', 'Errors', errors(r)));
   parts.push(section('takeovers', 'Takeovers and notes', takeoversAndNotes(r)));
   parts.push(section('thresholds', 'Thresholds', thresholds(r)));
@@ -146,10 +157,29 @@ function runFacts(r: RunResult): string {
 
 function throughput(r: RunResult): string {
   const out: string[] = [];
+  const t = r.totals;
   out.push(
-    `<p class="big"><span>sent <strong>${esc(formatRate(r.totals.sentPerSec))}</strong></span>` +
-      `<span>received <strong>${esc(formatRate(r.totals.receivedPerSec))}</strong></span></p>`,
-    '<p class="muted">Rates are over the active part of the run: first to last second with traffic.</p>',
+    `<p class="big"><span>sent <strong>${esc(rateCell(t.counters.messagesSent, t.sentPerSec))}</strong></span>` +
+      `<span>received <strong>${esc(rateCell(t.counters.messagesReceived - t.counters.retainedReceived, t.receivedPerSec))}</strong></span></p>`,
+    list([
+      esc(`Sent ${trafficText(t.counters.messagesSent, t.sentPerSec, t.sentSpan)}${spanClause(t.sentSpan)}.`),
+      esc(`Received ${receivedText(t)}${spanClause(t.receivedSpan)}.`),
+      ...(t.busiestSent !== null || t.busiestReceived !== null
+        ? [
+            esc(
+              'Busiest whole second: ' +
+                [
+                  t.busiestSent !== null ? `${formatCount(t.busiestSent.messages)} sent (second ${formatCount(t.busiestSent.second)})` : '',
+                  t.busiestReceived !== null ? `${formatCount(t.busiestReceived.messages)} received (second ${formatCount(t.busiestReceived.second)})` : '',
+                ]
+                  .filter((x) => x !== '')
+                  .join(', ') +
+                '.',
+            ),
+          ]
+        : []),
+    ]),
+    `<p class="muted">${esc(`${RATE_DEFINITION[0].toUpperCase()}${RATE_DEFINITION.slice(1)}.`)}</p>`,
   );
   const c = r.totals.counters;
   out.push(
@@ -173,8 +203,8 @@ function throughput(r: RunResult): string {
         ],
         r.groups.map((g) => [
           esc(g.name), esc(formatCount(g.clients)), esc(formatCount(g.totals.counters.messagesSent)),
-          esc(formatCount(g.totals.counters.messagesReceived)), esc(formatRate(g.totals.sentPerSec)),
-          esc(formatRate(g.totals.receivedPerSec)), esc(formatCount(g.totals.errorsTotal)),
+          esc(formatCount(g.totals.counters.messagesReceived)), esc(rateCell(g.totals.counters.messagesSent, g.totals.sentPerSec)),
+          esc(rateCell(g.totals.counters.messagesReceived - g.totals.counters.retainedReceived, g.totals.receivedPerSec)), esc(formatCount(g.totals.errorsTotal)),
         ]),
       ),
     );
@@ -268,18 +298,24 @@ function levels(s: DeliverySummary): Array<[number, DeliveryCounts]> {
   return all.filter(([, c]) => c.streams > 0);
 }
 
-const DELIVERY_HEAD: Column[] = DELIVERY_COLUMNS.map(([, label]) => ({ head: label, numeric: true }));
-
 function delivery(r: RunResult): string {
   const t = r.delivery.total;
+  const columns = deliveryColumns(r);
+  const DELIVERY_HEAD: Column[] = columns.map(([, label]) => ({ head: label, numeric: true }));
   const out: string[] = [];
+  const retained = retainedLine(r);
   if (t.streams === 0) {
-    out.push('<p>No stream was received or expected (no subscriber took part).</p>');
+    out.push(`<p>${esc(sentence(deliveryLine(r)))}</p>`);
+    if (retained !== undefined) out.push(`<p>${esc(sentence(retained))}</p>`);
   } else {
     out.push(
       `<p>Received ${esc(formatCount(t.received))} over ${esc(plural(t.streams, 'receiver-stream pair'))}: ` +
-        `${esc(formatCount(t.lost))} lost, ${esc(formatCount(t.duplicated))} duplicated, ${esc(formatCount(t.outOfOrder))} out of order.</p>`,
+        `${esc(formatCount(t.lost))} lost, ${esc(formatCount(t.duplicated))} duplicated, ${esc(formatCount(t.outOfOrder))} out of order` +
+        (r.stoppedBy !== 'completed'
+          ? `, ${esc(formatCount(t.inFlightAtStop))} in flight at stop (not lost: the run was stopped before it completed).</p>`
+          : '.</p>'),
     );
+    if (retained !== undefined) out.push(`<p>${esc(sentence(retained))}</p>`);
     if (r.delivery.verdicts.length > 0) {
       out.push(
         `<ul class="qos">${r.delivery.verdicts
@@ -287,13 +323,13 @@ function delivery(r: RunResult): string {
           .join('')}</ul>`,
       );
     }
-    const rows = levels(r.delivery.summary).map(([qos, c]) => [esc(`QoS ${qos}`), ...DELIVERY_COLUMNS.map(([k]) => esc(formatCount(c[k])))]);
-    rows.push(['<strong>total</strong>', ...DELIVERY_COLUMNS.map(([k]) => `<strong>${esc(formatCount(t[k]))}</strong>`)]);
+    const rows = levels(r.delivery.summary).map(([qos, c]) => [esc(`QoS ${qos}`), ...columns.map(([k]) => esc(formatCount(c[k])))]);
+    rows.push(['<strong>total</strong>', ...columns.map(([k]) => `<strong>${esc(formatCount(t[k]))}</strong>`)]);
     out.push(table([{ head: '' }, ...DELIVERY_HEAD], rows));
     const groupRows: string[][] = [];
     for (const g of r.groups) {
       for (const [qos, c] of levels(g.delivery)) {
-        groupRows.push([esc(g.name), esc(String(qos)), ...DELIVERY_COLUMNS.map(([k]) => esc(formatCount(c[k])))]);
+        groupRows.push([esc(g.name), esc(String(qos)), ...columns.map(([k]) => esc(formatCount(c[k])))]);
       }
     }
     if (groupRows.length > 0) {
@@ -325,6 +361,37 @@ function delivery(r: RunResult): string {
         ]),
       ),
     );
+  }
+  return out.join('\n');
+}
+
+function queueDepth(r: RunResult): string {
+  const groups = r.groups.filter((g) => g.queueDepth !== undefined && g.queueDepth.seconds > 0);
+  if (groups.length === 0) return '<p>None: no subscriber had a stream to follow.</p>';
+  const out: string[] = [`<p class="muted">${esc(QUEUE_DEPTH_MEANING)}</p>`];
+  for (const g of groups) {
+    const q = g.queueDepth!;
+    out.push(`<h3>${esc(g.name)}</h3>`, `<p>${esc(sentence(queueDepthLine(g)!))}</p>`);
+    if (!q.max.some((n) => n > 0)) continue;
+    const lines: SeriesLine[] = [{ ...paletteLine('behind, all subscribers', 0), values: q.total }];
+    if (q.subscribers > 1) lines.push({ ...paletteLine('most behind, one subscriber', 1), values: q.max });
+    out.push(
+      figure(
+        seriesChart(`Queue depth: ${g.name}`, lines, {
+          xTitle: 'time since start', yTitle: 'messages behind', format: formatCount, xKind: 'seconds', positionName: 'second',
+        }),
+        "Messages sent to this group's subscribers and not yet received by them, at the end of each second.",
+      ),
+    );
+    if (q.worst.length > 1) {
+      out.push(
+        table(
+          [{ head: 'subscriber' }, { head: 'most behind', numeric: true }, { head: 'behind at the end', numeric: true }],
+          q.worst.map((w) => [codeCell(w.clientId), esc(formatCount(w.peak)), esc(formatCount(w.behind[w.behind.length - 1] ?? 0))]),
+          'narrow',
+        ),
+      );
+    }
   }
   return out.join('\n');
 }

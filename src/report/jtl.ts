@@ -12,12 +12,30 @@
  * double quotes with inner quotes doubled; JMeter's reader (csvReadFile) accepts line breaks inside quotes. Every
  * line ends with "\n" and there are no blank lines (the reader takes a blank line for a one-column row and fails).
  *
+ * What the rows mean (the engine writes them, engine.ts `collectClientSamples` and `jtlSample`), as JMeter reads
+ * them with `sampleresult.timestamp.start=true` (`jmeter -Jsampleresult.timestamp.start=true -g results.jtl …`):
+ *
+ * - `timeStamp` is when the sample started (ms since 1970); a row summarising a second's samples starts at that
+ *   second's beginning. JMeter's default takes timeStamp as the end and would place every sample `elapsed` earlier.
+ * - A row may summarise N samples of one client: `SampleCount` is N, `elapsed` the TOTAL of their times (JMeter
+ *   divides by SampleCount: the Aggregate Report's average is Σelapsed / ΣSampleCount), `ErrorCount` how many of
+ *   them failed (error % = ΣErrorCount / ΣSampleCount), and `success` is false when any did.
+ * - Labels, each followed by the group's name: `publish` acknowledged QoS 1/2 publishes (time to PUBACK or PUBCOMP
+ *   from the intended send time; refusals in ErrorCount), `send` QoS 0 publishes (elapsed 0: nothing answers them),
+ *   `receive` deliveries of timestamped live messages (time end to end; retained copies and untimed messages are
+ *   only in summary.json), `connect`, `subscribe`, `unsubscribe`, `disconnect` single samples, and `connection` one
+ *   failed sample per connection error (take-over, timeout, protocol error, connection lost).
+ *
+ * Throughput read this way is coarser than summary.json's rates: JMeter spans first start to last end, and a
+ * summarised row's end is its start plus the total of its times, so the span can be off by up to a second at each
+ * end; summary.json's rates use each message's own time (metrics/rates.ts).
+ *
  * Field mapping from an engine row: timeStamp and elapsed in ms as given; success as "true"/"false"; responseCode
  * "200" / responseMessage "OK" for a success and "500" with the row's message for a failure (the dashboard's error
  * table keys errors by "code/message", and counts codes 200 to 399 as successes); failureMessage is the message of a
  * failed row; Latency equals elapsed (an MQTT acknowledgement is the whole response); IdleTime and Connect are 0.
- * The dashboard counts each row as one sample whatever its SampleCount says: the engine's per-second publish and
- * receive rows aggregate many messages, and SampleCount/ErrorCount carry how many.
+ * JMeter's Aggregate and Summary Reports honour SampleCount and ErrorCount; the HTML dashboard generator counts each
+ * row as one sample whatever its SampleCount says.
  */
 import type { JtlRow } from '../engine/engine.js';
 

@@ -5,12 +5,22 @@ import type { DeliverySummary } from '../metrics/delivery.js';
 import { LATENCY_MEANING, LATENCY_NAMES, type GroupResult, type RunResult } from '../run/result.js';
 import {
   COUNTER_LABELS,
-  DELIVERY_COLUMNS,
+  deliveryColumns,
+  deliveryLine,
   describeTarget,
   errorKinds,
   latencyRows,
   qosVerdictText,
+  QUEUE_DEPTH_MEANING,
+  queueDepthLine,
+  RATE_DEFINITION,
+  receivedText,
+  rateCell,
+  retainedLine,
+  sentence,
+  spanClause,
   STOPPED_BY,
+  trafficText,
   verdictOf,
 } from './facts.js';
 import {
@@ -19,7 +29,6 @@ import {
   formatDuration,
   formatMs,
   formatOffset,
-  formatRate,
   oneLine,
   plural,
 } from './format.js';
@@ -63,11 +72,7 @@ export function renderMarkdown(r: RunResult): string {
   );
 
   out.push('## Throughput', '');
-  out.push(
-    `Sent **${formatRate(r.totals.sentPerSec)}**, received **${formatRate(r.totals.receivedPerSec)}** ` +
-      '(over the active part of the run: first to last second with traffic).',
-    '',
-  );
+  out.push(...throughputLines(r).map((line) => `- ${line}`), '');
   out.push(...counterTable(r), '');
   if (r.groups.length > 0) {
     out.push(
@@ -78,8 +83,8 @@ export function renderMarkdown(r: RunResult): string {
           formatCount(g.clients),
           formatCount(g.totals.counters.messagesSent),
           formatCount(g.totals.counters.messagesReceived),
-          formatRate(g.totals.sentPerSec),
-          formatRate(g.totals.receivedPerSec),
+          rateCell(g.totals.counters.messagesSent, g.totals.sentPerSec),
+          rateCell(g.totals.counters.messagesReceived - g.totals.counters.retainedReceived, g.totals.receivedPerSec),
           formatCount(g.totals.errorsTotal),
         ]),
         ['left', 'right', 'right', 'right', 'right', 'right', 'right'],
@@ -148,6 +153,9 @@ export function renderMarkdown(r: RunResult): string {
     );
   }
 
+  out.push('## Queue depth', '');
+  out.push(...queueDepthSection(r), '');
+
   out.push('## Errors', '');
   out.push(...errorsSection(r), '');
 
@@ -195,6 +203,24 @@ export function renderMarkdown(r: RunResult): string {
   return out.join('\n').replace(/\n+$/, '') + '\n';
 }
 
+/** The headline rates and what they mean, one line each (shared wording with report.html). */
+function throughputLines(r: RunResult): string[] {
+  const t = r.totals;
+  const c = t.counters;
+  const lines = [
+    `Sent **${md(trafficText(c.messagesSent, t.sentPerSec, t.sentSpan))}**${spanClause(t.sentSpan)}.`,
+    `Received **${md(receivedText(t))}**${spanClause(t.receivedSpan)}.`,
+  ];
+  if (t.busiestSent !== null || t.busiestReceived !== null) {
+    const parts: string[] = [];
+    if (t.busiestSent !== null) parts.push(`${formatCount(t.busiestSent.messages)} sent (second ${formatCount(t.busiestSent.second)})`);
+    if (t.busiestReceived !== null) parts.push(`${formatCount(t.busiestReceived.messages)} received (second ${formatCount(t.busiestReceived.second)})`);
+    lines.push(`Busiest whole second: ${parts.join(', ')}.`);
+  }
+  lines.push(`${RATE_DEFINITION[0].toUpperCase()}${RATE_DEFINITION.slice(1)}.`);
+  return lines;
+}
+
 function counterTable(r: RunResult): string[] {
   const c = r.totals.counters;
   const rows = COUNTER_LABELS.map(([name, label]) => [
@@ -207,32 +233,37 @@ function counterTable(r: RunResult): string[] {
 function deliverySection(r: RunResult): string[] {
   const out: string[] = [];
   const t = r.delivery.total;
+  const retained = retainedLine(r);
   if (t.streams === 0) {
-    out.push('No stream was received or expected (no subscriber took part).');
+    out.push(md(sentence(deliveryLine(r))));
+    if (retained !== undefined) out.push('', md(sentence(retained)));
     return out;
   }
   out.push(
     `Received ${formatCount(t.received)} over ${plural(t.streams, 'receiver-stream pair')}: ` +
-      `${formatCount(t.lost)} lost, ${formatCount(t.duplicated)} duplicated, ${formatCount(t.outOfOrder)} out of order.`,
+      `${formatCount(t.lost)} lost, ${formatCount(t.duplicated)} duplicated, ${formatCount(t.outOfOrder)} out of order` +
+      (r.stoppedBy !== 'completed' ? `, ${formatCount(t.inFlightAtStop)} in flight at stop (not lost: the run was stopped before it completed).` : '.'),
     '',
   );
+  if (retained !== undefined) out.push(md(sentence(retained)), '');
   for (const v of r.delivery.verdicts) {
     const text = qosVerdictText(v);
     out.push(`- ${v.held === false ? `**${text}**` : text}`);
   }
   if (r.delivery.verdicts.length > 0) out.push('');
-  out.push(...deliveryTable(r.delivery.summary, t));
+  const columns = deliveryColumns(r);
+  out.push(...deliveryTable(r.delivery.summary, t, columns));
   const withStreams = r.groups.filter((g) => levels(g.delivery).length > 0);
   if (withStreams.length > 0) {
     out.push('', "By group (as each group's subscribers saw it):", '');
     const rows: string[][] = [];
     for (const g of withStreams) {
       for (const [qos, c] of levels(g.delivery)) {
-        rows.push([md(g.name), String(qos), ...DELIVERY_COLUMNS.map(([key]) => formatCount(c[key]))]);
+        rows.push([md(g.name), String(qos), ...columns.map(([key]) => formatCount(c[key]))]);
       }
     }
     out.push(
-      ...table(['group', 'QoS', ...DELIVERY_COLUMNS.map(([, label]) => label)], rows, ['left', 'right', ...DELIVERY_COLUMNS.map(() => 'right' as const)]),
+      ...table(['group', 'QoS', ...columns.map(([, label]) => label)], rows, ['left', 'right', ...columns.map(() => 'right' as const)]),
     );
   }
   return out;
@@ -243,10 +274,28 @@ function levels(s: DeliverySummary): Array<[number, DeliverySummary['qos0']]> {
   return all.filter(([, c]) => c.streams > 0);
 }
 
-function deliveryTable(s: DeliverySummary, total: DeliverySummary['qos0']): string[] {
-  const rows = levels(s).map(([qos, c]) => [`QoS ${qos}`, ...DELIVERY_COLUMNS.map(([key]) => formatCount(c[key]))]);
-  rows.push(['**total**', ...DELIVERY_COLUMNS.map(([key]) => formatCount(total[key]))]);
-  return table(['', ...DELIVERY_COLUMNS.map(([, label]) => label)], rows, ['left', ...DELIVERY_COLUMNS.map(() => 'right' as const)]);
+function deliveryTable(s: DeliverySummary, total: DeliverySummary['qos0'], columns: ReturnType<typeof deliveryColumns>): string[] {
+  const rows = levels(s).map(([qos, c]) => [`QoS ${qos}`, ...columns.map(([key]) => formatCount(c[key]))]);
+  rows.push(['**total**', ...columns.map(([key]) => formatCount(total[key]))]);
+  return table(['', ...columns.map(([, label]) => label)], rows, ['left', ...columns.map(() => 'right' as const)]);
+}
+
+function queueDepthSection(r: RunResult): string[] {
+  const groups = r.groups.filter((g) => g.queueDepth !== undefined && g.queueDepth.seconds > 0);
+  if (groups.length === 0) return ['None: no subscriber had a stream to follow.'];
+  const out: string[] = [md(QUEUE_DEPTH_MEANING), ''];
+  for (const g of groups) {
+    const q = g.queueDepth!;
+    out.push(`### ${md(g.name)}`, '', `${md(sentence(queueDepthLine(g)!))}`, '');
+    if (!q.max.some((n) => n > 0)) continue;
+    const shown = Math.min(q.seconds, INTERVAL_ROWS);
+    const rows: string[][] = [];
+    for (let s = 0; s < shown; s++) rows.push([formatCount(s), formatCount(q.total[s]), formatCount(q.max[s])]);
+    out.push(...table(['second', 'behind (all subscribers)', 'most behind (one subscriber)'], rows, ['right', 'right', 'right']), '');
+    if (q.seconds > shown) out.push(`The first ${formatCount(shown)} of ${formatCount(q.seconds)} seconds; summary.json has them all.`, '');
+  }
+  while (out[out.length - 1] === '') out.pop();
+  return out;
 }
 
 function errorsSection(r: RunResult): string[] {

@@ -78,6 +78,25 @@ export function niceTicks(max: number, count = 5): number[] {
   return ticks;
 }
 
+/**
+ * Round ticks from 0 to at least `max` whose labels, as `format` prints them, all differ: wider steps (fewer ticks)
+ * until they do. Counts from 0 to 1 get "0 1", not "0 0 0 1 1 1" (0.2, 0.4, … printed as whole numbers).
+ */
+export function labelledTicks(max: number, format: (v: number) => string, count = 5): number[] {
+  for (let n = count; n >= 1; n--) {
+    const ticks = niceTicks(max, n);
+    if (distinctLabels(ticks, format)) return ticks;
+  }
+  // Even a single step prints as the same text as 0 (a range far below the format's precision): widen it until not.
+  let top = niceTicks(max, 1).at(-1) ?? 1;
+  for (let k = 0; k < 12 && !distinctLabels([0, top], format); k++) top *= 10;
+  return [0, top];
+}
+
+function distinctLabels(ticks: readonly number[], format: (v: number) => string): boolean {
+  return new Set(ticks.map(format)).size === ticks.length;
+}
+
 function legendRows(lines: readonly ChartLine[]): ChartLine[][] {
   const rows: ChartLine[][] = [];
   let row: ChartLine[] = [];
@@ -269,7 +288,7 @@ export function percentileChart(label: string, lines: readonly CurveLine[], form
     yTicks = logTicks(yLow, yMax);
     f = frame(0, xEnd, { kind: 'log', lo: yTicks[0], hi: yTicks[yTicks.length - 1] });
   } else {
-    yTicks = niceTicks(yMax);
+    yTicks = labelledTicks(yMax, (us) => roundTick(formatMs(us)));
     f = frame(0, xEnd, { kind: 'linear', top: yTicks[yTicks.length - 1] });
   }
   const xTicks: Tick[] = [];
@@ -318,7 +337,7 @@ export function seriesChart(label: string, lines: readonly SeriesLine[], o: Seri
   let yMax = 0;
   for (const l of lines) for (const v of l.values) if (Number.isFinite(v) && v > yMax) yMax = v;
   const { head, frame, legend } = open(label, lines);
-  const yTicks = niceTicks(yMax);
+  const yTicks = labelledTicks(yMax, o.tick ?? o.format);
   const xMax = Math.max(1, length - 1);
   const f = frame(0, xMax, { kind: 'linear', top: yTicks[yTicks.length - 1] });
   const xTicks = niceTicks(xMax, 8)

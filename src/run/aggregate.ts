@@ -12,6 +12,8 @@ import {
   type StreamExpectation,
 } from '../metrics/delivery.js';
 import { LatencyHistogram, type LatencySummary } from '../metrics/histogram.js';
+import { groupQueueDepth, type StreamPair } from '../metrics/queue-depth.js';
+import { mergeSpans, spanRate, type TrafficSpan } from '../metrics/rates.js';
 import { mergeIntervals, mergeSeries, seriesTotals, type CounterSeries } from '../metrics/series.js';
 import { evaluateThresholds, type ThresholdInput, type ThresholdMetrics } from '../metrics/thresholds.js';
 import { topicMatches } from '../protocol/topic.js';
@@ -25,6 +27,7 @@ import {
   type LatencyName,
   type PercentileCurve,
   type RunResult,
+  type SpanMs,
   type StreamRow,
   type Totals,
 } from './result.js';
@@ -60,13 +63,18 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
     subscribe: new LatencyHistogram(),
     publish: new LatencyHistogram(),
     e2e: new LatencyHistogram(),
+    retained: new LatencyHistogram(),
   };
   const published: PublishedStream[] = [];
   const coverage: Coverage[] = [];
   const receiversByGroup = new Map<string, { clientId: string; streams: StreamDelivery[] }[]>();
   const groupSeries: CounterSeries[] = [];
+  const sentSpans: TrafficSpan[] = [];
+  const receivedSpans: TrafficSpan[] = [];
   const groups: GroupResult[] = [];
   const groupHistograms = new Map<string, Record<LatencyName, LatencyHistogram>>();
+  // Queue depth is followed up to the first second a worker stopped recording progress (its budget spent).
+  let progressSeconds = Infinity;
 
   for (const [g, config] of scenario.groups.entries()) {
     const parts: GroupReport[] = reports.map((r) => r.groups[g]).filter((x): x is GroupReport => x !== undefined);
@@ -75,8 +83,10 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
       subscribe: new LatencyHistogram(),
       publish: new LatencyHistogram(),
       e2e: new LatencyHistogram(),
+      retained: new LatencyHistogram(),
     };
     for (const p of parts) {
+      if (p.progressCutAt >= 0) progressSeconds = Math.min(progressSeconds, p.progressCutAt);
       for (const name of LATENCY_NAMES) hist[name].merge(p.latency[name]);
       published.push(...p.published);
       coverage.push(...p.coverage);
@@ -88,13 +98,17 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
     groupHistograms.set(config.name, hist);
     const series = mergeSeries(parts.map((p) => p.series));
     groupSeries.push(series);
+    const sent = mergeSpans(parts.flatMap((p) => p.published.filter((s) => s.sent > 0)));
+    const received = mergeSpans(parts.map((p) => p.received));
+    sentSpans.push(sent);
+    receivedSpans.push(received);
     receiversByGroup.set(config.name, parts.flatMap((p) => p.receivers));
     const every = groupSampleEvery(config);
     groups.push({
       name: config.name,
       clients: config.clients,
       latency: summaries(hist),
-      totals: totalsOf(series),
+      totals: totalsOf(series, sent, received),
       delivery: emptySummary(),
       intervals: every ? mergeIntervals(parts.flatMap((p) => p.intervals)) : [],
       intervalEvery: every ? (every.kind === 'time' ? formatMs(every.everyMs) : `${every.every} messages`) : undefined,
@@ -108,6 +122,8 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
   let uncovered = 0;
   let uncoveredMessages = 0;
   const publisherNames = new Map<number, string>(published.map((p) => [p.publisherId, p.clientId]));
+  const sentProgress = new Map<string, number[]>(published.map((p) => [`${p.publisherId}\u0000${p.topic}`, p.progress ?? []]));
+  const depthSeconds = Math.min(progressSeconds, reports.reduce((n, r) => Math.max(n, ...r.groups.map((g) => g.series.seconds)), 0));
   const coverageByClient = new Map<string, Coverage[]>();
   for (const c of coverage) {
     let list = coverageByClient.get(c.clientId);
@@ -118,9 +134,12 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
     list.push(c);
   }
   const summaries_: DeliverySummary[] = [];
+  // Stopped before it completed: what each stream had not delivered after its highest sequence was still on its way.
+  const settle = { stoppedEarly: facts.stoppedBy !== 'completed' };
   groups.forEach((group) => {
     const receivers = receiversByGroup.get(group.name) ?? [];
     const perReceiver: DeliverySummary[] = [];
+    const depth: Array<{ clientId: string; streams: StreamPair[] }> = [];
     for (const r of receivers) {
       const covers = coverageByClient.get(r.clientId) ?? [];
       const expectations: StreamExpectation[] = [];
@@ -133,8 +152,9 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
         if (qos >= 0) expectations.push({ publisherId: s.publisherId, topic: s.topic, qos: qos as 0 | 1 | 2, sent: s.sent, acknowledged: s.acknowledged });
       }
       const expected = new Set(expectations.map((e) => `${e.publisherId}\u0000${e.topic}`));
-      // A stream this receiver was not subscribed to for its whole life (it subscribed late, unsubscribed early, got a
-      // retained copy, or shares a subscription group) cannot be judged for loss: its deliveries are counted apart.
+      // A stream this receiver was not subscribed to for its whole life (it subscribed late, unsubscribed early, or
+      // shares a subscription group) cannot be judged for loss: its deliveries are counted apart. Retained copies never
+      // reach the trackers (engine/inbound.ts).
       const judged = r.streams.filter((s) => {
         const ok = expected.has(`${s.publisherId}\u0000${s.topic}`);
         if (!ok) {
@@ -143,11 +163,19 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
         }
         return ok;
       });
-      const summary = settleDelivery(judged, expectations);
+      const summary = settleDelivery(judged, expectations, settle);
       perReceiver.push(summary);
+      const received = new Map(judged.map((s) => [`${s.publisherId}\u0000${s.topic}`, s.progress]));
+      depth.push({
+        clientId: r.clientId,
+        streams: expectations.map((e) => {
+          const key = `${e.publisherId}\u0000${e.topic}`;
+          return { sent: sentProgress.get(key) ?? [], received: received.get(key) ?? [] };
+        }),
+      });
       for (const e of expectations) {
         const s = judged.find((x) => x.publisherId === e.publisherId && x.topic === e.topic);
-        const one = settleDelivery(s ? [s] : [], [e]);
+        const one = settleDelivery(s ? [s] : [], [e], settle);
         const t = totalDelivery(one);
         if (t.lost > 0 || t.duplicated > 0 || t.outOfOrder > 0) {
           problemStreams++;
@@ -167,6 +195,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
       }
     }
     group.delivery = mergeDeliverySummaries(perReceiver);
+    if (depth.some((d) => d.streams.length > 0)) group.queueDepth = groupQueueDepth(depth, depthSeconds);
     summaries_.push(group.delivery);
   });
   problems.sort((a, b) => b.lost - a.lost || b.duplicated - a.duplicated || b.outOfOrder - a.outOfOrder);
@@ -174,7 +203,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
   const deliveryTotal = totalDelivery(deliverySummary);
 
   const series = mergeSeries(groupSeries);
-  const totals = totalsOf(series);
+  const totals = totalsOf(series, mergeSpans(sentSpans), mergeSpans(receivedSpans));
   const takeoverIds = [...new Set(reports.flatMap((r) => r.takenOver))].sort();
   const notes: string[] = [];
   const takeoverCount = totals.errors.takeover ?? 0;
@@ -189,8 +218,17 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
   if (uncovered > 0) {
     notes.push(
       `${uncoveredMessages} message${uncoveredMessages === 1 ? '' : 's'} on ${uncovered} stream${uncovered === 1 ? '' : 's'} arrived at subscribers ` +
-        'whose subscription did not cover the whole stream (subscribed after it began, unsubscribed before it ended, a retained ' +
-        'copy, or a shared subscription); they are counted as received but not judged for loss.',
+        'whose subscription did not cover the whole stream (subscribed after it began, unsubscribed before it ended, or a ' +
+        'shared subscription); they are counted as received but not judged for loss.',
+    );
+  }
+  if (deliveryTotal.inFlightAtStop > 0) {
+    const n = deliveryTotal.inFlightAtStop;
+    notes.push(
+      `The run was stopped before it completed (${facts.stoppedBy === 'duration' ? 'its duration ended' : 'interrupted'}): ` +
+        `${n} message${n === 1 ? '' : 's'} sent after the last one each subscriber received ${n === 1 ? 'was' : 'were'} still on ` +
+        `${n === 1 ? 'its' : 'their'} way when the run ended. They are counted as in flight at stop, not ` +
+        'lost, and no QoS verdict counts them; gaps before the last message received are lost as usual.',
     );
   }
   const failedClients = reports.reduce((n, r) => n + r.failedClients, 0);
@@ -229,6 +267,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
       verdicts: deliveryVerdicts(deliverySummary),
       problems: problems.slice(0, MAX_PROBLEM_ROWS),
       problemStreams,
+      unjudged: { streams: uncovered, messages: uncoveredMessages },
     },
     groups,
     curves,
@@ -257,31 +296,32 @@ function curvesOf(h: Record<LatencyName, LatencyHistogram>): Partial<Record<Late
   return out;
 }
 
-function totalsOf(series: CounterSeries): Totals {
+function totalsOf(series: CounterSeries, sent: TrafficSpan, received: TrafficSpan): Totals {
   const t = seriesTotals(series);
   let errorsTotal = 0;
   for (const n of Object.values(t.errors)) errorsTotal += n;
-  const active = activeSeconds(series);
   return {
     counters: t.counters,
     errors: t.errors,
     errorsTotal,
-    sentPerSec: active > 0 ? t.counters.messagesSent / active : 0,
-    receivedPerSec: active > 0 ? t.counters.messagesReceived / active : 0,
+    sentPerSec: spanRate(t.counters.messagesSent, sent),
+    receivedPerSec: spanRate(t.counters.messagesReceived - t.counters.retainedReceived, received),
+    sentSpan: spanMs(sent),
+    receivedSpan: spanMs(received),
+    busiestSent: busiest(series.counters.messagesSent),
+    busiestReceived: busiest(series.counters.messagesReceived.map((n, i) => n - (series.counters.retainedReceived[i] ?? 0))),
   };
 }
 
-/** Seconds from the first to the last second with messages sent or received (at least 1 when any). */
-function activeSeconds(s: CounterSeries): number {
-  let first = -1;
-  let last = -1;
-  for (let i = 0; i < s.seconds; i++) {
-    if ((s.counters.messagesSent[i] ?? 0) + (s.counters.messagesReceived[i] ?? 0) > 0) {
-      if (first < 0) first = i;
-      last = i;
-    }
-  }
-  return first < 0 ? 0 : last - first + 1;
+function spanMs(s: TrafficSpan): SpanMs | null {
+  return s.firstUs < 0 ? null : { firstMs: s.firstUs / 1000, lastMs: s.lastUs / 1000 };
+}
+
+/** The whole second with the most messages (the earliest of equals); null when none had any. */
+function busiest(perSecond: readonly number[]): { second: number; messages: number } | null {
+  let best = -1;
+  for (let i = 0; i < perSecond.length; i++) if (perSecond[i] > 0 && (best < 0 || perSecond[i] > perSecond[best])) best = i;
+  return best < 0 ? null : { second: best, messages: perSecond[best] };
 }
 
 function thresholdMetrics(
@@ -295,8 +335,10 @@ function thresholdMetrics(
     counters: {
       sent: c.messagesSent,
       received: c.messagesReceived,
+      'received.retained': c.retainedReceived,
       lost: delivery.lost,
       'lost.acknowledged': delivery.lostAcknowledged,
+      inflight: delivery.inFlightAtStop,
       duplicated: delivery.duplicated,
       reordered: delivery.outOfOrder,
       errors: totals.errorsTotal,
@@ -304,9 +346,10 @@ function thresholdMetrics(
       'subscribe.failed': c.subscribesFailed,
       'publish.failed': c.publishesFailed,
     },
+    // No rate (fewer than two messages) is "nothing to measure": such a threshold fails rather than passing.
     rates: {
-      throughput: totals.receivedPerSec,
-      'sent.rate': totals.sentPerSec,
+      throughput: totals.receivedPerSec ?? Number.NaN,
+      'sent.rate': totals.sentPerSec ?? Number.NaN,
     },
   };
 }

@@ -4,18 +4,22 @@
  */
 import type { DeliveryCounts, DeliverySummary, DeliveryVerdict } from '../metrics/delivery.js';
 import type { LatencySummary } from '../metrics/histogram.js';
+import type { QueueDepth } from '../metrics/queue-depth.js';
 import type { CounterName, CounterSeries, IntervalStats } from '../metrics/series.js';
 import type { ThresholdResult } from '../metrics/thresholds.js';
 
-export type LatencyName = 'connect' | 'subscribe' | 'publish' | 'e2e';
-export const LATENCY_NAMES: readonly LatencyName[] = ['connect', 'subscribe', 'publish', 'e2e'];
+export type LatencyName = 'connect' | 'subscribe' | 'publish' | 'e2e' | 'retained';
+export const LATENCY_NAMES: readonly LatencyName[] = ['connect', 'subscribe', 'publish', 'e2e', 'retained'];
 
 /** What a latency measures, for report legends. */
 export const LATENCY_MEANING: Record<LatencyName, string> = {
   connect: 'socket open to CONNACK',
   subscribe: 'SUBSCRIBE to SUBACK',
   publish: 'PUBLISH to PUBACK (QoS 1) or PUBCOMP (QoS 2), from the intended send time',
-  e2e: 'send time in the payload to arrival at a subscriber',
+  e2e: 'send time in the payload to arrival at a subscriber, live messages only',
+  retained:
+    'age of a retained copy a SUBSCRIBE brought (retain flag set, published before the subscription took effect): ' +
+    'send time in the payload to arrival; kept out of e2e and of delivery accounting',
 };
 
 export interface Totals {
@@ -23,9 +27,25 @@ export interface Totals {
   /** Errors by kind (e.g. "connect-refused", "takeover", "connack-0x87"). */
   errors: Record<string, number>;
   errorsTotal: number;
-  /** Messages per second over the active part of the run (first to last second with traffic). */
-  sentPerSec: number;
-  receivedPerSec: number;
+  /**
+   * Messages per second while they flowed: (messages − 1) ÷ (last − first message of that kind), see
+   * metrics/rates.ts. Null with fewer than two messages. The same definition for the run, each group, thresholds
+   * (`sent.rate`, `throughput`) and compare. Received means live deliveries: messagesReceived − retainedReceived
+   * (retained copies a SUBSCRIBE brought are another kind, counted apart).
+   */
+  sentPerSec: number | null;
+  receivedPerSec: number | null;
+  /** From the first to the last message sent (live message received), ms since the run's start; null when none was. */
+  sentSpan: SpanMs | null;
+  receivedSpan: SpanMs | null;
+  /** The most messages sent (live messages received) in one whole second of the run, and which second. */
+  busiestSent: { second: number; messages: number } | null;
+  busiestReceived: { second: number; messages: number } | null;
+}
+
+export interface SpanMs {
+  firstMs: number;
+  lastMs: number;
 }
 
 export interface GroupResult {
@@ -40,6 +60,11 @@ export interface GroupResult {
   intervals: IntervalStats[];
   /** The interval setting as written: "1s", "100 messages". */
   intervalEvery: string | undefined;
+  /**
+   * Messages this group's subscribers were behind (sent to them, not yet received) at the end of each second; see
+   * metrics/queue-depth.ts for how exact. Undefined when no subscriber of the group had a stream to judge.
+   */
+  queueDepth?: QueueDepth;
 }
 
 /** One receiver's view of one publisher's stream, for the detail table (only streams with a problem are listed). */
@@ -89,6 +114,12 @@ export interface RunResult {
     /** Streams that lost, duplicated or reordered something (at most 100, worst first). */
     problems: StreamRow[];
     problemStreams: number;
+    /**
+     * Streams that arrived at a subscriber whose subscription did not cover them whole (subscribed after a stream
+     * began, unsubscribed before it ended, a shared subscription): counted as received, not judged for loss.
+     * Retained copies are not streams (see latency.retained and counters.retainedReceived).
+     */
+    unjudged: { streams: number; messages: number };
   };
   groups: GroupResult[];
   /** Percentile curves per latency, for the whole run and per group name. */

@@ -335,3 +335,41 @@ describe('deliveryVerdicts', () => {
     expect(verdicts.map((v) => v.qos)).toEqual([0, 2]);
   });
 });
+
+describe('a run stopped before it completed: the tail is in flight at stop, not lost', () => {
+  const stopped = { stoppedEarly: true };
+
+  it('counts what follows the highest sequence received as in flight, and gaps below it as lost', () => {
+    const t = new DeliveryTracker();
+    feed(t, [0, 1, 2, 4, 5, 6]); // 3 is missing below the highest; 7..19 never arrived
+    const c = settleDelivery([only(t)], [expectation(20, 18)], stopped).qos1;
+    expect(c).toMatchObject({ lost: 1, lostAcknowledged: 1, inFlightAtStop: 13, received: 6, sent: 20, acknowledged: 18 });
+    // The same stream in a run that completed: the tail is lost, as before.
+    const done = settleDelivery([only(t)], [expectation(20, 18)]).qos1;
+    expect(done).toMatchObject({ lost: 14, lostAcknowledged: 12, inFlightAtStop: 0 });
+  });
+
+  it('keeps the tail out of the QoS verdicts', () => {
+    const t = new DeliveryTracker();
+    feed(t, range(0, 100));
+    const verdicts = deliveryVerdicts(settleDelivery([only(t)], [expectation(963, 963)], stopped));
+    expect(verdicts).toEqual([expect.objectContaining({ qos: 1, held: true })]);
+    expect(verdicts[0].counts).toMatchObject({ lost: 0, lostAcknowledged: 0, inFlightAtStop: 863 });
+    const broken = deliveryVerdicts(settleDelivery([only(t)], [expectation(963, 963)]));
+    expect(broken[0]).toMatchObject({ held: false });
+    expect(broken[0].counts.lostAcknowledged).toBe(863);
+  });
+
+  it('counts a stream that never arrived as in flight whole when the run was stopped', () => {
+    expect(settleDelivery([], [expectation(5, 5)], stopped).qos1).toMatchObject({ lost: 0, inFlightAtStop: 5, streams: 1 });
+  });
+
+  it('adds in-flight counts across receivers and levels', () => {
+    const a = new DeliveryTracker();
+    feed(a, range(0, 3));
+    const one = settleDelivery([only(a)], [expectation(10, 10)], stopped);
+    const merged = mergeDeliverySummaries([one, one]);
+    expect(merged.qos1.inFlightAtStop).toBe(14);
+    expect(totalDelivery(merged).inFlightAtStop).toBe(14);
+  });
+});

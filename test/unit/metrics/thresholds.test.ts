@@ -76,7 +76,7 @@ describe('parseThreshold', () => {
   it('lists the metrics when nothing is close', () => {
     const r = failure('bananas > 3');
     expect(r.error).toBe('unknown metric "bananas"');
-    expect(r.hint).toContain('counters: sent received lost');
+    expect(r.hint).toContain('counters: sent received received.retained lost');
     expect(r.hint).toContain('rates: throughput sent.rate');
   });
 

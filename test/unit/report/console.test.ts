@@ -14,7 +14,7 @@ describe('renderSummary', () => {
 
   it('shows the run, messages, delivery and errors', () => {
     expect(text).toContain('target    bundled mqtt://127.0.0.1:40123 (MQTT 5)');
-    expect(text).toContain('messages  sent 15,000 (5,000/s) · received 149,980 (49,993/s)');
+    expect(text).toContain('messages  sent 15,000 (5,000/s over 3.0 s) · received 149,980 (49,993/s over 3.0 s)');
     expect(text).toContain('delivery  lost 22 · duplicated 2 · out of order 1 · 1,000 streams');
     expect(text).toContain('          QoS 1 promise BROKEN: 12 acknowledged messages lost');
     expect(text).toContain('errors    4: connect-refused 3 · takeover 1');

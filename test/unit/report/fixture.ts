@@ -19,21 +19,34 @@ export function latency(values: Partial<LatencySummary> & { count: number }): La
 export function counts(values: Partial<DeliveryCounts> = {}): DeliveryCounts {
   return {
     streams: 0, sent: 0, acknowledged: 0, received: 0, duplicated: 0, outOfOrder: 0, late: 0, lost: 0,
-    lostAcknowledged: 0, ...values,
+    lostAcknowledged: 0, inFlightAtStop: 0, ...values,
   };
 }
 
 function counters(values: Partial<Record<CounterName, number>> = {}): Record<CounterName, number> {
   return {
     connectsOk: 0, connectsFailed: 0, disconnects: 0, subscribesOk: 0, subscribesFailed: 0, messagesSent: 0,
-    bytesSent: 0, messagesReceived: 0, bytesReceived: 0, acksReceived: 0, publishesFailed: 0, ...values,
+    bytesSent: 0, messagesReceived: 0, bytesReceived: 0, acksReceived: 0, publishesFailed: 0, retainedReceived: 0, ...values,
   };
 }
 
 function totals(c: Partial<Record<CounterName, number>>, errors: Record<string, number>, sent: number, received: number): Totals {
   let errorsTotal = 0;
   for (const n of Object.values(errors)) errorsTotal += n;
-  return { counters: counters(c), errors, errorsTotal, sentPerSec: sent, receivedPerSec: received };
+  const sentMessages = c.messagesSent ?? 0;
+  const receivedMessages = (c.messagesReceived ?? 0) - (c.retainedReceived ?? 0);
+  return {
+    counters: counters(c),
+    errors,
+    errorsTotal,
+    sentPerSec: sentMessages > 1 ? sent : null,
+    receivedPerSec: receivedMessages > 1 ? received : null,
+    sentSpan: sentMessages > 0 ? { firstMs: 1_000, lastMs: 1_000 + (sent > 0 ? ((sentMessages - 1) / sent) * 1000 : 0) } : null,
+    receivedSpan:
+      receivedMessages > 0 ? { firstMs: 1_001, lastMs: 1_001 + (received > 0 ? ((receivedMessages - 1) / received) * 1000 : 0) } : null,
+    busiestSent: sentMessages > 0 ? { second: 2, messages: Math.min(sentMessages, Math.ceil(sent)) } : null,
+    busiestReceived: receivedMessages > 0 ? { second: 2, messages: Math.min(receivedMessages, Math.ceil(received)) } : null,
+  };
 }
 
 function threshold(source: string, t: Omit<Threshold, 'source'>): Threshold {
@@ -58,6 +71,7 @@ function series(seconds: number): CounterSeries {
       bytesReceived: row(received.map((n) => n * 64)),
       acksReceived: row([0, 4000, 5000, 5000, 1000]),
       publishesFailed: row([0, 0, 0, 0, 0]),
+      retainedReceived: row([0, 0, 0, 0, 0]),
     },
     gauges: { connectionsOpen: row([107, 110, 110, 110, 0]), inflight: row([0, 12, 9, 10, 0]) },
     errors: { 'connect-refused': row([3, 0, 0, 0, 0]), takeover: row([0, 0, 1, 0, 0]) },
@@ -150,6 +164,7 @@ export function fanoutResult(): RunResult {
         },
       ],
       problemStreams: 2,
+      unjudged: { streams: 0, messages: 0 },
     },
     groups: [publishers, subscribers],
     curves: {
@@ -200,7 +215,7 @@ export function emptyResult(): RunResult {
     failedClients: 0,
     latency: {},
     totals: totals({}, {}, 0, 0),
-    delivery: { summary: none, total: counts(), verdicts: [], problems: [], problemStreams: 0 },
+    delivery: { summary: none, total: counts(), verdicts: [], problems: [], problemStreams: 0, unjudged: { streams: 0, messages: 0 } },
     groups: [],
     curves: { run: {}, groups: {} },
     series: { seconds: 0, counters: series(0).counters, gauges: { connectionsOpen: [], inflight: [] }, errors: {} },
@@ -210,4 +225,80 @@ export function emptyResult(): RunResult {
     notes: [],
     passed: true,
   };
+}
+
+/**
+ * The retain example's shape: keepers publish one retained message each and leave; late subscribers are sent the
+ * stored copies. Nothing live reaches a subscriber: every delivery is a retained copy.
+ */
+export function retainedResult(): RunResult {
+  const r = emptyResult();
+  const retained = latency({ count: 50, min: 985_000, mean: 992_000, p50: 992_000, p90: 997_000, p95: 999_000, p99: 999_000, p99_9: 999_000, max: 999_000 });
+  r.scenario = { name: 'retain', description: 'Ten retained topics, read by five late subscribers, then cleared.', file: 'scenarios/retain.yaml' };
+  r.clients = 25;
+  r.workers = 2;
+  r.latency = { retained };
+  r.totals = totals({ connectsOk: 25, subscribesOk: 5, messagesSent: 20, messagesReceived: 50, retainedReceived: 50, acksReceived: 20 }, {}, 7.6, 9_800);
+  r.groups = [
+    {
+      name: 'latecomers',
+      clients: 5,
+      latency: { retained },
+      totals: totals({ connectsOk: 5, subscribesOk: 5, messagesReceived: 50, retainedReceived: 50 }, {}, 0, 9_800),
+      delivery: { qos0: counts(), qos1: counts(), qos2: counts() },
+      intervals: [],
+      intervalEvery: undefined,
+    },
+  ];
+  return r;
+}
+
+/**
+ * A QoS 1 fan-in interrupted while its subscriber was behind: 100 of 963 acknowledged messages arrived, the other 863
+ * were still queued for it when the run ended.
+ */
+export function interruptedResult(): RunResult {
+  const r = emptyResult();
+  const qos1 = counts({ streams: 1, sent: 963, acknowledged: 963, received: 100, inFlightAtStop: 863 });
+  r.scenario = { name: 'bench-qos1-fanin', description: '', file: 'scenarios/bench/qos1-fanin.yaml' };
+  r.stoppedBy = 'interrupted';
+  r.passed = false;
+  r.clients = 2;
+  r.totals = totals({ connectsOk: 2, subscribesOk: 1, messagesSent: 963, acksReceived: 963, messagesReceived: 100 }, {}, 480, 50);
+  r.delivery = {
+    summary: { qos0: counts(), qos1, qos2: counts() },
+    total: qos1,
+    verdicts: [{ qos: 1, held: true, detail: 'at least once: held', counts: qos1 }],
+    problems: [],
+    problemStreams: 0,
+    unjudged: { streams: 0, messages: 0 },
+  };
+  return r;
+}
+
+/** The slow-consumer example: one persistent session falls 215 behind, goes away, comes back and catches up. */
+export function slowConsumerResult(): RunResult {
+  const r = emptyResult();
+  r.scenario = { name: 'slow-consumer', description: '', file: 'scenarios/slow-consumer.yaml' };
+  r.clients = 2;
+  r.totals = totals({ messagesSent: 300, messagesReceived: 300, acksReceived: 300 }, {}, 200, 174);
+  r.groups = [
+    {
+      name: 'laggard',
+      clients: 1,
+      latency: {},
+      totals: totals({ messagesReceived: 300 }, {}, 0, 174),
+      delivery: { qos0: counts(), qos1: counts({ streams: 1, sent: 300, acknowledged: 300, received: 300 }), qos2: counts() },
+      intervals: [],
+      intervalEvery: undefined,
+      queueDepth: {
+        subscribers: 1,
+        seconds: 4,
+        total: [104, 215, 0, 0],
+        max: [104, 215, 0, 0],
+        worst: [{ clientId: 'laggard', peak: 215, behind: [104, 215, 0, 0] }],
+      },
+    },
+  ];
+  return r;
 }

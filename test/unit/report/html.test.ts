@@ -60,7 +60,7 @@ describe('renderHtml', () => {
     expect(html).toContain('<li>threshold failed: lost = 22, limit == 0</li>');
     expect(html).toContain('<td class="num">4.21 ms</td><td class="num">12.3 ms</td><td class="num">1,234 ms</td>');
     expect(html).toContain('<li class="broken">QoS 1 promise BROKEN: 12 acknowledged messages lost</li>');
-    expect(html).toContain('<dt>e2e</dt><dd>send time in the payload to arrival at a subscriber</dd>');
+    expect(html).toContain('<dt>e2e</dt><dd>send time in the payload to arrival at a subscriber, live messages only</dd>');
     expect(html).toContain('<strong>49,993/s</strong>');
     expect(html).toContain('<span class="fail">FAIL</span></td><td><code>lost == 0</code></td><td>lost = 22, limit == 0</td>');
     expect(html).not.toMatch(/NaN|undefined/);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { JtlRow } from '../../../src/engine/engine.js';
 import { csvField, JTL_COLUMNS, JTL_HEADER, renderJtl, renderJtlRows } from '../../../src/report/jtl.js';
+import { readCsv } from '../../helpers/jmeter.js';
 
 /**
  * JMeter's column order (CSVSaveService.headerLabelMethods). Its header parser rejects unknown names and any name
@@ -12,54 +13,6 @@ const JMETER_ORDER = [
   'SampleCount', 'ErrorCount', 'Hostname', 'IdleTime', 'Connect',
 ];
 const NUMERIC = ['timeStamp', 'elapsed', 'bytes', 'sentBytes', 'grpThreads', 'allThreads', 'Latency', 'SampleCount', 'ErrorCount', 'IdleTime', 'Connect'];
-
-/** Records as JMeter's CSVSaveService.csvReadFile splits them, including its errors on stray quotes. */
-function readCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let i = 0;
-  while (i < text.length) {
-    const fields: string[] = [];
-    let field = '';
-    let state: 'initial' | 'plain' | 'quoted' | 'embedded' = 'initial';
-    let ended = false;
-    while (i < text.length && !ended) {
-      const ch = text[i++];
-      const delimOrEol = ch === ',' || ch === '\n' || ch === '\r';
-      if (state === 'initial') {
-        if (ch === '"') state = 'quoted';
-        else if (delimOrEol) fields.push('');
-        else {
-          field += ch;
-          state = 'plain';
-        }
-      } else if (state === 'plain') {
-        if (ch === '"') throw new Error(`quote in plain field: ${field}`);
-        if (delimOrEol) {
-          fields.push(field);
-          field = '';
-          state = 'initial';
-        } else field += ch;
-      } else if (state === 'quoted') {
-        if (ch === '"') state = 'embedded';
-        else field += ch;
-      } else if (ch === '"') {
-        field += '"';
-        state = 'quoted';
-      } else if (delimOrEol) {
-        fields.push(field);
-        field = '';
-        state = 'initial';
-      } else throw new Error(`single quote in quoted field: ${field}`);
-      if ((ch === '\n' || ch === '\r') && state !== 'quoted') ended = true;
-    }
-    if (!ended) {
-      if (state === 'quoted') throw new Error('missing trailing quote');
-      if (field !== '' || state === 'embedded') fields.push(field);
-    }
-    records.push(fields);
-  }
-  return records;
-}
 
 const ROWS: JtlRow[] = [
   [1_763_919_600_123, 2, 'connect publishers', true, '', 'pub-1', 0, 0, 1, 0],

@@ -19,9 +19,11 @@ describe('renderMarkdown', () => {
   it('states the run facts and throughput', () => {
     expect(text).toContain('| target | bundled mqtt://127.0.0.1:40123 (MQTT 5) |');
     expect(text).toContain('| clients | 110 (3 gave up) |');
-    expect(text).toContain('Sent **5,000/s**, received **49,993/s**');
+    expect(text).toContain('Sent **15,000 (5,000/s over 3.0 s)**, from 1.000 s to 4.000 s of the run.');
+    expect(text).toContain('Received **149,980 (49,993/s over 3.0 s)**');
+    expect(text).toContain('from the first to the last message of that kind');
     expect(text).toContain('| bytes received | 9.2 MiB (9,598,720) |');
-    expect(text).toContain('| subscribers | 100 | 0 | 149,980 | 0/s | 49,993/s | 4 |');
+    expect(text).toContain('| subscribers | 100 | 0 | 149,980 | – | 49,993/s | 4 |');
   });
 
   it('has a latency table in ms with what each latency measures', () => {

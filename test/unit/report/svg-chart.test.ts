@@ -101,10 +101,44 @@ describe('escapeXml', () => {
   });
 
   it('keeps a hostile series name out of the chart markup', () => {
-    const svg = seriesChart('t\x07', [{ name: 'pubs\x1b</text><script>', color: '#000', values: [1, 2, 3] }], {
+    const svg = seriesChart('t\x07', [{ name: 'pubs\x1b</text><script>', color: '#000', values: [0, 1] }], {
       xTitle: 't', yTitle: 'y', format: formatCount, xKind: 'index', positionName: 'interval',
     });
     expect(svg).not.toMatch(/[\x00-\x08\x0b\x0c\x0e-\x1f]/);
     expect(svg).not.toContain('<script>');
+  });
+});
+
+/** The y axis labels of a chart: the tick texts right of the plot's left edge, in drawing order. */
+function yLabels(svg: string): string[] {
+  return [...svg.matchAll(/<text class="tick" x="66" [^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+}
+
+describe('tick labels', () => {
+  it('never repeat on a chart of small counts (0 0 0 1 1 1)', () => {
+    for (const values of [[0, 1, 0, 1], [0, 2, 1], [0, 3], [1, 1, 1], [0, 0.4]]) {
+      const svg = seriesChart('errors', [{ name: 'e', color: '#000', values }], {
+        xTitle: 't', yTitle: 'errors', format: (v) => new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 }).format(v), xKind: 'seconds', positionName: 'second',
+      });
+      const labels = yLabels(svg);
+      expect(labels.length).toBeGreaterThanOrEqual(2);
+      expect(new Set(labels).size, labels.join(' ')).toBe(labels.length);
+    }
+  });
+
+  it('never repeat on a latency axis of a few microseconds', () => {
+    const ms = (us: number) => (us / 1000).toFixed(3);
+    const svg = seriesChart('latency', [{ name: 'p99', color: '#000', values: [0, 1] }], {
+      xTitle: 'interval', yTitle: 'ms', format: ms, tick: (us) => roundTick(ms(us)), xKind: 'index', positionName: 'interval',
+    });
+    const labels = yLabels(svg);
+    expect(new Set(labels).size, labels.join(' ')).toBe(labels.length);
+  });
+
+  it('keep as many ticks as distinct labels allow', () => {
+    const svg = seriesChart('sent', [{ name: 's', color: '#000', values: [0, 50_000] }], {
+      xTitle: 't', yTitle: 'sent', format: String, xKind: 'seconds', positionName: 'second',
+    });
+    expect(yLabels(svg)).toEqual(['0', '10000', '20000', '30000', '40000', '50000']);
   });
 });
