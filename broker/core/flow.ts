@@ -70,8 +70,9 @@ export function unpark(env: Env, session: Session): number {
 export function releaseParked(env: Env, session: Session, how: 'offline' | 'dropped'): void {
   const parked = session.parked;
   if (parked === null) return;
+  const head = session.parkedHead;
   endParking(env, session);
-  for (let i = session.parkedHead; i < parked.length; i++) {
+  for (let i = head; i < parked.length; i++) {
     const out = parked[i];
     const keep = how === 'offline' && !queueFull(env, session);
     if (keep) session.enqueue(out);

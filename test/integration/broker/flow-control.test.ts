@@ -116,4 +116,35 @@ describe('bundled broker: a subscriber whose queue is full', () => {
     expect(b.stats().publishDropped).toBe(10 - got.length);
     expect(b.stats().publishDropped).toBeGreaterThan(0);
   }, 15_000);
+
+  it('a subscriber that leaves part way through its parked messages keeps what its queue allows; every PUBACK comes, nothing faults', async () => {
+    const b = await start();
+    const topic = uniqueName('leaving');
+    const endpoint = { host: b.host, port: b.port };
+    const clientId = uniqueName('leaving');
+    const sub = await res.connect(endpoint, 4, { clientId, clean: false });
+    await sub.subscribe(topic, 1);
+    const pub = await res.connect(endpoint, 4, { clientId: uniqueName('pub') });
+    const acks = publishMany(pub, topic, 30);
+    // Taking some moves the head of the parked messages on; leaving then settles the rest from there.
+    const first = await consume(sub, 8, 0);
+    expect(first).toEqual(expected(8));
+    sub.destroy();
+    expect(await acks).toHaveLength(30);
+    expect(b.stats().faults).toBe(0);
+    const back = await res.connect(endpoint, 4, { clientId, clean: false });
+    const rest: string[] = [];
+    for (;;) {
+      const p = (await back.next('publish', 300).catch(() => undefined)) as IPublishPacket | undefined;
+      if (p === undefined) break;
+      rest.push(p.payload.toString());
+      back.send({ cmd: 'puback', messageId: p.messageId! });
+    }
+    // In order after what was taken; what the queue could not hold was dropped and counted, nothing else.
+    const distinct = [...new Set([...first, ...rest])];
+    expect(distinct).toEqual(expected(distinct.length));
+    expect(rest.length).toBeGreaterThan(0);
+    expect(b.stats().publishDropped).toBe(30 - distinct.length);
+    expect(b.stats().faults).toBe(0);
+  });
 });
