@@ -41,10 +41,14 @@ type State = (typeof State)[keyof typeof State];
 /** What the step in progress waits for; a reconnection resumes it rather than moving on. */
 type Awaiting = 'connect' | 'subscribe' | 'unsubscribe' | 'publish' | 'acks' | 'wait' | 'disconnect' | null;
 
-/** Per-second figures for results.jtl, summed between the engine's ticks. */
+/**
+ * Per-second figures for results.jtl, summed between the engine's ticks. Each kind's `first…Us` is the start of its
+ * earliest sample in the second (run clock, µs; -1: none), the row's timestamp as JMeter reads it.
+ */
 export interface ClientSamples {
   /** QoS 1/2 publishes acknowledged, and the sum of their PUBACK / PUBCOMP latencies. */
   acked: number;
+  ackFirstUs: number;
   ackLatencyUs: number;
   /** QoS 1/2 publishes the broker refused (reason code ≥ 0x80). */
   refused: number;
@@ -53,14 +57,16 @@ export interface ClientSamples {
   /** QoS 0 publishes sent, and their bytes. */
   sent0: number;
   sent0Bytes: number;
+  sent0FirstUs: number;
   /** Messages received, the sum of their end-to-end latencies, and their bytes. */
   rxCount: number;
+  rxFirstUs: number;
   rxLatencyUs: number;
   rxBytes: number;
 }
 
 export function emptySamples(): ClientSamples {
-  return { acked: 0, ackLatencyUs: 0, refused: 0, ackedBytes: 0, sent0: 0, sent0Bytes: 0, rxCount: 0, rxLatencyUs: 0, rxBytes: 0 };
+  return { acked: 0, ackFirstUs: -1, ackLatencyUs: 0, refused: 0, ackedBytes: 0, sent0: 0, sent0Bytes: 0, sent0FirstUs: -1, rxCount: 0, rxFirstUs: -1, rxLatencyUs: 0, rxBytes: 0 };
 }
 
 export class SimClient implements LinkHandler, FrameSink {
@@ -626,6 +632,7 @@ export class SimClient implements LinkHandler, FrameSink {
     g.series.add(Counter.messagesSent);
     g.series.add(Counter.bytesSent, size);
     if (qos === 0) {
+      if (this.samples.sent0 === 0) this.samples.sent0FirstUs = sentUs;
       this.samples.sent0++;
       this.samples.sent0Bytes += size;
     } else {

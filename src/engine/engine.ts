@@ -240,7 +240,7 @@ export class Engine {
     if (kind === 'takeover') this.takenOver.add(c.clientId);
   }
 
-  /** One results.jtl row for one sample that began at `startUs` (JMeter's timeStamp is the start, as its default). */
+  /** One results.jtl row for one sample that began at `startUs` (JMeter's timeStamp is the start, as results.jtl's header asks: sampleresult.timestamp.start=true). */
   jtlSample(startUs: number, elapsedUs: number, label: string, c: SimClient, ok: boolean, message: string, bytes: number): void {
     this.jtl.push([
       Math.round(this.epochWallMs + startUs / 1000),
@@ -441,19 +441,21 @@ export class Engine {
   /**
    * JMeter-style rows, one per client and second for each of publishing and receiving, each summarising N samples
    * the way JMeter reads them: `elapsed` is the total of the N samples' times (JMeter divides by SampleCount), and
-   * the timestamp is the start of the second they fall in. `publish` rows are acknowledged QoS 1/2 publishes (time:
-   * to PUBACK or PUBCOMP), `send` rows QoS 0 publishes (no time), `receive` rows deliveries (time: end to end).
+   * the timestamp is the start of the earliest of them (results.jtl asks JMeter for start timestamps). `publish`
+   * rows are acknowledged QoS 1/2 publishes (time: to PUBACK or PUBCOMP), `send` rows QoS 0 publishes (no time),
+   * `receive` rows deliveries (time: end to end, starting when the message was published).
    */
   private collectClientSamples(second: number): void {
-    const at = Math.round(this.epochWallMs + second * 1000);
+    const secondStart = this.epochWallMs + second * 1000;
+    const at = (firstUs: number) => (firstUs < 0 ? Math.round(secondStart) : Math.round(this.epochWallMs + firstUs / 1000));
     for (const c of this.clients) {
       const s = c.samples;
       if (s.acked + s.refused > 0) {
         const rows = s.acked + s.refused;
-        this.jtl.push([at, Math.round(s.ackLatencyUs / 1000), `publish ${c.group.name}`, s.refused === 0, s.refused > 0 ? `${s.refused} refused` : '', c.clientId, 0, s.ackedBytes, rows, s.refused]);
+        this.jtl.push([at(s.ackFirstUs), Math.round(s.ackLatencyUs / 1000), `publish ${c.group.name}`, s.refused === 0, s.refused > 0 ? `${s.refused} refused` : '', c.clientId, 0, s.ackedBytes, rows, s.refused]);
       }
-      if (s.sent0 > 0) this.jtl.push([at, 0, `send ${c.group.name}`, true, '', c.clientId, 0, s.sent0Bytes, s.sent0, 0]);
-      if (s.rxCount > 0) this.jtl.push([at, Math.round(s.rxLatencyUs / 1000), `receive ${c.group.name}`, true, '', c.clientId, s.rxBytes, 0, s.rxCount, 0]);
+      if (s.sent0 > 0) this.jtl.push([at(s.sent0FirstUs), 0, `send ${c.group.name}`, true, '', c.clientId, 0, s.sent0Bytes, s.sent0, 0]);
+      if (s.rxCount > 0) this.jtl.push([at(s.rxFirstUs), Math.round(s.rxLatencyUs / 1000), `receive ${c.group.name}`, true, '', c.clientId, s.rxBytes, 0, s.rxCount, 0]);
       Object.assign(s, emptySamples());
     }
   }

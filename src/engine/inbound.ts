@@ -144,6 +144,7 @@ export class Receiver {
         g.e2e.record(latency);
         g.recordInterval(latency);
         c.engine.live.record(latency);
+        if (samples.rxFirstUs < 0 || header.sentUs < samples.rxFirstUs) samples.rxFirstUs = header.sentUs;
         samples.rxCount++;
         samples.rxLatencyUs += latency;
         const engine = c.engine;

@@ -96,6 +96,7 @@ export class OutboundFlows {
       g.series.add(Counter.publishesFailed);
       const kind = `publish-refused-0x${rc.toString(16)}`;
       g.series.error(kind);
+      if (c.samples.ackFirstUs < 0 || f.sentUs < c.samples.ackFirstUs) c.samples.ackFirstUs = f.sentUs;
       c.samples.refused++;
       c.engine.noteError(kind, c, `publish refused: ${reasonName(rc)}`);
     } else {
@@ -103,6 +104,7 @@ export class OutboundFlows {
       g.series.add(Counter.acksReceived);
       const latency = c.rxNowUs - f.sentUs;
       g.publish.record(latency);
+      if (c.samples.ackFirstUs < 0 || f.sentUs < c.samples.ackFirstUs) c.samples.ackFirstUs = f.sentUs;
       c.samples.acked++;
       c.samples.ackLatencyUs += latency;
     }

@@ -8,8 +8,9 @@
  * - with sampleresult.timestamp.start=true a row starts at timeStamp and ends at timeStamp + elapsed; throughput is
  *   ΣSampleCount over (latest end − earliest start).
  */
-export /** Records as JMeter's CSVSaveService.csvReadFile splits them, including its errors on stray quotes. */
-function readCsv(text: string): string[][] {
+
+/** Records as JMeter's CSVSaveService.csvReadFile splits them, including its errors on stray quotes. */
+export function readCsv(text: string): string[][] {
   const records: string[][] = [];
   let i = 0;
   while (i < text.length) {
@@ -55,7 +56,6 @@ function readCsv(text: string): string[][] {
   }
   return records;
 }
-
 
 export interface JMeterAggregate {
   label: string;
