@@ -266,25 +266,6 @@ async function runOnce(scenario: Scenario, t: Target, round: number, opts: Compa
   return runOf(scenario, t.label, round, result, proc, Date.now() - started);
 }
 
-/**
- * The typical per-second rate while traffic flowed: the median of the whole seconds between the first and the last
- * second with any (those two are partial and left out when there are more than two).
- */
-export function steadyRate(perSecond: readonly number[]): number {
-  let first = -1;
-  let last = -1;
-  for (let i = 0; i < perSecond.length; i++) {
-    if (perSecond[i] > 0) {
-      if (first < 0) first = i;
-      last = i;
-    }
-  }
-  if (first < 0) return 0;
-  const span = last - first + 1;
-  const inner = span > 2 ? perSecond.slice(first + 1, last) : perSecond.slice(first, last + 1);
-  return median(inner) ?? 0;
-}
-
 function runOf(
   scenario: Scenario,
   broker: string,
@@ -302,7 +283,7 @@ function runOf(
     // The run report's own rates (metrics/rates.ts), so that compare and report.md never disagree.
     receivedPerSec: r.totals.receivedPerSec ?? 0,
     sentPerSec: r.totals.sentPerSec ?? 0,
-    connectsPerSec: steadyRate(r.series.counters.connectsOk),
+    connectsPerSec: r.totals.connectsPerSec ?? 0,
     e2e: r.latency.e2e,
     connect: r.latency.connect,
     errors: r.totals.errorsTotal,

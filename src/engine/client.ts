@@ -11,6 +11,7 @@
 import type { Packet } from 'mqtt-packet';
 import { FrameReader, type FrameSink } from '../protocol/frame-reader.js';
 import { RC, connackName } from '../protocol/reason-codes.js';
+import { noteTraffic } from '../metrics/rates.js';
 import { Counter, Gauge } from '../metrics/series.js';
 import type { ConnectStep, DisconnectStep, ProtocolVersion, PublishStep } from '../scenario/schema.js';
 import { BatchWriter } from '../util/batch-writer.js';
@@ -271,6 +272,7 @@ export class SimClient implements LinkHandler, FrameSink {
     const latency = now - this.connectStartUs;
     m.connect.record(latency);
     m.series.add(Counter.connectsOk);
+    noteTraffic(m.connected, now);
     m.series.adjustGauge(Gauge.connectionsOpen, 1);
     engine.jtlSample(this.connectStartUs, latency, 'connect', this, true, '', 0);
     this.state = State.Connected;

@@ -53,6 +53,8 @@ export interface GroupReport {
   coverage: Coverage[];
   /** When this group's clients received live messages (retained copies a SUBSCRIBE brought left out). */
   received: TrafficSpan;
+  /** When this group's clients got a successful CONNACK. */
+  connected: TrafficSpan;
   /**
    * The first second whose progress (sent per stream, received per stream) was no longer recorded because the
    * worker's budget for it was spent; -1 when every second was.
@@ -80,6 +82,8 @@ export class GroupMetrics {
   readonly coverage: Coverage[] = [];
   /** First and last arrival of a live message at any client of the group, µs since the run's epoch. */
   readonly received: TrafficSpan = { firstUs: -1, lastUs: -1 };
+  /** First and last successful CONNACK at any client of the group, µs since the run's epoch. */
+  readonly connected: TrafficSpan = { firstUs: -1, lastUs: -1 };
   /** Closes an interval: after a time, or after a number of messages. */
   sampleEvery: SampleEvery | undefined;
   private intervalIndex = 0;
@@ -157,6 +161,7 @@ export class GroupMetrics {
       published: this.published.map((s) => ({ ...s, progress: this.sentProgress.get(s)?.progress ?? [] })),
       coverage: this.coverage,
       received: { ...this.received },
+      connected: { ...this.connected },
       progressCutAt: this.progressCutAt,
     };
   }

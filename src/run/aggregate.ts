@@ -71,6 +71,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
   const groupSeries: CounterSeries[] = [];
   const sentSpans: TrafficSpan[] = [];
   const receivedSpans: TrafficSpan[] = [];
+  const connectedSpans: TrafficSpan[] = [];
   const groups: GroupResult[] = [];
   const groupHistograms = new Map<string, Record<LatencyName, LatencyHistogram>>();
   // Queue depth is followed up to the first second a worker stopped recording progress (its budget spent).
@@ -100,15 +101,17 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
     groupSeries.push(series);
     const sent = mergeSpans(parts.flatMap((p) => p.published.filter((s) => s.sent > 0)));
     const received = mergeSpans(parts.map((p) => p.received));
+    const connected = mergeSpans(parts.map((p) => p.connected));
     sentSpans.push(sent);
     receivedSpans.push(received);
+    connectedSpans.push(connected);
     receiversByGroup.set(config.name, parts.flatMap((p) => p.receivers));
     const every = groupSampleEvery(config);
     groups.push({
       name: config.name,
       clients: config.clients,
       latency: summaries(hist),
-      totals: totalsOf(series, sent, received),
+      totals: totalsOf(series, sent, received, connected),
       delivery: emptySummary(),
       intervals: every ? mergeIntervals(parts.flatMap((p) => p.intervals)) : [],
       intervalEvery: every ? (every.kind === 'time' ? formatMs(every.everyMs) : `${every.every} messages`) : undefined,
@@ -203,7 +206,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
   const deliveryTotal = totalDelivery(deliverySummary);
 
   const series = mergeSeries(groupSeries);
-  const totals = totalsOf(series, mergeSpans(sentSpans), mergeSpans(receivedSpans));
+  const totals = totalsOf(series, mergeSpans(sentSpans), mergeSpans(receivedSpans), mergeSpans(connectedSpans));
   const takeoverIds = [...new Set(reports.flatMap((r) => r.takenOver))].sort();
   const notes: string[] = [];
   const takeoverCount = totals.errors.takeover ?? 0;
@@ -296,7 +299,7 @@ function curvesOf(h: Record<LatencyName, LatencyHistogram>): Partial<Record<Late
   return out;
 }
 
-function totalsOf(series: CounterSeries, sent: TrafficSpan, received: TrafficSpan): Totals {
+function totalsOf(series: CounterSeries, sent: TrafficSpan, received: TrafficSpan, connected: TrafficSpan): Totals {
   const t = seriesTotals(series);
   let errorsTotal = 0;
   for (const n of Object.values(t.errors)) errorsTotal += n;
@@ -306,8 +309,10 @@ function totalsOf(series: CounterSeries, sent: TrafficSpan, received: TrafficSpa
     errorsTotal,
     sentPerSec: spanRate(t.counters.messagesSent, sent),
     receivedPerSec: spanRate(t.counters.messagesReceived - t.counters.retainedReceived, received),
+    connectsPerSec: spanRate(t.counters.connectsOk, connected),
     sentSpan: spanMs(sent),
     receivedSpan: spanMs(received),
+    connectedSpan: spanMs(connected),
     busiestSent: busiest(series.counters.messagesSent),
     busiestReceived: busiest(series.counters.messagesReceived.map((n, i) => n - (series.counters.retainedReceived[i] ?? 0))),
   };

@@ -35,9 +35,13 @@ export interface Totals {
    */
   sentPerSec: number | null;
   receivedPerSec: number | null;
+  /** Successful connections (CONNACKs) per second, by the same definition. */
+  connectsPerSec: number | null;
   /** From the first to the last message sent (live message received), ms since the run's start; null when none was. */
   sentSpan: SpanMs | null;
   receivedSpan: SpanMs | null;
+  /** From the first to the last successful CONNACK. */
+  connectedSpan: SpanMs | null;
   /** The most messages sent (live messages received) in one whole second of the run, and which second. */
   busiestSent: { second: number; messages: number } | null;
   busiestReceived: { second: number; messages: number } | null;

@@ -71,4 +71,25 @@ groups:
     expect(r.totals.receivedPerSec).toBeGreaterThan(100 * 0.9);
     expect(r.totals.receivedPerSec).toBeLessThan(100 * 1.1);
   });
+
+  it('connections per second by the same definition: 40 clients at 100/s read 100/s, the seconds around them aside', async () => {
+    const r = await run(`
+name: rates-connect
+groups:
+  - name: arrivals
+    clients: 40
+    connectRate: 100/s
+    startTime: 300ms
+    steps:
+      - connect
+      - wait: 1200ms
+      - disconnect
+`);
+    expect(r.totals.counters.connectsOk).toBe(40);
+    // 39 intervals of 10 ms between the first and the last CONNACK, give or take the scheduling of each.
+    expect(r.totals.connectsPerSec).toBeGreaterThan(100 * 0.9);
+    expect(r.totals.connectsPerSec).toBeLessThan(100 * 1.1);
+    expect(r.totals.connectedSpan!.lastMs - r.totals.connectedSpan!.firstMs).toBeGreaterThan(350);
+    expect(r.groups[0].totals.connectsPerSec).toBeCloseTo(r.totals.connectsPerSec!, 6);
+  });
 });

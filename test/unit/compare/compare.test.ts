@@ -1,25 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { measureOf, steadyRate } from '../../../src/compare/compare.js';
+import { measureOf } from '../../../src/compare/compare.js';
 import { median, spreadOf } from '../../../src/compare/median.js';
 import { loadScenarioFile } from '../../../src/scenario/index.js';
 import { join, resolve } from 'node:path';
 
 const root = resolve(__dirname, '../../..');
-
-describe('steadyRate', () => {
-  it('is the median of the whole seconds between the first and last second with traffic', () => {
-    expect(steadyRate([0, 0, 300, 1_000, 990, 1_010, 400, 0])).toBe(1_000);
-    // One slow second does not move it.
-    expect(steadyRate([500, 1_000, 20, 1_000, 1_000, 700])).toBe(1_000);
-  });
-
-  it('keeps every second when there are too few to leave the edges out, and is 0 without traffic', () => {
-    expect(steadyRate([600, 1_000])).toBe(800);
-    expect(steadyRate([0, 42, 0])).toBe(42);
-    expect(steadyRate([])).toBe(0);
-    expect(steadyRate([0, 0, 0])).toBe(0);
-  });
-});
 
 describe('median and spread', () => {
   it('take the middle value, or the mean of the middle two', () => {
