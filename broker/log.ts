@@ -54,7 +54,8 @@ const RETRY_MS = 20;
 
 /**
  * Lines to a file descriptor, one write in flight at a time on libuv's thread pool: a pipe nobody reads blocks a
- * pool thread, never the event loop. Beyond PENDING_LIMIT bytes waiting, lines are dropped and counted, and a line
+ * pool thread, never the event loop. Lines logged while a write is in flight, or in the same turn of the event loop,
+ * are joined into the next write. Beyond PENDING_LIMIT bytes waiting, lines are dropped and counted, and a line
  * saying how many is written once the reader catches up.
  */
 export class LineWriter {
@@ -84,8 +85,14 @@ export class LineWriter {
     }
     this.pending.push(line + '\n');
     this.pendingBytes += line.length + 1;
-    if (!this.writing) this.next();
+    if (!this.writing) {
+      // The lines of one turn of the event loop (a connection storm logs three per client) go out in one write.
+      this.writing = true;
+      setImmediate(this.nextLater);
+    }
   };
+
+  private readonly nextLater = (): void => this.next();
 
   /** Resolves once everything written so far is out, or after `timeoutMs`, whichever comes first. */
   flush(timeoutMs = 1000): Promise<void> {

@@ -41,7 +41,8 @@ export class Broker implements ConnectionHost {
   async listen(): Promise<{ host: string; port: number }[]> {
     const bound: { host: string; port: number }[] = [];
     for (const l of this.options.listeners) {
-      const server = createServer({ noDelay: true }, (socket) => this.accept(socket, server));
+      let listenPort = l.port;
+      const server = createServer({ noDelay: true }, (socket) => this.accept(socket, listenPort));
       this.servers.push(server);
       const port = await new Promise<number>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) => {
@@ -57,6 +58,7 @@ export class Broker implements ConnectionHost {
       server.on('error', (err) => {
         if (this.log.error) this.log.line(`Listener error: ${err.message}`);
       });
+      listenPort = port;
       bound.push({ host: l.host, port });
       if (this.log.notice) this.log.line(`Opening ipv4 listen socket on port ${port}.`);
     }
@@ -69,7 +71,7 @@ export class Broker implements ConnectionHost {
     return bound;
   }
 
-  private accept(socket: Socket, server: Server): void {
+  private accept(socket: Socket, port: number): void {
     if (this.closing) {
       socket.destroy();
       return;
@@ -82,10 +84,7 @@ export class Broker implements ConnectionHost {
     }
     this.core.stats.socketsAccepted++;
     const conn = new Connection(this, socket);
-    if (this.log.notice) {
-      const local = server.address();
-      this.log.line(`New connection from ${conn.address} on port ${typeof local === 'object' && local ? local.port : ''}.`);
-    }
+    if (this.log.notice) this.log.line(`New connection from ${conn.address} on port ${port}.`);
     this.conns.add(conn);
   }
 

@@ -8,6 +8,10 @@ import { P, varintSize, writeVarint } from '../wire.js';
 import type { Msg } from './message.js';
 import type { Outlet } from './outlet.js';
 
+// mqtt-packet otherwise builds, on its first use, a cache of 65,536 two-byte buffers (about 6 MB of heap, 600 bytes per
+// connection at 10,000) for the packet ids and keep-alives of packets the broker does not generate with it.
+mqtt.writeToStream.cacheNumbers = false;
+
 export const PUBACK = 0x40;
 export const PUBREC = 0x50;
 export const PUBREL = 0x62;

@@ -64,8 +64,8 @@ export class Session {
   private subMap: Map<string, Subscription> | null = null;
   private inflightMap: Map<number, Outgoing> | null = null;
   private inbound: Set<number> | null = null;
-  /** Queued outgoing messages; the live part is queue[queueHead...]. */
-  private queue: Outgoing[] = [];
+  /** Queued outgoing messages; the live part is queue[queueHead...]. Made when first needed (most sessions idle). */
+  private queue: Outgoing[] | null = null;
   private queueHead = 0;
   /** Payload bytes of the queued messages (for max_queued_bytes). */
   queuedBytes = 0;
@@ -176,31 +176,32 @@ export class Session {
   }
 
   get queued(): number {
-    return this.queue.length - this.queueHead;
+    return this.queue === null ? 0 : this.queue.length - this.queueHead;
   }
 
   enqueue(out: Outgoing): void {
-    this.queue.push(out);
+    (this.queue ??= []).push(out);
     this.queuedBytes += out.msg.pLen;
   }
 
   shiftQueued(): Outgoing | undefined {
-    if (this.queueHead >= this.queue.length) return undefined;
-    const out = this.queue[this.queueHead];
-    this.queue[this.queueHead++] = undefined as unknown as Outgoing;
+    const queue = this.queue;
+    if (queue === null || this.queueHead >= queue.length) return undefined;
+    const out = queue[this.queueHead];
+    queue[this.queueHead++] = undefined as unknown as Outgoing;
     this.queuedBytes -= out.msg.pLen;
-    if (this.queueHead === this.queue.length) {
-      this.queue.length = 0;
+    if (this.queueHead === queue.length) {
+      queue.length = 0;
       this.queueHead = 0;
-    } else if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.queueHead);
+    } else if (this.queueHead > 1024 && this.queueHead * 2 > queue.length) {
+      this.queue = queue.slice(this.queueHead);
       this.queueHead = 0;
     }
     return out;
   }
 
   clearQueue(): void {
-    this.queue = [];
+    this.queue = null;
     this.queueHead = 0;
     this.queuedBytes = 0;
   }
