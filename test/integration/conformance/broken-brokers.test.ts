@@ -1,0 +1,86 @@
+/**
+ * Brokers broken on purpose: each has one bug, and the checks about the rule it breaks must fail while checks it
+ * does not touch still pass, so a check passing means something. A bug is made by a proxy in front of the correct
+ * bundled broker (test/helpers/broken-brokers.ts) or by altering one behaviour of an in-process bundled broker.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ALL_CHECKS } from '../../../src/conformance/checks/index.js';
+import { runChecks } from '../../../src/conformance/runner.js';
+import { reframe, startBreakingProxy, type Breakage } from '../../helpers/breaking-proxy.js';
+import { keepAliveEnforcedAt } from '../../helpers/broken-brokers.js';
+import { startTestBroker } from '../../helpers/brokers.js';
+
+const PUBLISH = 3;
+const PUBACK = 4;
+
+interface BrokenBroker {
+  what: string;
+  /** A proxy in front of the bundled broker that brings the bug. */
+  breakage?: Breakage;
+  /** Alters the in-process bundled broker before it starts; the test undoes it afterwards. */
+  alter?: () => void;
+  mustFail: string[];
+  mustPass: string[];
+}
+
+const BROKEN: BrokenBroker[] = [
+  {
+    what: 'every message is delivered with RETAIN 1',
+    breakage: { fromBroker: (f) => (f.type === PUBLISH ? reframe(f.header | 1, f.body) : f.bytes) },
+    mustFail: ['3.1.1/3.3/retained-live-flag', '5.0/3.3/retained-live-flag'],
+    mustPass: ['3.1.1/3.3/retained-kept-with-qos'],
+  },
+  {
+    what: 'PUBACK never reaches the publisher',
+    breakage: { fromBroker: (f) => (f.type === PUBACK ? null : f.bytes) },
+    mustFail: ['3.1.1/3.3/answer-per-qos', '5.0/3.3/answer-per-qos'],
+    mustPass: ['3.1.1/3.12/pingresp', '5.0/3.12/pingresp'],
+  },
+  {
+    what: 'the broker closing a connection never reaches the client',
+    breakage: { keepOpen: true },
+    mustFail: ['3.1.1/2.2/pingreq-flags', '5.0/2.1/pingreq-flags', '5.0/1.5/non-minimal-remaining-length'],
+    mustPass: ['3.1.1/3.12/pingresp'],
+  },
+  {
+    what: 'keep alive is enforced at 1.0 × instead of 1.5 ×',
+    breakage: keepAliveEnforcedAt((keepAlive) => keepAlive * 1_000),
+    mustFail: ['3.1.1/3.1/keep-alive-expiry', '5.0/3.1/keep-alive-expiry'],
+    mustPass: ['3.1.1/3.1/keep-alive-maximum', '5.0/3.1/keep-alive-maximum'],
+  },
+  {
+    what: 'keep alive is read as a signed 16-bit number (65,535 s becomes -1 s)',
+    breakage: keepAliveEnforcedAt((keepAlive) => ((keepAlive << 16) >> 16) * 1_500),
+    mustFail: ['3.1.1/3.1/keep-alive-maximum', '5.0/3.1/keep-alive-maximum'],
+    mustPass: ['3.1.1/3.1/keep-alive-expiry', '5.0/3.1/keep-alive-expiry'],
+  },
+];
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe.each(BROKEN)('a broker where $what', ({ breakage, alter, mustFail, mustPass }) => {
+  it(`fails ${mustFail.join(', ')} and still passes ${mustPass.join(', ')}`, async () => {
+    alter?.();
+    const broker = await startTestBroker('bundled');
+    const proxy = breakage ? await startBreakingProxy(broker, breakage) : undefined;
+    try {
+      const ids = [...mustFail, ...mustPass];
+      const checks = ALL_CHECKS.filter((c) => ids.includes(c.id));
+      expect(checks.map((c) => c.id).sort()).toEqual([...ids].sort());
+      const run = await runChecks(checks, {
+        endpoint: { host: '127.0.0.1', port: proxy?.port ?? broker.port },
+        label: 'broken',
+        versions: ['3.1.1', '5.0'],
+        timeoutMs: 2_000,
+        allowFail: new Set(),
+      });
+      const status = Object.fromEntries(run.checks.map((o) => [o.id, o.status === 'pass' || o.status === 'fail' ? o.status : `${o.status}: ${o.message}`]));
+      expect(status).toEqual(Object.fromEntries([...mustFail.map((id) => [id, 'fail']), ...mustPass.map((id) => [id, 'pass'])]));
+    } finally {
+      await proxy?.close();
+      await broker.stop();
+    }
+  }, 120_000);
+});
