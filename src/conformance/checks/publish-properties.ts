@@ -288,6 +288,35 @@ export const PUBLISH_PROPERTY_CHECKS: Check[] = [
     },
   },
   {
+    id: '5.0/3.3/topic-alias-remapped',
+    version: '5.0',
+    statements: ['MQTT-3.3.2-12'],
+    title: 'A Topic Alias set again with another topic is re-mapped: a PUBLISH using it alone goes to the new topic',
+    async run(ctx) {
+      const { client } = await aliasClient(ctx);
+      const [a, b] = [ctx.topic('a'), ctx.topic('b')];
+      const subs = [await subscriber(ctx, a), await subscriber(ctx, b)];
+      // payload → the topic it must arrive on. QoS 1, so each PUBACK shows the broker has taken the PUBLISH.
+      const sent: Array<[string, string, string]> = [
+        [a, 'sets-1-to-a', a],
+        ['', 'uses-1-for-a', a],
+        [b, 'sets-1-to-b', b],
+        ['', 'uses-1-for-b', b],
+        [a, 'sets-1-to-a-again', a],
+        ['', 'uses-1-for-a-again', a],
+      ];
+      for (const [i, [topic, payload]] of sent.entries()) {
+        client.sendRaw(encodeRawPublish(5, { topic, qos: 1, messageId: i + 1, properties: prop.twoBytes(PROP.topicAlias, 1), payload }));
+        const ack = await client.next('puback', ctx.timeoutMs);
+        expectThat(ack.messageId === i + 1 && (ack.reasonCode ?? 0) < 0x80, `the PUBLISH "${payload}" (packet identifier ${i + 1}) with Topic Alias 1 was answered PUBACK ${ack.messageId} 0x${(ack.reasonCode ?? 0).toString(16)}`);
+      }
+      const got = await Promise.all(subs.map((s) => collectPublishes(s, sent.filter(([, , to]) => to === (s === subs[0] ? a : b)).length, ctx.timeoutMs)));
+      const arrived = got.flatMap((list, i) => list.map((p) => `${p.payload.toString()} on ${i === 0 ? 'a' : 'b'}`)).sort();
+      const expected = sent.map(([, payload, to]) => `${payload} on ${to === a ? 'a' : 'b'}`).sort();
+      expectEqual(arrived, expected, 'where each message arrived (Topic Alias 1 set to a, then b, then a again)');
+    },
+  },
+  {
     id: '5.0/3.3/topic-alias-outbound-limit',
     version: '5.0',
     statements: ['MQTT-3.3.2-11'],

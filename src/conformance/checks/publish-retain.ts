@@ -7,6 +7,7 @@ import type { RawClient } from '../client.js';
 import { expectEqual, expectThat, type Check, type CheckContext } from '../check.js';
 import type { MqttVersion } from '../statements.js';
 import { QUIET_MS, collectPublishes, describePublishes, drainPublishes, subscribeOrFail, subscriber, texts } from './publish-support.js';
+import { subscriptionIds } from './subscribe-support.js';
 
 /** Publishes a retained message and registers its topic for clearing. */
 async function retain(ctx: CheckContext, client: RawClient, topic: string, payload: string, qos: QoS = 0): Promise<void> {
@@ -221,6 +222,42 @@ export const PUBLISH_RETAIN_CHECKS: Check[] = [
       // The subscription itself works: new messages still arrive.
       await pub.publish(topic, 'live');
       expectEqual((await sub.next('publish', ctx.timeoutMs)).payload.toString(), 'live', 'message published after the subscription');
+    },
+  },
+  {
+    id: '5.0/3.3/retained-carries-subscription-identifier',
+    version: '5.0',
+    statements: ['MQTT-3.3.4-3'],
+    title: 'A retained message sent because of a SUBSCRIBE carries the Subscription Identifier of that subscription',
+    async run(ctx) {
+      ctx.require('retainAvailable');
+      ctx.require('subscriptionIdentifiers');
+      ctx.require('qos1');
+      const pub = await ctx.connect();
+      const exact = ctx.topic('exact');
+      const wild = ctx.topic('w/a');
+      await retain(ctx, pub, exact, 'retained-exact', 1);
+      await retain(ctx, pub, wild, 'retained-wild', 1);
+      const sub = await ctx.connect();
+      // The smallest and the largest identifier a Variable Byte Integer can hold.
+      const subscriptions: Array<[ISubscription, number, string]> = [[{ topic: exact, qos: 1 }, 1, 'retained-exact']];
+      if (ctx.capabilities.wildcardSubscriptions) subscriptions.push([{ topic: ctx.topic('w/+'), qos: 1 }, 268_435_455, 'retained-wild']);
+      for (const [subscription, id, payload] of subscriptions) {
+        await subscribeOrFail(sub, subscription, 0, { subscriptionIdentifier: id });
+        const got = await collectPublishes(sub, 1, ctx.timeoutMs);
+        for (const p of got) await sub.acknowledge(p);
+        const p = got.find((m) => m.payload.toString() === payload);
+        expectThat(p !== undefined, `the retained message "${payload}" was not sent for the subscription to "${subscription.topic}": ${describePublishes(got)}`);
+        const ids = subscriptionIds(p);
+        expectThat(
+          ids.includes(id),
+          `the retained message sent for the subscription to "${subscription.topic}" (Subscription Identifier ${id}) carries ${ids.length === 0 ? 'no Subscription Identifier' : `Subscription Identifiers ${ids.join(', ')}`}`,
+        );
+      }
+      // The same subscription carries its identifier on a live message too: the broker does send identifiers.
+      await pub.publish(exact, 'live', { qos: 1 });
+      const live = await sub.receive(ctx.timeoutMs);
+      expectEqual([live.payload.toString(), subscriptionIds(live).includes(1)], ['live', true], 'payload of the live message and whether it carries Subscription Identifier 1');
     },
   },
   {

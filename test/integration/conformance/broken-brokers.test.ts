@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ALL_CHECKS } from '../../../src/conformance/checks/index.js';
 import { runChecks } from '../../../src/conformance/runner.js';
 import { reframe, startBreakingProxy, type Breakage } from '../../helpers/breaking-proxy.js';
-import { keepAliveEnforcedAt } from '../../helpers/broken-brokers.js';
+import { keepAliveEnforcedAt, retainedWithoutSubscriptionIdentifiers, topicAliasNotRemapped } from '../../helpers/broken-brokers.js';
 import { startTestBroker } from '../../helpers/brokers.js';
 
 const PUBLISH = 3;
@@ -53,6 +53,18 @@ const BROKEN: BrokenBroker[] = [
     breakage: keepAliveEnforcedAt((keepAlive) => ((keepAlive << 16) >> 16) * 1_500),
     mustFail: ['3.1.1/3.1/keep-alive-maximum', '5.0/3.1/keep-alive-maximum'],
     mustPass: ['3.1.1/3.1/keep-alive-expiry', '5.0/3.1/keep-alive-expiry'],
+  },
+  {
+    what: 'retained messages sent because of a SUBSCRIBE lose their Subscription Identifiers',
+    breakage: retainedWithoutSubscriptionIdentifiers(),
+    mustFail: ['5.0/3.3/retained-carries-subscription-identifier'],
+    mustPass: ['5.0/3.3/overlapping-subscription-ids', '5.0/3.3/retain-handling-0'],
+  },
+  {
+    what: 'a Topic Alias set again to another topic keeps its first topic',
+    breakage: topicAliasNotRemapped(),
+    mustFail: ['5.0/3.3/topic-alias-remapped'],
+    mustPass: ['5.0/3.3/topic-alias-all-accepted', '5.0/3.3/topic-alias-not-carried'],
   },
 ];
 
