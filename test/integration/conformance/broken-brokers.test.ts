@@ -4,10 +4,17 @@
  * bundled broker (test/helpers/broken-brokers.ts) or by altering one behaviour of an in-process bundled broker.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Msg } from '../../../broker/core/message.js';
+import { MAX_NODE_DELAY_MS, Timer, Timers } from '../../../broker/core/timers.js';
 import { ALL_CHECKS } from '../../../src/conformance/checks/index.js';
 import { runChecks } from '../../../src/conformance/runner.js';
 import { reframe, startBreakingProxy, type Breakage } from '../../helpers/breaking-proxy.js';
-import { keepAliveEnforcedAt, retainedWithoutSubscriptionIdentifiers, topicAliasNotRemapped } from '../../helpers/broken-brokers.js';
+import {
+  keepAliveEnforcedAt,
+  messageExpiryIn32BitMilliseconds,
+  retainedWithoutSubscriptionIdentifiers,
+  topicAliasNotRemapped,
+} from '../../helpers/broken-brokers.js';
 import { startTestBroker } from '../../helpers/brokers.js';
 
 const PUBLISH = 3;
@@ -22,6 +29,29 @@ interface BrokenBroker {
   mustFail: string[];
   mustPass: string[];
 }
+
+/**
+ * The bundled broker as if it armed a Node timer for every interval: a delay beyond 2^31 − 1 ms (about 24.8 days)
+ * fires at once, and a message whose expiry lies that far ahead counts as expired.
+ */
+function nodeTimerOverflow(): void {
+  const schedule = Timers.prototype.schedule;
+  vi.spyOn(Timers.prototype, 'schedule').mockImplementation(function (this: Timers, t: Timer, delayMs: number) {
+    schedule.call(this, t, delayMs > MAX_NODE_DELAY_MS ? 1 : delayMs);
+  });
+  const expired = Msg.prototype.expired;
+  vi.spyOn(Msg.prototype, 'expired').mockImplementation(function (this: Msg, now: number) {
+    return (this.expiryAt !== 0 && this.expiryAt - now > MAX_NODE_DELAY_MS) || expired.call(this, now);
+  });
+}
+
+const FAR_FUTURE = [
+  '5.0/3.1/session-expiry-far-future',
+  '5.0/3.14/session-expiry-far-future-on-disconnect',
+  '5.0/3.1/will-delay-far-future',
+  '5.0/3.3/message-expiry-far-future-queued',
+  '5.0/3.3/message-expiry-far-future-retained',
+];
 
 const BROKEN: BrokenBroker[] = [
   {
@@ -65,6 +95,18 @@ const BROKEN: BrokenBroker[] = [
     breakage: topicAliasNotRemapped(),
     mustFail: ['5.0/3.3/topic-alias-remapped'],
     mustPass: ['5.0/3.3/topic-alias-all-accepted', '5.0/3.3/topic-alias-not-carried'],
+  },
+  {
+    what: 'intervals beyond 2^31 − 1 ms run out at once',
+    alter: nodeTimerOverflow,
+    mustFail: FAR_FUTURE,
+    mustPass: ['5.0/3.1/session-kept-after-network-close', '5.0/3.1/will-delay', '5.0/3.3/message-expiry-counts-down', '5.0/3.3/message-expiry-drops'],
+  },
+  {
+    what: 'Message Expiry Intervals are forwarded counted in 32-bit milliseconds',
+    breakage: messageExpiryIn32BitMilliseconds(),
+    mustFail: ['5.0/3.1/will-delay-far-future', '5.0/3.3/message-expiry-far-future-queued', '5.0/3.3/message-expiry-far-future-retained'],
+    mustPass: ['5.0/3.3/message-expiry-counts-down', '5.0/3.1/session-expiry-far-future'],
   },
 ];
 
