@@ -3,12 +3,15 @@
  * conformance checks about that rule must catch. Each function returns the breakage; the tests say which checks it
  * must fail and which it must leave passing.
  */
-import type { IPublishPacket, Packet } from 'mqtt-packet';
-import type { Breakage, Frame } from './breaking-proxy.js';
+import type { IConnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
+import { reframe, type Breakage, type Frame, type ProxyLink } from './breaking-proxy.js';
 
 const CONNECT = 1;
 const CONNACK = 2;
 const PUBLISH = 3;
+const PUBACK = 4;
+const PUBCOMP = 7;
+const PINGRESP = 13;
 
 /** The Keep Alive a CONNECT body asks for. */
 function keepAliveOf(body: Buffer): number {
@@ -95,6 +98,162 @@ export function messageExpiryIn32BitMilliseconds(): Breakage {
       const left = p.properties?.messageExpiryInterval;
       if (left === undefined || left * 1000 < 2 ** 32) return f.bytes;
       return link.encode({ ...p, properties: { ...p.properties, messageExpiryInterval: Math.max(1, Math.floor(((left * 1000) % 2 ** 32) / 1000)) } });
+    },
+  };
+}
+
+/** Whether the CONNACK of this connection said Session Present 1 (a resumed session). */
+function resumed(f: Frame, link: ProxyLink): void {
+  if (f.type === CONNACK) link.state.set('resumed', (f.body[0] & 1) === 1);
+}
+
+/**
+ * Messages to a client arrive out of order: each PUBLISH is held until the next one on the same topic and sent after
+ * it (or sent alone after 30 ms). Other packets, messages on other topics, and messages with a Topic Alias (whose
+ * meaning depends on what went before) are not held.
+ */
+export function publishesSwapped(): Breakage {
+  type Held = { bytes: Buffer; timer: NodeJS.Timeout };
+  const heldOf = (link: ProxyLink): Map<string, Held> => {
+    let m = link.state.get('held') as Map<string, Held> | undefined;
+    if (m === undefined) link.state.set('held', (m = new Map()));
+    return m;
+  };
+  return {
+    fromBroker(f, link) {
+      if (f.type !== PUBLISH) return f.bytes;
+      if (link.level === 5 && decoded<IPublishPacket>(f).properties?.topicAlias !== undefined) return f.bytes;
+      const topic = f.body.subarray(2, 2 + f.body.readUInt16BE(0)).toString('latin1');
+      const held = heldOf(link);
+      const before = held.get(topic);
+      if (before !== undefined) {
+        clearTimeout(before.timer);
+        held.delete(topic);
+        return Buffer.concat([f.bytes, before.bytes]);
+      }
+      const timer = setTimeout(() => {
+        held.delete(topic);
+        link.toClient(f.bytes);
+      }, 30);
+      held.set(topic, { bytes: f.bytes, timer });
+      return null;
+    },
+    onOpen(link) {
+      return () => {
+        for (const h of heldOf(link).values()) clearTimeout(h.timer);
+      };
+    },
+  };
+}
+
+/**
+ * A retained QoS 0 PUBLISH takes the broker 150 ms to store; it still handles each client's packets in order (the
+ * packets after it on that connection wait), but other clients are served meanwhile.
+ */
+export function retainedQos0StoredLate(): Breakage {
+  return {
+    fromClient(f) {
+      if (f.type === PUBLISH && (f.header & 0x07) === 0x01) return { bytes: f.bytes, holdMs: 150 };
+      return f.bytes;
+    },
+  };
+}
+
+/** A retained QoS 0 PUBLISH is not retained: the broker forwards it as an ordinary message. */
+export function retainIgnoredAtQos0(): Breakage {
+  return {
+    fromClient(f) {
+      if (f.type === PUBLISH && (f.header & 0x07) === 0x01) return reframe(f.header & ~0x01, f.body);
+      return f.bytes;
+    },
+  };
+}
+
+/** Messages forwarded to clients always have RETAIN 0. */
+export function retainFlagCleared(): Breakage {
+  return { fromBroker: (f) => (f.type === PUBLISH ? reframe(f.header & ~0x01, f.body) : f.bytes) };
+}
+
+/** A QoS 0 PUBLISH to a client carries a packet identifier (0x0001) after its topic name. */
+export function qos0WithPacketId(): Breakage {
+  return {
+    fromBroker(f) {
+      if (f.type !== PUBLISH || (f.header & 0x06) !== 0) return f.bytes;
+      const topicEnd = 2 + f.body.readUInt16BE(0);
+      return reframe(f.header, Buffer.concat([f.body.subarray(0, topicEnd), Buffer.from([0x00, 0x01]), f.body.subarray(topicEnd)]));
+    },
+  };
+}
+
+/** Messages resent to a resumed session go out with DUP 0. */
+export function resentWithoutDup(): Breakage {
+  return {
+    fromBroker(f, link) {
+      resumed(f, link);
+      return f.type === PUBLISH && link.state.get('resumed') === true ? reframe(f.header & ~0x08, f.body) : f.bytes;
+    },
+  };
+}
+
+/** Messages queued for a session while its client was away are lost when it comes back. */
+export function queuedLostOnResume(): Breakage {
+  return {
+    fromBroker(f, link) {
+      if (f.type === CONNACK) link.state.set('connackAt', Date.now());
+      resumed(f, link);
+      const connackAt = link.state.get('connackAt') as number | undefined;
+      const justResumed = link.state.get('resumed') === true && connackAt !== undefined && Date.now() - connackAt < 300;
+      return f.type === PUBLISH && justResumed ? null : f.bytes;
+    },
+  };
+}
+
+/** The client's Receive Maximum is ignored (as if its CONNECT had none). */
+export function receiveMaximumIgnored(): Breakage {
+  return {
+    fromClient(f, link) {
+      if (f.type !== CONNECT || link.level !== 5) return f.bytes;
+      const p = decoded<IConnectPacket>(f);
+      if (p.properties?.receiveMaximum === undefined) return f.bytes;
+      const { receiveMaximum: _, ...properties } = p.properties;
+      return link.encode({ ...p, properties });
+    },
+  };
+}
+
+/** While a client has as many messages unacknowledged as its Receive Maximum allows, its PINGREQs go unanswered. */
+export function pingIgnoredAtZeroQuota(): Breakage {
+  const inFlight = (link: ProxyLink): Set<number> => {
+    let s = link.state.get('inFlight') as Set<number> | undefined;
+    if (s === undefined) link.state.set('inFlight', (s = new Set()));
+    return s;
+  };
+  return {
+    fromClient(f, link) {
+      if (f.type === CONNECT && link.level === 5) link.state.set('receiveMaximum', decoded<IConnectPacket>(f).properties?.receiveMaximum ?? 65_535);
+      if (f.type === PUBACK || f.type === PUBCOMP) inFlight(link).delete(f.body.readUInt16BE(0));
+      return f.bytes;
+    },
+    fromBroker(f, link) {
+      if (f.type === PUBLISH && (f.header & 0x06) !== 0) {
+        const topicEnd = 2 + f.body.readUInt16BE(0);
+        inFlight(link).add(f.body.readUInt16BE(topicEnd));
+      }
+      const max = link.state.get('receiveMaximum') as number | undefined;
+      if (f.type === PINGRESP && max !== undefined && inFlight(link).size >= max) return null;
+      return f.bytes;
+    },
+  };
+}
+
+/** The last payload byte of every PUBLISH of 60 bytes or more is altered on its way to the client. */
+export function longPayloadsAltered(): Breakage {
+  return {
+    fromBroker(f) {
+      if (f.type !== PUBLISH || f.body.length < 60) return f.bytes;
+      const body = Buffer.from(f.body);
+      body[body.length - 1] ^= 0xff;
+      return reframe(f.header, body);
     },
   };
 }

@@ -62,7 +62,8 @@ export const SESSION_STATE_CHECKS: Check[] = [
       const connack = await b.connect({ clientId, clean: false });
       expectEqual(connack.sessionPresent, true, 'Session Present on reconnecting');
       const resent = [await b.receive(ctx.timeoutMs), await b.receive(ctx.timeoutMs)];
-      expectEqual(payloadsOf(resent), ['unacknowledged', 'queued'], 'messages delivered on reconnecting');
+      // The order of the two is MQTT-4.6.0-1's concern (resent-in-order); here, that both are kept.
+      expectEqual(payloadsOf(resent).sort(), ['queued', 'unacknowledged'], 'messages delivered on reconnecting');
       await pub.publish(topic, 'after', { qos: 1 });
       expectEqual((await b.receive(ctx.timeoutMs)).payload.toString(), 'after', 'a message published after reconnecting (the subscription was kept)');
     },
