@@ -10,8 +10,12 @@ const CONNECT = 1;
 const CONNACK = 2;
 const PUBLISH = 3;
 const PUBACK = 4;
+const PUBREC = 5;
+const PUBREL = 6;
 const PUBCOMP = 7;
+const SUBSCRIBE = 8;
 const PINGRESP = 13;
+const DISCONNECT = 14;
 
 /** The Keep Alive a CONNECT body asks for. */
 function keepAliveOf(body: Buffer): number {
@@ -254,6 +258,152 @@ export function longPayloadsAltered(): Breakage {
       const body = Buffer.from(f.body);
       body[body.length - 1] ^= 0xff;
       return reframe(f.header, body);
+    },
+  };
+}
+
+/** A SUBSCRIBE body with each filter's options byte replaced by `change(options, first)` (MQTT 5 layout). */
+function withSubscribeOptions(body: Buffer, change: (options: number, first: number) => number): Buffer {
+  const out = Buffer.from(body);
+  let pos = 2;
+  let propertyLength = 0;
+  let mul = 1;
+  let b: number;
+  do {
+    b = out[pos++];
+    propertyLength += (b & 0x7f) * mul;
+    mul *= 128;
+  } while (b & 0x80);
+  pos += propertyLength;
+  let first: number | undefined;
+  while (pos + 2 < out.length) {
+    pos += 2 + out.readUInt16BE(pos);
+    first ??= out[pos];
+    out[pos] = change(out[pos], first);
+    pos++;
+  }
+  return out;
+}
+
+/**
+ * The broker loses the packet identifiers awaiting PUBREL when a session resumes: on a resumed connection a QoS 2
+ * PUBLISH resent with DUP 1 is taken as a new message (the proxy gives it an identifier of its own, and maps the
+ * acknowledgements back).
+ */
+export function qos2StateLostOnResume(): Breakage {
+  const mapped = (link: ProxyLink): Map<number, number> => {
+    let m = link.state.get('mapped') as Map<number, number> | undefined;
+    if (m === undefined) link.state.set('mapped', (m = new Map()));
+    return m;
+  };
+  const withId = (f: Frame, at: number, id: number): Buffer => {
+    const body = Buffer.from(f.body);
+    body.writeUInt16BE(id, at);
+    return reframe(f.header, body);
+  };
+  return {
+    fromClient(f, link) {
+      if (f.type === PUBLISH && (f.header & 0x0e) === 0x0c && link.state.get('resumed') === true) {
+        const at = 2 + f.body.readUInt16BE(0);
+        const id = f.body.readUInt16BE(at);
+        const fresh = (id % 30_000) + 30_000;
+        mapped(link).set(id, fresh);
+        return withId(f, at, fresh);
+      }
+      if (f.type === PUBREL) {
+        const fresh = mapped(link).get(f.body.readUInt16BE(0));
+        if (fresh !== undefined) return withId(f, 0, fresh);
+      }
+      return f.bytes;
+    },
+    fromBroker(f, link) {
+      resumed(f, link);
+      if (f.type === PUBREC || f.type === PUBCOMP) {
+        const id = f.body.readUInt16BE(0);
+        for (const [original, fresh] of mapped(link)) if (fresh === id) return withId(f, 0, original);
+      }
+      return f.bytes;
+    },
+  };
+}
+
+/**
+ * A packet identifier freed at one QoS is still taken as in use at the other: a PUBLISH with DUP 1 reusing an
+ * identifier last used at another QoS is answered as a duplicate (PUBACK or PUBREC) and dropped.
+ */
+export function packetIdReuseAcrossQosTakenAsDuplicate(): Breakage {
+  return {
+    fromClient(f, link) {
+      const qos = (f.header >> 1) & 3;
+      if (f.type !== PUBLISH || qos === 0) return f.bytes;
+      const id = f.body.readUInt16BE(2 + f.body.readUInt16BE(0));
+      let last = link.state.get('lastQos') as Map<number, number> | undefined;
+      if (last === undefined) link.state.set('lastQos', (last = new Map()));
+      const before = last.get(id);
+      last.set(id, qos);
+      if ((f.header & 0x08) !== 0 && before !== undefined && before !== qos) {
+        link.toClient(reframe((qos === 1 ? PUBACK : PUBREC) << 4, Buffer.from([id >> 8, id & 0xff])));
+        return null;
+      }
+      return f.bytes;
+    },
+  };
+}
+
+/** No Local is not stored with a persistent session: subscriptions made with a Session Expiry Interval lose it. */
+export function noLocalLostInStoredSessions(): Breakage {
+  return {
+    fromClient(f, link) {
+      if (f.type === CONNECT && link.level === 5) link.state.set('persistent', (decoded<IConnectPacket>(f).properties?.sessionExpiryInterval ?? 0) > 0);
+      if (f.type === SUBSCRIBE && link.level === 5 && link.state.get('persistent') === true) return reframe(f.header, withSubscribeOptions(f.body, (o) => o & ~0x04));
+      return f.bytes;
+    },
+  };
+}
+
+/** Every filter of a SUBSCRIBE gets the Retain Handling of its first filter. */
+export function retainHandlingOfFirstFilter(): Breakage {
+  return {
+    fromClient(f, link) {
+      if (f.type !== SUBSCRIBE || link.level !== 5) return f.bytes;
+      return reframe(f.header, withSubscribeOptions(f.body, (o, first) => (o & ~0x30) | (first & 0x30)));
+    },
+  };
+}
+
+/** A Session Expiry Interval on the client's DISCONNECT is ignored (the broker keeps the one from CONNECT). */
+export function sessionExpiryOnDisconnectIgnored(): Breakage {
+  return {
+    fromClient(f, link) {
+      if (f.type !== DISCONNECT || link.level !== 5 || f.body.length < 2) return f.bytes;
+      return reframe(f.header, Buffer.from([f.body[0], 0x00]));
+    },
+  };
+}
+
+/**
+ * A QoS 2 message sent to a client expires in flight: a PUBREC arriving after its Message Expiry Interval is
+ * ignored, so no PUBREL follows.
+ */
+export function expiredInFlightDropped(): Breakage {
+  const deadlines = (link: ProxyLink): Map<number, number> => {
+    let m = link.state.get('deadlines') as Map<number, number> | undefined;
+    if (m === undefined) link.state.set('deadlines', (m = new Map()));
+    return m;
+  };
+  return {
+    fromBroker(f, link) {
+      if (f.type === PUBLISH && ((f.header >> 1) & 3) === 2 && link.level === 5) {
+        const p = decoded<IPublishPacket>(f);
+        const expiry = p.properties?.messageExpiryInterval;
+        if (expiry !== undefined) deadlines(link).set(p.messageId!, Date.now() + expiry * 1000);
+      }
+      return f.bytes;
+    },
+    fromClient(f, link) {
+      if (f.type !== PUBREC) return f.bytes;
+      const deadline = deadlines(link).get(f.body.readUInt16BE(0));
+      return deadline !== undefined && Date.now() > deadline ? null : f.bytes;
     },
   };
 }

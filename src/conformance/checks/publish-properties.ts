@@ -229,6 +229,37 @@ export const PUBLISH_PROPERTY_CHECKS: Check[] = [
     },
   },
   {
+    id: '5.0/3.3/retained-message-expiry',
+    version: '5.0',
+    statements: ['MQTT-3.3.2-5', 'MQTT-3.3.2-6'],
+    title: 'A retained message whose Message Expiry Interval has run out is no longer sent; one still in time is sent with what is left of it',
+    async run(ctx) {
+      ctx.require('retainAvailable');
+      ctx.require('qos1');
+      const [short, long] = [ctx.topic('short'), ctx.topic('long')];
+      const pub = await ctx.connect();
+      for (const [topic, payload, expiry] of [
+        [short, 'expires', 1],
+        [long, 'stays', 60],
+      ] as const) {
+        ctx.clearRetained(topic);
+        await pub.publish(topic, payload, { qos: 1, retain: true, properties: { messageExpiryInterval: expiry } });
+      }
+      await sleep(EXPIRY_WAIT_MS);
+      const sub = await ctx.connect();
+      await sub.subscribe([
+        { topic: short, qos: 1 },
+        { topic: long, qos: 1 },
+      ]);
+      const got = await collectPublishes(sub, 1, ctx.timeoutMs);
+      for (const p of got) await sub.acknowledge(p);
+      expectEqual(texts(got), ['stays'], `retained messages sent ${EXPIRY_WAIT_MS} ms after they were published with Message Expiry Intervals 1 and 60`);
+      const left = got[0].properties?.messageExpiryInterval;
+      expectThat(left !== undefined, `the retained message was sent without its Message Expiry Interval: ${describePublishes(got)}`);
+      expectThat(left >= 1 && left <= 58, `retained with Message Expiry Interval 60 and held ${EXPIRY_WAIT_MS} ms, it was sent with ${left}; expected 58 at most`);
+    },
+  },
+  {
     id: '5.0/3.3/topic-alias-not-carried',
     version: '5.0',
     statements: ['MQTT-3.3.2-7'],

@@ -232,6 +232,31 @@ export const PUBLISH_RETAIN_CHECKS: Check[] = [
     },
   },
   {
+    id: '5.0/3.3/retain-handling-per-filter',
+    version: '5.0',
+    statements: ['MQTT-3.3.1-9', 'MQTT-3.3.1-10', 'MQTT-3.3.1-11'],
+    title: 'Retain Handling 0, 1 and 2 side by side in one SUBSCRIBE, sent twice: each filter follows its own option',
+    async run(ctx) {
+      ctx.require('retainAvailable');
+      ctx.require('qos1');
+      const pub = await ctx.connect();
+      const topics = [0, 1, 2].map((rh) => ctx.topic(`rh${rh}`));
+      for (const [rh, topic] of topics.entries()) await retain(ctx, pub, topic, `retained for Retain Handling ${rh}`, 1);
+      const sub = await ctx.connect();
+      const subscriptions = topics.map((topic, rh) => v5Sub(topic, { rh: rh as 0 | 1 | 2, qos: 1 }));
+      const rounds: Array<[string, string[]]> = [
+        ['made', ['retained for Retain Handling 0', 'retained for Retain Handling 1']],
+        ['made again', ['retained for Retain Handling 0']],
+      ];
+      for (const [what, expected] of rounds) {
+        await subscribeOrFail(sub, subscriptions);
+        const got = await collectPublishes(sub, expected.length, ctx.timeoutMs);
+        for (const p of got) await sub.acknowledge(p);
+        expectEqual(texts(got).sort(), expected, `retained messages sent when the three subscriptions (Retain Handling 0, 1, 2) were ${what}`);
+      }
+    },
+  },
+  {
     id: '5.0/3.3/retained-carries-subscription-identifier',
     version: '5.0',
     statements: ['MQTT-3.3.4-3'],

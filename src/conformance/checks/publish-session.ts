@@ -5,7 +5,7 @@
  */
 import type { IPublishPacket } from 'mqtt-packet';
 import { sleep, type RawClient } from '../client.js';
-import { expectEqual, expectThat, type Check, type CheckContext } from '../check.js';
+import { CheckFailed, expectEqual, expectThat, type Check, type CheckContext } from '../check.js';
 import { QUIET_MS, collectPublishes, forBothVersions, describePublishes, drainPublishes, reasonOf, hex, resumeSession, sessionOptions, subscribeOrFail, subscriber, texts } from './publish-support.js';
 
 /** Long enough for any broker retrying on a timer while connected to show it; short enough for a quick check. */
@@ -36,6 +36,23 @@ function describeResend(p: IPublishPacket, original: IPublishPacket): string | u
   if (!p.dup) return `resent with DUP 0: ${describePublishes([p])}`;
   if (p.payload.toString() !== original.payload.toString()) return `resent with another payload: ${describePublishes([p])}`;
   return undefined;
+}
+
+/** Sends a QoS 1 or 2 PUBLISH with a chosen identifier; fails unless the broker takes it (PUBACK or PUBREC, success). */
+async function publishWithId(client: RawClient, ctx: CheckContext, topic: string, payload: string, qos: 1 | 2, messageId: number, dup = false): Promise<void> {
+  client.send({ cmd: 'publish', topic, payload, qos, messageId, retain: false, dup });
+  const ack = await client.next(qos === 1 ? 'puback' : 'pubrec', ctx.timeoutMs);
+  expectThat(
+    ack.messageId === messageId && reasonOf(ack) < 0x80,
+    `"${payload}" (QoS ${qos}, packet identifier ${messageId}${dup ? ', DUP 1' : ''}) was answered ${qos === 1 ? 'PUBACK' : 'PUBREC'} ${ack.messageId} ${hex(reasonOf(ack))}`,
+  );
+}
+
+/** Sends PUBREL for `messageId` and expects its PUBCOMP. */
+async function release(client: RawClient, ctx: CheckContext, messageId: number): Promise<void> {
+  client.send({ cmd: 'pubrel', messageId });
+  const comp = await client.next('pubcomp', ctx.timeoutMs);
+  expectEqual(comp.messageId, messageId, 'PUBCOMP packet identifier (it must echo the PUBREL)');
 }
 
 export const PUBLISH_SESSION_CHECKS: Check[] = [
@@ -178,6 +195,77 @@ export const PUBLISH_SESSION_CHECKS: Check[] = [
       const comp = await pub.next('pubcomp', ctx.timeoutMs);
       expectEqual(comp.messageId, 61, 'PUBCOMP packet identifier');
       expectEqual(hex(reasonOf(comp)), hex(0), 'PUBCOMP reason code (the flow is still known after expiry)');
+    },
+  },
+  ...forBothVersions((version, pick) => ({
+    id: `${version}/4.3/qos2-duplicate-after-reconnect`,
+    version,
+    statements: pick(['MQTT-4.3.3-2'], ['MQTT-4.3.3-8', 'MQTT-4.3.3-10', 'MQTT-4.3.3-11']),
+    title: 'A QoS 2 PUBLISH resent with DUP 1 after a reconnect, before its PUBREL, is acknowledged again but delivered once; a PUBREL alone completes the other',
+    async run(ctx) {
+      ctx.require('qos2');
+      const topic = ctx.topic();
+      const sub = await subscriber(ctx, topic, 2);
+      const id = ctx.clientId('p');
+      const pub = await ctx.connect(sessionOptions(ctx, id, false));
+      await publishWithId(pub, ctx, topic, 'resent', 2, 5);
+      await publishWithId(pub, ctx, topic, 'released-later', 2, 6);
+      // The connection breaks before either PUBREL: the session keeps both identifiers awaiting release.
+      pub.destroy();
+      const back = await resumeSession(ctx, id);
+      await publishWithId(back, ctx, topic, 'resent', 2, 5, true);
+      await release(back, ctx, 5);
+      await release(back, ctx, 6);
+      const got = await collectPublishes(sub, 2, ctx.timeoutMs);
+      for (const p of got) await sub.acknowledge(p);
+      expectEqual(texts(got).sort(), ['released-later', 'resent'], 'messages delivered (each QoS 2 message once, however often it was sent)');
+    },
+  })),
+  ...forBothVersions((version, pick) => ({
+    id: `${version}/4.3/packet-id-reused-across-qos`,
+    version,
+    statements: pick(['MQTT-4.3.2-2', 'MQTT-4.3.3-2'], ['MQTT-4.3.2-5', 'MQTT-4.3.3-12']),
+    title: 'A packet identifier freed by PUBACK or PUBCOMP starts a new message at the other QoS too, with DUP 1 or not',
+    async run(ctx) {
+      ctx.require('qos2');
+      const topic = ctx.topic();
+      const sub = await subscriber(ctx, topic, 2);
+      const pub = await ctx.connect();
+      const messageId = 4242;
+      const flows: Array<[string, 1 | 2, boolean]> = [
+        ['first, QoS 1', 1, false],
+        ['second, QoS 2 with DUP 1', 2, true],
+        ['third, QoS 1 with DUP 1', 1, true],
+        ['fourth, QoS 2', 2, false],
+      ];
+      for (const [payload, qos, dup] of flows) {
+        await publishWithId(pub, ctx, topic, payload, qos, messageId, dup);
+        if (qos === 2) await release(pub, ctx, messageId);
+      }
+      const got = await collectPublishes(sub, flows.length, ctx.timeoutMs);
+      for (const p of got) await sub.acknowledge(p);
+      expectEqual(texts(got).sort(), flows.map(([payload]) => payload).sort(), `messages delivered for four flows, one after another, all with packet identifier ${messageId}`);
+    },
+  })),
+  {
+    id: '5.0/4.3/qos2-in-flight-not-expired',
+    version: '5.0',
+    statements: ['MQTT-4.3.3-7'],
+    title: 'A QoS 2 message already sent is not expired by the broker: a PUBREC arriving after its expiry gets its PUBREL',
+    async run(ctx) {
+      ctx.require('qos2');
+      const topic = ctx.topic();
+      const sub = await subscriber(ctx, topic, 2);
+      const pub = await ctx.connect();
+      await pub.publish(topic, 'short-lived', { qos: 2, properties: { messageExpiryInterval: 1 } });
+      const p = await sub.next('publish', ctx.timeoutMs);
+      await sleep(EXPIRY_WAIT_MS);
+      sub.send({ cmd: 'pubrec', messageId: p.messageId! });
+      const rel = await sub.next('pubrel', ctx.timeoutMs).catch((err: Error) => {
+        throw new CheckFailed(`a PUBREC sent ${EXPIRY_WAIT_MS} ms after a message with Message Expiry Interval 1 arrived got no PUBREL: ${err.message}`);
+      });
+      expectEqual(rel.messageId, p.messageId, 'PUBREL packet identifier');
+      sub.send({ cmd: 'pubcomp', messageId: p.messageId! });
     },
   },
   ...forBothVersions((version) => ({

@@ -117,6 +117,31 @@ export const SESSION_STATE_CHECKS: Check[] = [
     },
   },
   {
+    id: '5.0/4.1/session-expiry-shortened-on-disconnect',
+    version: '5.0',
+    statements: ['MQTT-4.1.0-2'],
+    title: 'A DISCONNECT lowering the Session Expiry Interval from 300 s to 1 s: the session is gone once that second has passed',
+    async run(ctx) {
+      const id = ctx.clientId('d');
+      const topic = ctx.topic();
+      const c = await ctx.connect({ clientId: id, clean: true, properties: { sessionExpiryInterval: 300 } });
+      ctx.endSession(id);
+      await c.subscribe(topic, 1);
+      c.send({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 1 } });
+      await c.end();
+      // 1 s of expiry, and time for a broker that looks for expired sessions once a second.
+      await sleep(3_000);
+      const qos = ctx.capabilities.maximumQoS >= 1 ? 1 : 0;
+      const pub = await ctx.connect();
+      await pub.publish(topic, 'for an expired session', { qos });
+      const again = await ctx.open();
+      const connack = await again.connect({ clientId: id, clean: false, properties: { sessionExpiryInterval: 0 } });
+      expectEqual(connackCode(connack), 0, 'CONNACK reason code');
+      expectThat(!connack.sessionPresent, 'Session Present 1 for a session whose DISCONNECT set its Session Expiry Interval to 1 s, 3 s earlier (300 s at CONNECT)');
+      await again.expectNothing(400, 'publish');
+    },
+  },
+  {
     id: '5.0/4.1/session-discarded-after-expiry',
     version: '5.0',
     statements: ['MQTT-4.1.0-2'],

@@ -10,19 +10,25 @@ import { ALL_CHECKS } from '../../../src/conformance/checks/index.js';
 import { runChecks } from '../../../src/conformance/runner.js';
 import { reframe, startBreakingProxy, type Breakage } from '../../helpers/breaking-proxy.js';
 import {
+  expiredInFlightDropped,
   keepAliveEnforcedAt,
   longPayloadsAltered,
   messageExpiryIn32BitMilliseconds,
+  noLocalLostInStoredSessions,
+  packetIdReuseAcrossQosTakenAsDuplicate,
   pingIgnoredAtZeroQuota,
   publishesSwapped,
   qos0WithPacketId,
+  qos2StateLostOnResume,
   queuedLostOnResume,
   receiveMaximumIgnored,
   resentWithoutDup,
   retainedQos0StoredLate,
   retainedWithoutSubscriptionIdentifiers,
   retainFlagCleared,
+  retainHandlingOfFirstFilter,
   retainIgnoredAtQos0,
+  sessionExpiryOnDisconnectIgnored,
   topicAliasNotRemapped,
 } from '../../helpers/broken-brokers.js';
 import { startTestBroker } from '../../helpers/brokers.js';
@@ -52,6 +58,14 @@ function nodeTimerOverflow(): void {
   const expired = Msg.prototype.expired;
   vi.spyOn(Msg.prototype, 'expired').mockImplementation(function (this: Msg, now: number) {
     return (this.expiryAt !== 0 && this.expiryAt - now > MAX_NODE_DELAY_MS) || expired.call(this, now);
+  });
+}
+
+/** The bundled broker as if it never applied Message Expiry to retained messages. */
+function retainedNeverExpire(): void {
+  const expired = Msg.prototype.expired;
+  vi.spyOn(Msg.prototype, 'expired').mockImplementation(function (this: Msg, now: number) {
+    return !this.retain && expired.call(this, now);
   });
 }
 
@@ -204,6 +218,48 @@ const BROKEN: BrokenBroker[] = [
     breakage: longPayloadsAltered(),
     mustFail: ['3.1.1/7.1/ordered-byte-stream', '5.0/4.2/ordered-byte-stream'],
     mustPass: both('3.12/pingresp'),
+  },
+  {
+    what: 'a resumed session has forgotten the QoS 2 packet identifiers awaiting PUBREL',
+    breakage: qos2StateLostOnResume(),
+    mustFail: both('4.3/qos2-duplicate-after-reconnect'),
+    mustPass: both('4.3/qos2-duplicate-not-redelivered'),
+  },
+  {
+    what: 'a packet identifier last used at another QoS is taken as a duplicate',
+    breakage: packetIdReuseAcrossQosTakenAsDuplicate(),
+    mustFail: both('4.3/packet-id-reused-across-qos'),
+    mustPass: both('4.3/qos1-id-reuse-is-new', '4.3/qos2-id-free-after-pubcomp'),
+  },
+  {
+    what: 'No Local is not kept with a persistent session',
+    breakage: noLocalLostInStoredSessions(),
+    mustFail: ['5.0/3.8/no-local-resumed-session'],
+    mustPass: ['5.0/3.8/no-local'],
+  },
+  {
+    what: 'every filter of a SUBSCRIBE gets the Retain Handling of the first',
+    breakage: retainHandlingOfFirstFilter(),
+    mustFail: ['5.0/3.3/retain-handling-per-filter'],
+    mustPass: ['5.0/3.3/retain-handling-0', '5.0/3.3/retain-handling-1', '5.0/3.3/retain-handling-2'],
+  },
+  {
+    what: 'retained messages never expire',
+    alter: retainedNeverExpire,
+    mustFail: ['5.0/3.3/retained-message-expiry'],
+    mustPass: ['5.0/3.3/message-expiry-drops', '5.0/3.3/message-expiry-counts-down'],
+  },
+  {
+    what: "the Session Expiry Interval of a client's DISCONNECT is ignored",
+    breakage: sessionExpiryOnDisconnectIgnored(),
+    mustFail: ['5.0/4.1/session-expiry-shortened-on-disconnect', '5.0/3.14/session-expiry-far-future-on-disconnect'],
+    mustPass: ['5.0/4.1/session-discarded-after-expiry', '5.0/3.1/session-expiry-far-future'],
+  },
+  {
+    what: 'a QoS 2 message sent to a client expires in flight (a late PUBREC gets no PUBREL)',
+    breakage: expiredInFlightDropped(),
+    mustFail: ['5.0/4.3/qos2-in-flight-not-expired'],
+    mustPass: ['5.0/4.3/qos2-sent-not-expired', '5.0/4.3/qos2-expired-flow-completes', '5.0/4.3/qos2-sender-flow'],
   },
 ];
 
