@@ -286,11 +286,11 @@ function withSubscribeOptions(body: Buffer, change: (options: number, first: num
 }
 
 /**
- * The broker loses the packet identifiers awaiting PUBREL when a session resumes: on a resumed connection a QoS 2
- * PUBLISH resent with DUP 1 is taken as a new message (the proxy gives it an identifier of its own, and maps the
+ * The broker forgets a QoS 2 packet identifier awaiting PUBREL when `forgotten` says so: the client's resend of that
+ * PUBLISH (DUP 1) is taken as a new message (the proxy gives it an identifier of its own, and maps the
  * acknowledgements back).
  */
-export function qos2StateLostOnResume(): Breakage {
+function qos2IdForgotten(forgotten: (link: ProxyLink, id: number) => boolean, observe?: (f: Frame, link: ProxyLink) => void): Breakage {
   const mapped = (link: ProxyLink): Map<number, number> => {
     let m = link.state.get('mapped') as Map<number, number> | undefined;
     if (m === undefined) link.state.set('mapped', (m = new Map()));
@@ -303,12 +303,15 @@ export function qos2StateLostOnResume(): Breakage {
   };
   return {
     fromClient(f, link) {
-      if (f.type === PUBLISH && (f.header & 0x0e) === 0x0c && link.state.get('resumed') === true) {
+      observe?.(f, link);
+      if (f.type === PUBLISH && (f.header & 0x0e) === 0x0c) {
         const at = 2 + f.body.readUInt16BE(0);
         const id = f.body.readUInt16BE(at);
-        const fresh = (id % 30_000) + 30_000;
-        mapped(link).set(id, fresh);
-        return withId(f, at, fresh);
+        if (forgotten(link, id)) {
+          const fresh = (id % 30_000) + 30_000;
+          mapped(link).set(id, fresh);
+          return withId(f, at, fresh);
+        }
       }
       if (f.type === PUBREL) {
         const fresh = mapped(link).get(f.body.readUInt16BE(0));
@@ -325,6 +328,29 @@ export function qos2StateLostOnResume(): Breakage {
       return f.bytes;
     },
   };
+}
+
+/** A resumed session has forgotten the QoS 2 packet identifiers awaiting PUBREL. */
+export function qos2StateLostOnResume(): Breakage {
+  return qos2IdForgotten((link) => link.state.get('resumed') === true);
+}
+
+/** The broker forgets an incoming QoS 2 packet identifier awaiting PUBREL once its message has expired. */
+export function qos2StateLostOnExpiry(): Breakage {
+  const deadlines = (link: ProxyLink): Map<number, number> => {
+    let m = link.state.get('inboundDeadlines') as Map<number, number> | undefined;
+    if (m === undefined) link.state.set('inboundDeadlines', (m = new Map()));
+    return m;
+  };
+  return qos2IdForgotten(
+    (link, id) => Date.now() > (deadlines(link).get(id) ?? Infinity),
+    (f, link) => {
+      if (f.type !== PUBLISH || (f.header & 0x0e) !== 0x04 || link.level !== 5) return;
+      const p = decoded<IPublishPacket>(f);
+      const expiry = p.properties?.messageExpiryInterval;
+      if (expiry !== undefined) deadlines(link).set(p.messageId!, Date.now() + expiry * 1000);
+    },
+  );
 }
 
 /**
@@ -404,6 +430,18 @@ export function expiredInFlightDropped(): Breakage {
       if (f.type !== PUBREC) return f.bytes;
       const deadline = deadlines(link).get(f.body.readUInt16BE(0));
       return deadline !== undefined && Date.now() > deadline ? null : f.bytes;
+    },
+  };
+}
+
+/** The broker's PUBREL carries the identifier after the one its PUBLISH had. */
+export function pubrelWithWrongId(): Breakage {
+  return {
+    fromBroker(f) {
+      if (f.type !== PUBREL) return f.bytes;
+      const body = Buffer.from(f.body);
+      body.writeUInt16BE((body.readUInt16BE(0) % 65_535) + 1, 0);
+      return reframe(f.header, body);
     },
   };
 }

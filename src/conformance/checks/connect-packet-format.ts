@@ -145,14 +145,15 @@ const ID_STATEMENTS: Record<MqttVersion, { zero: string[]; unused: string[]; qos
     zero: ['MQTT-2.3.1-1'],
     unused: ['MQTT-2.3.1-4', 'MQTT-2.3.1-1'],
     qos0: ['MQTT-2.3.1-5'],
-    pubAcks: ['MQTT-2.3.1-6'],
+    // The broker's PUBREL, answering a PUBREC with its PUBLISH's identifier, is also the sender's QoS 2 step.
+    pubAcks: ['MQTT-2.3.1-6', 'MQTT-4.3.3-1'],
     subAcks: ['MQTT-2.3.1-7'],
   },
   '5.0': {
     zero: ['MQTT-2.2.1-3'],
     unused: ['MQTT-2.2.1-4'],
     qos0: ['MQTT-2.2.1-2'],
-    pubAcks: ['MQTT-2.2.1-5'],
+    pubAcks: ['MQTT-2.2.1-5', 'MQTT-4.3.3-4'],
     subAcks: ['MQTT-2.2.1-6'],
   },
 };

@@ -248,6 +248,32 @@ export const PUBLISH_SESSION_CHECKS: Check[] = [
     },
   })),
   {
+    id: '5.0/4.3/qos2-expired-duplicate-acknowledged',
+    version: '5.0',
+    statements: ['MQTT-4.3.3-13', 'MQTT-4.3.3-10'],
+    title: 'A QoS 2 PUBLISH resent after its Message Expiry Interval, before PUBREL, is acknowledged again and not delivered twice',
+    async run(ctx) {
+      ctx.require('qos2');
+      const topic = ctx.topic();
+      const sub = await subscriber(ctx, topic, 2);
+      const pub = await ctx.connect();
+      const publish = (dup: boolean) =>
+        pub.send({ cmd: 'publish', topic, payload: 'expiring', qos: 2, messageId: 62, retain: false, dup, properties: { messageExpiryInterval: 1 } });
+      publish(false);
+      expectEqual((await pub.next('pubrec', ctx.timeoutMs)).messageId, 62, 'PUBREC packet identifier');
+      await sleep(EXPIRY_WAIT_MS);
+      // The message has expired in the broker; the flow has not, and the resent PUBLISH is the same message.
+      publish(true);
+      const again = await pub.next('pubrec', ctx.timeoutMs);
+      expectThat(again.messageId === 62 && reasonOf(again) < 0x80, `the PUBLISH resent after its expiry was answered PUBREC ${again.messageId} ${hex(reasonOf(again))}`);
+      await release(pub, ctx, 62);
+      // A broker that passes the message on at PUBREL may have dropped it as expired [MQTT-3.3.2-5]: none or one.
+      const got = await collectPublishes(sub, 1, ctx.timeoutMs);
+      for (const p of got) await sub.acknowledge(p);
+      expectThat(got.length <= 1, `a QoS 2 message sent twice, before and after its expiry, was delivered ${got.length} times: ${describePublishes(got)}`);
+    },
+  },
+  {
     id: '5.0/4.3/qos2-in-flight-not-expired',
     version: '5.0',
     statements: ['MQTT-4.3.3-7'],

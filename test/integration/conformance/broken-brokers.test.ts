@@ -18,7 +18,9 @@ import {
   packetIdReuseAcrossQosTakenAsDuplicate,
   pingIgnoredAtZeroQuota,
   publishesSwapped,
+  pubrelWithWrongId,
   qos0WithPacketId,
+  qos2StateLostOnExpiry,
   qos2StateLostOnResume,
   queuedLostOnResume,
   receiveMaximumIgnored,
@@ -224,6 +226,18 @@ const BROKEN: BrokenBroker[] = [
     breakage: qos2StateLostOnResume(),
     mustFail: both('4.3/qos2-duplicate-after-reconnect'),
     mustPass: both('4.3/qos2-duplicate-not-redelivered'),
+  },
+  {
+    what: 'an incoming QoS 2 packet identifier awaiting PUBREL is forgotten once its message expires',
+    breakage: qos2StateLostOnExpiry(),
+    mustFail: ['5.0/4.3/qos2-expired-duplicate-acknowledged'],
+    mustPass: ['5.0/4.3/qos2-expired-flow-completes', '5.0/4.3/qos2-duplicate-not-redelivered'],
+  },
+  {
+    what: "the broker's PUBREL carries another packet identifier than its PUBLISH",
+    breakage: pubrelWithWrongId(),
+    mustFail: ['3.1.1/2.3/acks-echo-publish-id', '5.0/2.2/acks-echo-publish-id'],
+    mustPass: both('3.3/answer-per-qos'),
   },
   {
     what: 'a packet identifier last used at another QoS is taken as a duplicate',
