@@ -445,3 +445,13 @@ export function pubrelWithWrongId(): Breakage {
     },
   };
 }
+
+/** Retain Handling is ignored: every subscription is treated as Retain Handling 0. */
+export function retainHandlingIgnored(): Breakage {
+  return {
+    fromClient(f, link) {
+      if (f.type !== SUBSCRIBE || link.level !== 5) return f.bytes;
+      return reframe(f.header, withSubscribeOptions(f.body, (o) => o & ~0x30));
+    },
+  };
+}
