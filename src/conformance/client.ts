@@ -71,6 +71,8 @@ export class RawClient {
   private readonly queue: Packet[] = [];
   private waiter: Waiter | undefined;
   private isClosed = false;
+  /** When the connection closed (Date.now()), undefined while it is open. */
+  private closedAtMs: number | undefined;
   private closeWaiters: Array<() => void> = [];
   /**
    * Packets mqtt-packet refused to decode (e.g. a reason code the spec does not allow in that packet). Acks,
@@ -111,6 +113,7 @@ export class RawClient {
             return;
           }
           client.isClosed = true;
+          client.closedAtMs = Date.now();
           client.note('closed', client.closingOnPurpose ? 'by this client' : (error ?? 'by the broker'));
           client.failWaiter('the broker closed the connection');
           for (const wake of client.closeWaiters.splice(0)) wake();
@@ -126,6 +129,11 @@ export class RawClient {
 
   get closedByBroker(): boolean {
     return this.isClosed;
+  }
+
+  /** When the connection closed (Date.now() milliseconds), or undefined while it is open. */
+  get closedAt(): number | undefined {
+    return this.closedAtMs;
   }
 
   /** The CONNECT this client would send for `opts` (protocol name and level follow the client's version). */

@@ -41,9 +41,14 @@ export interface StatementOutcome {
 
 export interface BrokerRun {
   broker: string;
-  /** Reached the broker at all. */
+  /** Reached the broker at all, and it accepted a CONNECT of at least one of the versions run. */
   reachable: boolean;
   unreachableReason?: string;
+  /**
+   * Versions whose CONNECT the broker refused (a CONNACK with an error, a close, or silence) while it accepted
+   * another's: why, quoted. Every check of such a version is skipped with this as the broker's declaration.
+   */
+  refusedVersions?: Partial<Record<MqttVersion, string>>;
   capabilities: Partial<Record<MqttVersion, Capabilities>>;
   checks: CheckOutcome[];
   statements: StatementOutcome[];
@@ -65,6 +70,7 @@ export interface RunOptions {
   concurrency?: number;
   /** Use these instead of probing the broker (to test the checks themselves against a broker that never answers). */
   assumeCapabilities?: Capabilities;
+  /** Each check's outcome as it comes. Not called for a broker found unreachable before any check ran. */
   onOutcome?(o: CheckOutcome): void;
 }
 
@@ -85,30 +91,50 @@ export async function runChecks(all: readonly Check[], opts: RunOptions): Promis
   const checks = selectChecks(all, opts.versions, opts.grep);
   const runId = randomBytes(3).toString('hex');
   const capabilities: BrokerRun['capabilities'] = {};
+  const refused: Partial<Record<MqttVersion, string>> = {};
   const outcomes: CheckOutcome[] = [];
-  try {
-    for (const v of opts.versions) capabilities[v] = opts.assumeCapabilities ?? (await probe(opts.endpoint, v, runId, opts.timeoutMs));
-  } catch (err) {
-    const reason = (err as Error).message;
-    for (const c of checks) {
-      const o: CheckOutcome = { id: c.id, version: c.version, statements: c.statements, title: c.title, status: 'error', message: `broker not reachable: ${reason}`, durationMs: 0 };
-      outcomes.push(o);
-      opts.onOutcome?.(o);
+  // Reachability is settled once per broker, before any check: a broker that cannot be reached, or accepts no
+  // version's CONNECT, is reported once, and its checks are marked as errors without each being tried.
+  let unreachable: string | undefined;
+  for (const v of opts.versions) {
+    if (opts.assumeCapabilities) {
+      capabilities[v] = opts.assumeCapabilities;
+      continue;
     }
-    return finish(opts, false, reason, capabilities, outcomes, started, checks);
+    const answer = await probe(opts.endpoint, v, runId, opts.timeoutMs).catch((err: Error) => ({ unreachable: err.message }));
+    if ('unreachable' in answer) {
+      unreachable = answer.unreachable;
+      break;
+    }
+    if ('refused' in answer) refused[v] = answer.refused;
+    else capabilities[v] = answer.capabilities;
+  }
+  if (unreachable === undefined && opts.versions.every((v) => refused[v] !== undefined)) {
+    unreachable = `the broker refused the probe's CONNECT: ${opts.versions.map((v) => (opts.versions.length > 1 ? `MQTT ${v}: ${refused[v]}` : refused[v])).join('; ')}`;
+  }
+  if (unreachable !== undefined) {
+    for (const c of checks) {
+      outcomes.push({ id: c.id, version: c.version, statements: c.statements, title: c.title, status: 'error', message: `broker not reachable: ${unreachable}`, durationMs: 0 });
+    }
+    return finish(opts, false, unreachable, capabilities, outcomes, started, checks);
   }
   let next = 0;
   const workers = Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, async () => {
     while (next < checks.length) {
       const index = next++;
       const c = checks[index];
-      const o = await runOne(c, index, runId, capabilities[c.version]!, opts);
+      const why = refused[c.version];
+      const o: CheckOutcome =
+        why === undefined
+          ? await runOne(c, index, runId, capabilities[c.version]!, opts)
+          : { id: c.id, version: c.version, statements: c.statements, title: c.title, status: 'skip', message: `the broker refused an MQTT ${c.version} CONNECT`, declaration: why, durationMs: 0 };
       outcomes[index] = o;
       opts.onOutcome?.(o);
     }
   });
   await Promise.all(workers);
-  return finish(opts, true, undefined, capabilities, outcomes, started, checks);
+  const run = finish(opts, true, undefined, capabilities, outcomes, started, checks);
+  return Object.keys(refused).length > 0 ? { ...run, refusedVersions: refused } : run;
 }
 
 function finish(
@@ -263,14 +289,23 @@ async function cleanUp(opts: RunOptions, retained: Set<string>, sessions: Map<st
   }
 }
 
-/** Connect once at `version` and read what the broker declares about optional features. */
-async function probe(endpoint: Endpoint, version: MqttVersion, runId: string, timeoutMs: number): Promise<Capabilities> {
+/**
+ * Connect once at `version` and read what the broker declares about optional features. A broker that answers the
+ * CONNECT with an error, closes, or says nothing has `refused` that version (quoted); one that cannot be reached
+ * at all makes this throw.
+ */
+async function probe(endpoint: Endpoint, version: MqttVersion, runId: string, timeoutMs: number): Promise<{ capabilities: Capabilities } | { refused: string }> {
   const level = version === '5.0' ? 5 : 4;
   const c = await RawClient.open(endpoint, level);
   try {
-    const connack: IConnackPacket = await c.connect({ clientId: `mqc${runId}probe${level}`, clean: true }, timeoutMs);
+    let connack: IConnackPacket;
+    try {
+      connack = await c.connect({ clientId: `mqc${runId}probe${level}`, clean: true }, timeoutMs);
+    } catch {
+      return { refused: c.closedByBroker ? 'the connection closed without a CONNACK' : `no CONNACK within ${timeoutMs} ms` };
+    }
     const code = connackCode(connack);
-    if (code !== 0) throw new Error(`the broker refused the probe's CONNECT: ${describePacket(connack)}`);
+    if (code !== 0) return { refused: describePacket(connack) };
     const p = connack.properties ?? {};
     const declared: string[] = [];
     if (version === '5.0') {
@@ -284,7 +319,7 @@ async function probe(endpoint: Endpoint, version: MqttVersion, runId: string, ti
       if (granted <= 2) maximumQoS = granted as 0 | 1 | 2;
       declared.push(`SUBACK granted QoS ${granted} for a QoS 2 subscription`);
     }
-    return {
+    const capabilities: Capabilities = {
       maximumQoS,
       retainAvailable: p.retainAvailable ?? true,
       wildcardSubscriptions: p.wildcardSubscriptionAvailable ?? true,
@@ -295,6 +330,7 @@ async function probe(endpoint: Endpoint, version: MqttVersion, runId: string, ti
       maximumPacketSize: p.maximumPacketSize,
       declared,
     };
+    return { capabilities };
   } finally {
     await c.disconnect().catch(() => c.destroy());
   }

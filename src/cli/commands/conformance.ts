@@ -10,7 +10,9 @@ import type { Endpoint } from '../../conformance/client.js';
 import { MOSQUITTO_DEVIATIONS } from '../../conformance/deviations/index.js';
 import { runChecks, selectChecks, type BrokerRun, type CheckOutcome } from '../../conformance/runner.js';
 import type { MqttVersion } from '../../conformance/statements.js';
+import { startLocalBroker } from '../../launch/local-broker.js';
 import { MosquittoNotFoundError, startMosquitto } from '../../launch/mosquitto.js';
+import { plural } from '../../report/format.js';
 import { renderConformanceJson, renderConformanceMatrix, renderConformanceSummary, renderJUnit, type ConformanceReport } from '../../report/conformance.js';
 import { parseBrokerUrl } from '../../scenario/read-broker.js';
 import { CliError, EXIT } from '../exit-codes.js';
@@ -21,7 +23,7 @@ Checks a broker against the normative statements of MQTT 3.1.1 and 5.0 that bind
 wire, and writes conformance.json, junit.xml, conformance.md and conformance.html to --out.
 
 Options:
-  --broker <b>          bundled (default), mosquitto (a local Mosquitto on a free port), or a URL:
+  --broker <b>          bundled (default), mosquitto or aedes (started locally on a free port), or a URL:
                         mqtt://host:1883, mqtts://host:8883, ws://host:9001/mqtt, wss://…; repeat for a side-by-side matrix
   --version <v>         3.1.1 or 5 (default: both; repeat or comma-separate)
   --grep <text>         only checks whose id, title or statement ids contain <text>
@@ -34,6 +36,9 @@ Options:
   --insecure            do not verify the broker's TLS certificate
   --out <dir>           report folder (default reports/conformance-<time>)
   -h, --help            show this help
+
+A broker that refuses one version's CONNECT (an MQTT 3.1.1-only broker, say) has that version's checks skipped, with
+its answer quoted; one that cannot be reached, or refuses every version, is reported once as unreachable.
 
 Exit codes: 0 every check passed (or its failure is allowed), 1 a check failed, 2 invalid options, 3 a broker could
 not be reached or started.`;
@@ -101,6 +106,11 @@ export async function conformanceCommand(argv: string[]): Promise<number> {
         allowFail: allowed,
         onOutcome: (o) => progress(o),
       });
+      if (!run.reachable) process.stderr.write(`  ${target.label} is not reachable: ${run.unreachableReason ?? 'no reason given'}\n`);
+      for (const [version, why] of Object.entries(run.refusedVersions ?? {})) {
+        const skipped = run.checks.filter((c) => c.version === version).length;
+        process.stderr.write(`  ${target.label} refused an MQTT ${version} CONNECT (${why}): ${plural(skipped, `MQTT ${version} check`)} skipped\n`);
+      }
       runs.push({ ...run, deviations: target.deviations });
     } finally {
       await target.stop();
@@ -138,6 +148,14 @@ async function openTarget(spec: string, tls: { ca: Buffer | undefined; verify: b
   if (spec === 'bundled') {
     const b = await startBroker({ listeners: [{ host: '127.0.0.1', port: 0 }], logTypes: new Set() });
     return { label: `bundled (mqbench ${brokerVersion()})`, endpoint: { host: b.host, port: b.port }, deviations: undefined, stop: () => b.close() };
+  }
+  if (spec === 'aedes') {
+    try {
+      const a = await startLocalBroker('aedes');
+      return { label: a.label, endpoint: { host: a.host, port: a.port }, deviations: undefined, stop: () => a.stop() };
+    } catch (err) {
+      throw new CliError(`could not start aedes: ${(err as Error).message}`, EXIT.unavailable);
+    }
   }
   if (spec === 'mosquitto') {
     try {

@@ -2,14 +2,27 @@
  * What a client asks for in its CONNECT and the broker must then honour (3.1.2.10, 3.1.2.11): Keep Alive, and in
  * MQTT 5 Maximum Packet Size, Topic Alias Maximum, Request Response Information and Request Problem Information.
  */
-import type { IPublishPacket, Packet } from 'mqtt-packet';
+import type { IConnackPacket, IPublishPacket, Packet } from 'mqtt-packet';
 import { describePacket, sleep, type RawClient } from '../client.js';
-import { CheckFailed, expectEqual, expectThat, type Check } from '../check.js';
+import { CheckFailed, expectEqual, expectThat, type Check, type CheckContext } from '../check.js';
 import type { MqttVersion } from '../statements.js';
 import { codeOf, expectPublish } from './connect-wire.js';
 
 /** Timer slack granted on top of 1.5 × Keep Alive: a broker may look at its clients once a second. */
 const KEEPALIVE_SLACK_MS = 1_000;
+
+/**
+ * A client may stay silent for up to 1.5 × Keep Alive. The checks look at 1.3 ×: a correct broker's clock starts at
+ * the CONNECT (or the last packet), a little before the client's does, and the difference leaves room for that.
+ */
+const GRACE = 1.3;
+
+/** The Keep Alive the broker holds this client to: its own Server Keep Alive (v5) or the client's. */
+function keepAliveInForce(ctx: CheckContext, connack: IConnackPacket, asked: number): number {
+  const keepAliveS = connack.properties?.serverKeepAlive ?? asked;
+  if (keepAliveS === 0) ctx.skip('the broker switched keep alive off', 'CONNACK serverKeepAlive=0');
+  return keepAliveS;
+}
 
 function keepAliveCheck(version: MqttVersion): Check {
   const v5 = version === '5.0';
@@ -17,7 +30,7 @@ function keepAliveCheck(version: MqttVersion): Check {
     id: `${version}/3.1/keep-alive-expiry`,
     version,
     statements: v5 ? ['MQTT-3.1.2-22', 'MQTT-3.1.2-8'] : ['MQTT-3.1.2-24', 'MQTT-3.1.2-8'],
-    title: 'A client silent for 1.5 × Keep Alive is cut off as if the network failed (will published), not before Keep Alive',
+    title: 'A client silent for 1.3 × Keep Alive is still served; silent for 1.5 × it is cut off as if the network failed (will published)',
     async run(ctx) {
       const topic = ctx.topic('will');
       const s = await ctx.connect({ clientId: ctx.clientId('sub') });
@@ -27,22 +40,71 @@ function keepAliveCheck(version: MqttVersion): Check {
         { clientId: ctx.clientId('k'), keepalive: 2, will: { topic, payload: Buffer.from('gone'), qos: 1, retain: false } },
         ctx.timeoutMs,
       );
-      const silentFrom = Date.now();
+      let silentFrom = Date.now();
       expectEqual(codeOf(connack), 0, 'CONNACK code');
       // A v5 broker may impose its own Keep Alive, which then is the one that counts.
-      const keepAliveS = connack.properties?.serverKeepAlive ?? 2;
-      if (keepAliveS === 0) ctx.skip('the broker switched keep alive off', 'CONNACK serverKeepAlive=0');
+      const keepAliveS = keepAliveInForce(ctx, connack, 2);
       if (keepAliveS > 10) ctx.skip('the broker imposes a Keep Alive too long to wait out', `CONNACK serverKeepAlive=${keepAliveS}`);
+      const earliestMs = keepAliveS * 1_000 * GRACE;
+      const tooSoon = (closedAt: number) =>
+        `the broker closed the connection of a client silent for ${closedAt - silentFrom} ms, less than 1.5 × its Keep Alive of ${keepAliveS} s`;
+      // Not yet 1.5 × Keep Alive: the client is still served.
+      await sleep(earliestMs);
+      if (c.closedByBroker) {
+        // Closed while this side slept: early, or on time and this side woke late. When tells which.
+        expectThat(c.closedAt! - silentFrom >= earliestMs, tooSoon(c.closedAt!));
+      } else {
+        c.send({ cmd: 'pingreq' });
+        await c.next('pingresp', ctx.timeoutMs).catch((err: Error) => {
+          if (c.closedByBroker && c.closedAt! - silentFrom < earliestMs) throw new CheckFailed(tooSoon(c.closedAt!));
+          if (c.closedByBroker) return;
+          throw new CheckFailed(`a PINGREQ after ${GRACE} × Keep Alive of silence was not answered: ${err.message}`);
+        });
+        // The PINGREQ counts as the last packet: 1.5 × Keep Alive from here the broker must close.
+        if (!c.closedByBroker) silentFrom = Date.now();
+      }
       const limitMs = keepAliveS * 1_500 + KEEPALIVE_SLACK_MS;
       try {
         await c.closed(limitMs);
       } catch {
         throw new CheckFailed(`a client silent for ${(Date.now() - silentFrom) / 1000} s with Keep Alive ${keepAliveS} s is still connected (1.5 × Keep Alive is ${keepAliveS * 1.5} s)`);
       }
-      const after = Date.now() - silentFrom;
-      expectThat(after >= keepAliveS * 1_000 - 50, `the broker closed the connection after ${after} ms, before the Keep Alive of ${keepAliveS} s had passed`);
+      const after = c.closedAt! - silentFrom;
+      expectThat(
+        after >= earliestMs,
+        `the broker closed the connection ${after} ms after the client's last packet (a PINGREQ), before 1.5 × its Keep Alive of ${keepAliveS} s had passed`,
+      );
       const will = await expectPublish(s, ctx, 'no will was published when the broker cut off the silent client');
       expectEqual(will.payload.toString(), 'gone', 'will payload');
+    },
+  };
+}
+
+/** The largest Keep Alive a client can ask for (65,535 s, over 18 hours) is taken as it is, not as something short. */
+function keepAliveMaximumCheck(version: MqttVersion): Check {
+  const v5 = version === '5.0';
+  return {
+    id: `${version}/3.1/keep-alive-maximum`,
+    version,
+    statements: v5 ? ['MQTT-3.1.2-22', 'MQTT-3.2.2-22'] : ['MQTT-3.1.2-24'],
+    title: 'A client asking for the largest Keep Alive (65,535 s) is accepted and still served after seconds of silence',
+    async run(ctx) {
+      const c = await ctx.open();
+      const connack = await c.connect({ clientId: ctx.clientId('k'), keepalive: 65_535 }, ctx.timeoutMs);
+      const silentFrom = Date.now();
+      expectEqual(codeOf(connack), 0, 'CONNACK code for Keep Alive 65535');
+      const keepAliveS = keepAliveInForce(ctx, connack, 65_535);
+      // A broker imposing a short Server Keep Alive of its own may close a silent client sooner; that is its right.
+      const silenceMs = Math.min(3_000, keepAliveS * 1_000 * GRACE);
+      await sleep(silenceMs);
+      expectThat(
+        !c.closedByBroker,
+        `the broker closed the connection of a client with Keep Alive ${keepAliveS} s after ${Date.now() - silentFrom} ms of silence`,
+      );
+      c.send({ cmd: 'pingreq' });
+      await c.next('pingresp', ctx.timeoutMs).catch((err: Error) => {
+        throw new CheckFailed(`a PINGREQ after ${silenceMs} ms of silence with Keep Alive ${keepAliveS} s was not answered: ${err.message}`);
+      });
     },
   };
 }
@@ -213,5 +275,5 @@ function resolveAlias(p: IPublishPacket, aliases: Map<number, string>, max: numb
   else expectThat(aliases.has(alias), `the broker used Topic Alias ${alias} before setting it`);
 }
 
-export const LIMIT_CHECKS: Check[] = [keepAliveCheck('3.1.1'), keepAliveCheck('5.0'), ...V5_ONLY];
+export const LIMIT_CHECKS: Check[] = [keepAliveCheck('3.1.1'), keepAliveCheck('5.0'), keepAliveMaximumCheck('3.1.1'), keepAliveMaximumCheck('5.0'), ...V5_ONLY];
 

@@ -1,12 +1,14 @@
 /**
  * Data representation (1.5), packet format (2.x) and CONNECT (3.1), in both versions: the first-packet and protocol
- * level checks here, the rest from the connect-*.ts files.
+ * level checks here, the rest from the connect-*.ts files (and MQTT 5's intervals at their extremes from
+ * long-intervals.ts).
  */
 import { encodeRawConnect } from '../client.js';
 import { expectEqual, type Check } from '../check.js';
 import { DATA_CHECKS } from './connect-data.js';
 import { FORMAT_CHECKS } from './connect-format.js';
 import { LIMIT_CHECKS } from './connect-limits.js';
+import { INTERVAL_CHECKS } from './long-intervals.js';
 import { PACKET_FORMAT_CHECKS } from './connect-packet-format.js';
 import { SESSION_CHECKS } from './connect-session.js';
 import { WILL_CHECKS } from './connect-will.js';
@@ -67,6 +69,7 @@ export const CONNECT_CHECKS: Check[] = [
   ...SESSION_CHECKS,
   ...WILL_CHECKS,
   ...LIMIT_CHECKS,
+  ...INTERVAL_CHECKS,
   ...DATA_CHECKS,
   ...PACKET_FORMAT_CHECKS,
 ];

@@ -249,7 +249,8 @@ export const PUBLISH_ORDER_CHECKS: Check[] = [
       await sub.publish(ctx.topic('elsewhere'), 'own-q1', { qos: 1 });
       if (ctx.capabilities.maximumQoS >= 2) await sub.publish(ctx.topic('elsewhere'), 'own-q2', { qos: 2 });
       await sub.acknowledge(held);
-      expectEqual(texts([await sub.receive(ctx.timeoutMs)]), ['waiting'], 'message sent once the quota freed');
+      const other = held.payload.toString() === 'in-flight' ? 'waiting' : 'in-flight';
+      expectEqual(texts([await sub.receive(ctx.timeoutMs)]), [other], 'message sent once the quota freed');
     },
   },
 ];

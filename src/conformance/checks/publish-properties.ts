@@ -229,6 +229,37 @@ export const PUBLISH_PROPERTY_CHECKS: Check[] = [
     },
   },
   {
+    id: '5.0/3.3/retained-message-expiry',
+    version: '5.0',
+    statements: ['MQTT-3.3.2-5', 'MQTT-3.3.2-6'],
+    title: 'A retained message whose Message Expiry Interval has run out is no longer sent; one still in time is sent with what is left of it',
+    async run(ctx) {
+      ctx.require('retainAvailable');
+      ctx.require('qos1');
+      const [short, long] = [ctx.topic('short'), ctx.topic('long')];
+      const pub = await ctx.connect();
+      for (const [topic, payload, expiry] of [
+        [short, 'expires', 1],
+        [long, 'stays', 60],
+      ] as const) {
+        ctx.clearRetained(topic);
+        await pub.publish(topic, payload, { qos: 1, retain: true, properties: { messageExpiryInterval: expiry } });
+      }
+      await sleep(EXPIRY_WAIT_MS);
+      const sub = await ctx.connect();
+      await sub.subscribe([
+        { topic: short, qos: 1 },
+        { topic: long, qos: 1 },
+      ]);
+      const got = await collectPublishes(sub, 1, ctx.timeoutMs);
+      for (const p of got) await sub.acknowledge(p);
+      expectEqual(texts(got), ['stays'], `retained messages sent ${EXPIRY_WAIT_MS} ms after they were published with Message Expiry Intervals 1 and 60`);
+      const left = got[0].properties?.messageExpiryInterval;
+      expectThat(left !== undefined, `the retained message was sent without its Message Expiry Interval: ${describePublishes(got)}`);
+      expectThat(left >= 1 && left <= 58, `retained with Message Expiry Interval 60 and held ${EXPIRY_WAIT_MS} ms, it was sent with ${left}; expected 58 at most`);
+    },
+  },
+  {
     id: '5.0/3.3/topic-alias-not-carried',
     version: '5.0',
     statements: ['MQTT-3.3.2-7'],
@@ -285,6 +316,35 @@ export const PUBLISH_PROPERTY_CHECKS: Check[] = [
       const wrong = got.filter((p) => p.topic !== ctx.topic(`a${p.payload.toString().split('-')[1]}`));
       expectThat(wrong.length === 0, `messages arrived on the wrong topic: ${describePublishes(wrong.slice(0, 5))}`);
       expectThat(!client.closedByBroker, 'the broker closed the connection of a client using Topic Aliases within the maximum');
+    },
+  },
+  {
+    id: '5.0/3.3/topic-alias-remapped',
+    version: '5.0',
+    statements: ['MQTT-3.3.2-12'],
+    title: 'A Topic Alias set again with another topic is re-mapped: a PUBLISH using it alone goes to the new topic',
+    async run(ctx) {
+      const { client } = await aliasClient(ctx);
+      const [a, b] = [ctx.topic('a'), ctx.topic('b')];
+      const subs = [await subscriber(ctx, a), await subscriber(ctx, b)];
+      // payload → the topic it must arrive on. QoS 1, so each PUBACK shows the broker has taken the PUBLISH.
+      const sent: Array<[string, string, string]> = [
+        [a, 'sets-1-to-a', a],
+        ['', 'uses-1-for-a', a],
+        [b, 'sets-1-to-b', b],
+        ['', 'uses-1-for-b', b],
+        [a, 'sets-1-to-a-again', a],
+        ['', 'uses-1-for-a-again', a],
+      ];
+      for (const [i, [topic, payload]] of sent.entries()) {
+        client.sendRaw(encodeRawPublish(5, { topic, qos: 1, messageId: i + 1, properties: prop.twoBytes(PROP.topicAlias, 1), payload }));
+        const ack = await client.next('puback', ctx.timeoutMs);
+        expectThat(ack.messageId === i + 1 && (ack.reasonCode ?? 0) < 0x80, `the PUBLISH "${payload}" (packet identifier ${i + 1}) with Topic Alias 1 was answered PUBACK ${ack.messageId} 0x${(ack.reasonCode ?? 0).toString(16)}`);
+      }
+      const got = await Promise.all(subs.map((s) => collectPublishes(s, sent.filter(([, , to]) => to === (s === subs[0] ? a : b)).length, ctx.timeoutMs)));
+      const arrived = got.flatMap((list, i) => list.map((p) => `${p.payload.toString()} on ${i === 0 ? 'a' : 'b'}`)).sort();
+      const expected = sent.map(([, payload, to]) => `${payload} on ${to === a ? 'a' : 'b'}`).sort();
+      expectEqual(arrived, expected, 'where each message arrived (Topic Alias 1 set to a, then b, then a again)');
     },
   },
   {

@@ -60,6 +60,16 @@ export async function resumeSession(ctx: CheckContext, clientId: string, more: C
   return client;
 }
 
+/**
+ * Resolves once the broker has handled everything `client` sent before: its PINGRESP comes after them. A QoS 0
+ * PUBLISH has no acknowledgement of its own, so this is how a check knows a retained one is in place (or a plain one
+ * routed) before another client subscribes, instead of racing it.
+ */
+export async function settled(client: RawClient, ctx: CheckContext): Promise<void> {
+  client.send({ cmd: 'pingreq' });
+  await client.next('pingresp', ctx.timeoutMs);
+}
+
 /** Waits `ms`, then takes every PUBLISH the client has received and not yet taken, in arrival order. */
 export async function drainPublishes(client: RawClient, ms: number): Promise<IPublishPacket[]> {
   await sleep(ms);

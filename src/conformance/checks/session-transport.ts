@@ -53,9 +53,12 @@ function orderedByteStream(version: MqttVersion, statement: string): Check {
       }
       const delivered: IPublishPacket[] = [];
       for (let i = 0; i < count; i++) delivered.push(await c.receive(ctx.timeoutMs));
-      for (let i = 0; i < count; i++) {
-        expectEqual(Buffer.from(delivered[i].payload).toString('hex'), payloadFor(i).toString('hex'), `payload of delivered message ${i + 1}`);
-      }
+      // Every message whole; the order in which the broker forwards them is 4.6's concern, not the byte stream's.
+      expectEqual(
+        delivered.map((p) => Buffer.from(p.payload).toString('hex')).sort(),
+        Array.from({ length: count }, (_, i) => payloadFor(i).toString('hex')).sort(),
+        'payloads of the delivered messages (each byte as sent)',
+      );
     },
   };
 }

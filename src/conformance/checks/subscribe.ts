@@ -15,6 +15,7 @@ import {
   gather,
   hex,
   options,
+  persistentSession,
   subackCodes,
   subscriptionIds,
   texts,
@@ -395,6 +396,33 @@ const SUBACK_CHECKS: Check[] = [
       got.push(...texts(await gather(a, QUIET_MS)));
       expectThat(!got.includes('from-a'), 'the No Local subscriber received its own message');
       expectThat(got.includes('from-b'), "the No Local subscriber did not receive another client's message");
+    },
+  },
+  {
+    id: '5.0/3.8/no-local-resumed-session',
+    version: '5.0',
+    statements: ['MQTT-3.8.3-3'],
+    title: "No Local holds in a resumed session, at QoS 1 and through a wildcard: the client's own messages stay away, others' arrive",
+    async run(ctx) {
+      ctx.require('qos1');
+      const id = ctx.clientId('nl');
+      ctx.endSession(id);
+      const t = ctx.topic('a');
+      const filter = ctx.capabilities.wildcardSubscriptions ? ctx.topic('+') : t;
+      const first = await ctx.connect(persistentSession(ctx, id, false));
+      await subscribeGranted(first, [{ topic: filter, qos: 1, nl: true }]);
+      await first.disconnect();
+      // A new connection with the same client id: No Local is about the client id, not the connection.
+      const back = await ctx.open();
+      const connack = await back.connect(persistentSession(ctx, id, true), ctx.timeoutMs);
+      expectThat((connack.reasonCode ?? 0) === 0 && connack.sessionPresent, `the broker did not resume the session with the No Local subscription: CONNACK ${hex(connack.reasonCode ?? 0)}, Session Present ${connack.sessionPresent ? 1 : 0}`);
+      const other = await ctx.connect();
+      await back.publish(t, 'own', { qos: 1 });
+      await other.publish(t, 'from-another-client', { qos: 1 });
+      const got = texts(await gather(back, ctx.timeoutMs, (g) => texts(g).includes('from-another-client')));
+      got.push(...texts(await gather(back, QUIET_MS)));
+      expectThat(!got.includes('own'), `the No Local subscription of the resumed session delivered the client's own message (received ${JSON.stringify(got)})`);
+      expectThat(got.includes('from-another-client'), `the resumed session's subscription did not deliver another client's message (received ${JSON.stringify(got)})`);
     },
   },
   {
