@@ -3,7 +3,6 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { brokerVersion, startBroker } from '../../../broker/index.js';
 import { ALL_CHECKS } from '../../conformance/checks/index.js';
 import type { Endpoint } from '../../conformance/client.js';
@@ -15,6 +14,7 @@ import { MosquittoNotFoundError, startMosquitto } from '../../launch/mosquitto.j
 import { plural } from '../../report/format.js';
 import { renderConformanceJson, renderConformanceMatrix, renderConformanceSummary, renderJUnit, type ConformanceReport } from '../../report/conformance.js';
 import { parseBrokerUrl } from '../../scenario/read-broker.js';
+import { parseCommandArgs } from '../args.js';
 import { CliError, EXIT } from '../exit-codes.js';
 
 export const usage = `Usage: mqbench conformance [options]
@@ -51,9 +51,9 @@ interface Target {
 }
 
 export async function conformanceCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const { values } = parseCommandArgs(
+    argv,
+    {
       broker: { type: 'string', multiple: true },
       version: { type: 'string', multiple: true },
       grep: { type: 'string' },
@@ -65,9 +65,9 @@ export async function conformanceCommand(argv: string[]): Promise<number> {
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
-    strict: true,
-    allowPositionals: false,
-  });
+    false,
+    usage,
+  );
   if (values.help) {
     process.stdout.write(usage + '\n');
     return EXIT.ok;

@@ -141,6 +141,8 @@ describe('mqbench conformance', () => {
       [['--allow-fail', 'nope/1/x'], /--allow-fail names no check or statement: nope\/1\/x/],
       [['--known-deviations', 'emqx'], /only "mosquitto" is documented/],
       [['--timeout', '5'], /--timeout must be/],
+      [['--brokr', 'mosquitto'], /unknown option --brokr \(did you mean --broker\?\)/],
+      [['--timeout'], /--timeout needs a value/],
     ] as const) {
       const r = mqbench([...args]);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
