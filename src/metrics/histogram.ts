@@ -17,7 +17,7 @@
  * so the folded histogram is the one `recordValue` would have built; the unit tests check that count for count.
  * The HDR side uses 64-bit (float) buckets: merged totals from many workers must not wrap at 2^32.
  */
-import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
+import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64, JsHistogram, type Histogram } from 'hdr-histogram-js';
 
 /** Largest recordable latency: one hour in µs. Larger values are recorded as this and counted in `aboveRange`. */
 export const MAX_LATENCY_US = 3_600_000_000;
@@ -123,6 +123,48 @@ export class LatencyHistogram {
     this.sum += encoded.sum;
     this.below += encoded.belowRange;
     this.above += encoded.aboveRange;
+  }
+
+  /**
+   * Adds an encoded histogram's counts with every value moved by `deltaUs` (e.g. a clock correction between two
+   * hosts). Under a microsecond of shift the merge is exact. Otherwise each recorded value (the highest of its
+   * bucket, as recorded) is moved and recorded again, so a value keeps its 3-digit resolution; the sum moves by
+   * exactly count × delta. A value moved below 0 µs or above one hour is clamped and counted as out of range, and
+   * values that were out of range when recorded stay counted so.
+   */
+  mergeShifted(encoded: EncodedHistogram, deltaUs: number): void {
+    const delta = Math.round(deltaUs);
+    if (delta === 0 || !Number.isFinite(delta)) {
+      this.merge(encoded);
+      return;
+    }
+    this.flush();
+    const other = decodeFromCompressedBase64(encoded.hdr, BIT_BUCKET_SIZE, false);
+    if (!(other instanceof JsHistogram)) throw new Error('expected a JavaScript histogram from decoding');
+    let sum = encoded.sum;
+    let below = 0;
+    let above = 0;
+    for (let i = 0; i < other.countsArrayLength; i++) {
+      const count = other.getCountAtIndex(i);
+      if (count === 0) continue;
+      const value = other.highestEquivalentValue(other.valueFromIndex(i));
+      let moved = value + delta;
+      if (moved < 0) {
+        sum -= moved * count;
+        moved = 0;
+        below += count;
+      } else if (moved > MAX_LATENCY_US) {
+        sum -= (moved - MAX_LATENCY_US) * count;
+        moved = MAX_LATENCY_US;
+        above += count;
+      }
+      sum += delta * count;
+      this.hdr.recordValueWithCount(moved, count);
+    }
+    this.sum += sum;
+    // Values clamped when recorded sit at 0 (or one hour): a shift that clamps again counts them once.
+    this.below += Math.max(below, encoded.belowRange);
+    this.above += Math.max(above, encoded.aboveRange);
   }
 
   /** Adds another histogram's counts to this one (same thread, no encoding). */
