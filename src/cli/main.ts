@@ -5,6 +5,7 @@ import { brokerVersion } from '../../broker/index.js';
 import { brokerCommand } from './commands/broker.js';
 import { compareCommand } from './commands/compare.js';
 import { conformanceCommand } from './commands/conformance.js';
+import { mergeCommand } from './commands/merge.js';
 import { runCommand } from './commands/run.js';
 import { suggest } from '../util/suggest.js';
 import { CliError, EXIT } from './exit-codes.js';
@@ -13,6 +14,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   run: { run: runCommand, summary: 'run a scenario (YAML) against the bundled broker or any broker' },
+  merge: { run: mergeCommand, summary: 'merge the shards of a run split over several machines (run --shard I/N)' },
   compare: { run: compareCommand, summary: 'run scenarios against several brokers side by side (bundled, mosquitto, aedes, URLs)' },
   conformance: { run: conformanceCommand, summary: 'check a broker against the MQTT 3.1.1 and 5.0 specs' },
   broker: { run: brokerCommand, summary: 'run the bundled MQTT broker' },

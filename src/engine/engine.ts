@@ -29,6 +29,12 @@ export interface EngineInit {
   maxInflight: number;
   /** Shared counters that hold unpaced publishers back to what their subscribers receive. */
   flow: FlowGateInit;
+  /**
+   * In a shard of a run split over several processes: the shard of every client of the scenario, by flow-gate slot
+   * (group offset + index). Subscribers then also keep their end-to-end latencies by the publisher's shard, so a
+   * merge can correct each for the clock offset between the two shards' hosts.
+   */
+  shardOfSlot?: Uint16Array;
 }
 
 /** One line of results.jtl, before it is rendered: JMeter's sample fields. */
@@ -151,6 +157,7 @@ export class Engine {
     this.flow = new FlowGate(init.flow);
     this.maxInflight = init.maxInflight;
     this.groups = init.scenario.groups.map((config) => ({ name: config.name, config, metrics: new GroupMetrics(config.name) }));
+    if (init.shardOfSlot !== undefined) for (const g of this.groups) g.metrics.e2eBySource = new Map();
     const counts = new Map<string, number>();
     for (const c of init.clients) counts.set(c.clientId, (counts.get(c.clientId) ?? 0) + 1);
     for (const [id, n] of counts) if (n > 1) this.sharedIds.add(id);
@@ -224,6 +231,12 @@ export class Engine {
         return payloadTemplate('file', { data }, timestamp);
       }
     }
+  }
+
+  /** The shard that runs the publisher in flow-gate `slot`; -1 when unknown (a payload not from this run). */
+  publisherShard(slot: number): number {
+    const owners = this.init.shardOfSlot;
+    return owners === undefined || slot < 0 || slot >= owners.length ? -1 : owners[slot];
   }
 
   tracker(c: SimClient): DeliveryTracker {

@@ -60,6 +60,11 @@ export interface GroupReport {
    * worker's budget for it was spent; -1 when every second was.
    */
   progressCutAt: number;
+  /**
+   * In a shard of a split run: the e2e latencies again, by the shard of the publisher (key: its index; "-1" for
+   * payloads from publishers that are not the run's). Together they hold exactly what `latency.e2e` holds.
+   */
+  e2eBySource?: Record<string, EncodedHistogram>;
 }
 
 /** Numbers of per-second progress one group keeps in one worker (8 MB): beyond, queue depth stops being followed. */
@@ -86,6 +91,8 @@ export class GroupMetrics {
   readonly connected: TrafficSpan = { firstUs: -1, lastUs: -1 };
   /** Closes an interval: after a time, or after a number of messages. */
   sampleEvery: SampleEvery | undefined;
+  /** In a shard of a split run: e2e latencies by the publisher's shard (see GroupReport.e2eBySource). */
+  e2eBySource: Map<number, LatencyHistogram> | undefined;
   private intervalIndex = 0;
   /** Per published stream, `sent` once a second: [second, count] pairs. */
   private readonly sentProgress = new Map<PublishedStream, { progress: number[]; last: number }>();
@@ -93,6 +100,16 @@ export class GroupMetrics {
   private progressCutAt = -1;
 
   constructor(readonly name: string) {}
+
+  /** One e2e latency of a message from a publisher in shard `source`, kept apart by shard. */
+  recordBySource(bySource: Map<number, LatencyHistogram>, source: number, us: number): void {
+    let h = bySource.get(source);
+    if (h === undefined) {
+      h = new LatencyHistogram();
+      bySource.set(source, h);
+    }
+    h.record(us);
+  }
 
   tracker(clientId: string, window: number): DeliveryTracker {
     let t = this.receivers.get(clientId);
@@ -163,6 +180,9 @@ export class GroupMetrics {
       received: { ...this.received },
       connected: { ...this.connected },
       progressCutAt: this.progressCutAt,
+      ...(this.e2eBySource === undefined
+        ? {}
+        : { e2eBySource: Object.fromEntries([...this.e2eBySource].map(([source, h]) => [String(source), h.encode()])) }),
     };
   }
 }

@@ -151,7 +151,9 @@ export class Receiver {
         const tracker = engine.tracker(c);
         const before = tracker.publishers;
         tracker.receive(header.publisherId, topic, header.seq, qos as 0 | 1 | 2);
-        engine.flow.received(slotOfPublisher(engine.flow, engine.groups.length, header.publisherId), tracker.publishers !== before);
+        const slot = slotOfPublisher(engine.flow, engine.groups.length, header.publisherId);
+        engine.flow.received(slot, tracker.publishers !== before);
+        if (g.e2eBySource !== undefined) g.recordBySource(g.e2eBySource, engine.publisherShard(slot), latency);
       }
     }
     if (qos === 1) writeAck(writer, PUBACK, packetId);

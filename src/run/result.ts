@@ -140,4 +140,47 @@ export interface RunResult {
   notes: string[];
   /** Every threshold held, and the run was not interrupted. */
   passed: boolean;
+  /** A run split over several processes and merged (`mqbench merge`): the shards and their clocks. */
+  shards?: ShardsResult;
+}
+
+/** How the shards of a merged run lined up (see docs/distributed.md). Times in µs unless named otherwise. */
+export interface ShardsResult {
+  count: number;
+  /** Shard indexes merged, and those missing (merged with --allow-missing). */
+  merged: number[];
+  missing: number[];
+  /** The start instant, on shard 0's clock. */
+  startAt: string;
+  /** The bound above which cross-shard end-to-end latencies are withheld (merge --max-clock-error). */
+  maxClockErrorUs: number;
+  /** The widest clock error bound of any pair of shards that exchanged messages; null when none did. */
+  crossShardErrorUs: number | null;
+  /** End-to-end deliveries from a publisher in another shard, and within one shard. */
+  crossShardDeliveries: number;
+  sameShardDeliveries: number;
+  /** Cross-shard end-to-end latencies were above the bound: e2e figures are left out of this result. */
+  e2eWithheld: boolean;
+  /**
+   * Shards that ran on one host (one boot of one machine) compare their time zeros on its monotonic clock: the
+   * largest difference among them; null when no two shards shared a host.
+   */
+  sameHostStartSpreadUs: number | null;
+  shards: ShardRow[];
+}
+
+export interface ShardRow {
+  index: number;
+  clients: number;
+  host: string;
+  /** This shard's clock minus shard 0's over the run, with its bound; null when it could not be measured. */
+  offsetUs: number | null;
+  errorUs: number | null;
+  /** Offset after the run minus before it; null without both. */
+  driftUs: number | null;
+  /** How late this shard was ready for the start (its first clients started that late). */
+  lateStartUs: number;
+  /** The correction applied to this shard's times to put them on the merged timeline. */
+  shiftUs: number;
+  stoppedBy: RunResult['stoppedBy'];
 }

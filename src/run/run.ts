@@ -6,7 +6,7 @@ import { connect as netConnect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { liveQuantile } from '../metrics/live-quantiles.js';
 import type { CounterName } from '../metrics/series.js';
-import { planRun, type RunPlan } from '../scenario/plan.js';
+import { planRun, type PlanOptions, type RunPlan } from '../scenario/plan.js';
 import type { Scenario, Step } from '../scenario/schema.js';
 import { FlowGate, type FlowGateInit } from '../engine/flow-gate.js';
 import { newEpoch } from '../engine/clock.js';
@@ -14,7 +14,7 @@ import type { EngineInit, EngineReport, JtlRow, ProgressSnapshot } from '../engi
 import type { Endpoint, TlsMaterial } from '../engine/transport.js';
 import { RunPool } from '../pool/pool.js';
 import type { FromWorker } from '../pool/messages.js';
-import { aggregate, type Aggregated } from './aggregate.js';
+import { aggregate, type Aggregated, type RunFacts } from './aggregate.js';
 import type { RunResult } from './result.js';
 import { Timer, Timers } from '../util/timers.js';
 
@@ -30,6 +30,21 @@ export interface RunSetup {
   version: string;
   /** Most QoS 1/2 messages a client keeps unacknowledged (also capped by the broker's Receive Maximum). */
   maxInflight?: number;
+  /** One shard of a run split over several processes: its share of the clients, its start, its end. */
+  coordinator?: RunCoordinator;
+}
+
+/**
+ * What a run split over several processes (src/shard/) decides for this one: which clients it plans, when its
+ * timeline starts, and when a run without a duration is over (when every shard's clients are, not only its own).
+ */
+export interface RunCoordinator {
+  /** This process's share of the clients (and the random source for their ids, the same in every process). */
+  readonly plan: PlanOptions;
+  /** Called once every worker is ready; resolves at the start instant with the run's epoch. */
+  start(signal?: AbortSignal): Promise<{ epochNs: bigint; epochWallMs: number }>;
+  /** Every client of this process has run its steps; resolves when every process's have. */
+  idle(): Promise<void>;
 }
 
 /** The run as the live console line shows it, once a second. */
@@ -51,6 +66,8 @@ export interface RunHooks {
   onProgress?(p: RunProgress): void;
   /** results.jtl rows, as they come (about once a second). */
   onJtl?(rows: JtlRow[]): void;
+  /** The workers' reports and the run's facts, as aggregated (a shard keeps them for the merge). */
+  onReports?(reports: EngineReport[], facts: RunFacts): void;
   /**
    * Aborting stops the run as its end would (clients stop, subscribers receive for the drain time, everyone
    * disconnects); the result says it was interrupted.
@@ -64,7 +81,8 @@ export const DEFAULT_MAX_INFLIGHT = 20;
 export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promise<Aggregated> {
   const { scenario } = setup;
   await checkReachable(setup.endpoint, setup.target.url);
-  const plan = colocateSharedIds(planRun(scenario, setup.workers));
+  const coordinator = setup.coordinator;
+  const plan = colocateSharedIds(planRun(scenario, setup.workers, coordinator?.plan));
   const flow = flowGateFor(scenario);
   const inits: EngineInit[] = plan.workers.map((w) => ({
     scenario,
@@ -72,6 +90,7 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
     endpoint: setup.endpoint,
     maxInflight: setup.maxInflight ?? DEFAULT_MAX_INFLIGHT,
     flow,
+    ...(plan.shardOfSlot !== undefined ? { shardOfSlot: plan.shardOfSlot } : {}),
   }));
 
   const progress = new ProgressMerger(plan.totalClients, inits.length);
@@ -92,10 +111,14 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
         if (view) hooks.onProgress?.(view);
       } else if (m.type === 'idle' && ++idleWorkers === inits.length && scenario.durationMs === undefined) {
         // Without a duration the run ends when every client has run its steps; with one, it lasts that long.
-        finish('completed');
+        if (coordinator === undefined) finish('completed');
+        else coordinator.idle().then(() => finish('completed'), (err: unknown) => failCoordinated(err));
       }
     },
   });
+  let failCoordinated: (err: unknown) => void = () => undefined;
+  const coordinationFailed = new Promise<never>((_, reject) => (failCoordinated = reject));
+  coordinationFailed.catch(() => undefined);
   const onAbort = () => finish('interrupted');
   hooks.signal?.addEventListener('abort', onAbort, { once: true });
   if (hooks.signal?.aborted) finish('interrupted');
@@ -108,11 +131,17 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
   try {
     // The timeline starts once every worker has built its clients (thread start-up is not part of the run).
     await Promise.race([allReady, finished, pool.failure()]);
-    epochWallMs = Date.now();
-    pool.start(newEpoch(), epochWallMs);
+    // A shard's timeline starts at the run's start instant, the same for every shard.
+    const epoch = coordinator
+      ? await Promise.race([coordinator.start(hooks.signal), finished.then(() => undefined), pool.failure()])
+      : undefined;
+    epochWallMs = epoch?.epochWallMs ?? Date.now();
+    const epochNs = epoch?.epochNs ?? newEpoch();
+    pool.start(epochNs, epochWallMs);
     hooks.onStart?.();
-    if (scenario.durationMs !== undefined) timers.schedule(durationTimer, scenario.durationMs);
-    stoppedBy = await Promise.race([finished, pool.failure()]);
+    const sinceEpochMs = Number(process.hrtime.bigint() - epochNs) / 1e6;
+    if (scenario.durationMs !== undefined) timers.schedule(durationTimer, Math.max(0, scenario.durationMs - sinceEpochMs));
+    stoppedBy = await Promise.race([finished, pool.failure(), coordinationFailed]);
   } finally {
     timers.close();
     hooks.signal?.removeEventListener('abort', onAbort);
@@ -123,19 +152,18 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
   const reports: EngineReport[] = results.sort((a, b) => a.worker - b.worker).map((r) => r.report);
   for (const r of reports) if (r.jtl.length > 0) hooks.onJtl?.(r.jtl);
   const endedAt = new Date();
-  return aggregate(
-    {
-      version: setup.version,
-      scenario,
-      target: setup.target,
-      startedAt: new Date(epochWallMs),
-      endedAt,
-      durationMs: endedAt.getTime() - epochWallMs,
-      stoppedBy,
-      workers: inits.length,
-    },
-    reports,
-  );
+  const facts: RunFacts = {
+    version: setup.version,
+    scenario,
+    target: setup.target,
+    startedAt: new Date(epochWallMs),
+    endedAt,
+    durationMs: endedAt.getTime() - epochWallMs,
+    stoppedBy,
+    workers: inits.length,
+  };
+  hooks.onReports?.(reports, facts);
+  return aggregate(facts, reports);
 }
 
 /** Messages outstanding (sent, not yet received) over all unpaced publishers of a run. */
@@ -178,7 +206,7 @@ function colocateSharedIds(plan: RunPlan): RunPlan {
     });
   }
   for (const w of workers) w.clients.sort((a, b) => a.startOffsetMs - b.startOffsetMs);
-  return { workers, totalClients: plan.totalClients };
+  return { ...plan, workers };
 }
 
 /** Fail fast, with the reason, when no host of the endpoint accepts a connection. */

@@ -2,7 +2,7 @@
  * `mqbench run scenario.yaml`: load and validate the scenario, run it against its broker, follow it live, and
  * write the reports.
  */
-import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { brokerVersion } from '../../../broker/index.js';
@@ -19,13 +19,22 @@ import {
   renderSummary,
 } from '../../report/index.js';
 import { BrokerUnreachableError, runScenario, type RunProgress } from '../../run/run.js';
-import { formatProblems, loadScenarioFile, resolveWorkerCount, type Scenario } from '../../scenario/index.js';
+import { formatProblems, loadScenarioFile, planRun, resolveWorkerCount, type Scenario } from '../../scenario/index.js';
 import { parseCommandArgs } from '../args.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { openTarget } from '../target.js';
 import { BrokerStartError } from '../../launch/local-broker.js';
 import { MosquittoNotFoundError } from '../../launch/mosquitto.js';
 import { FD_OVERHEAD, fdShortfall, raiseFdLimit } from '../../util/fd-limit.js';
+import type { EngineReport } from '../../engine/engine.js';
+import type { RunFacts } from '../../run/aggregate.js';
+import { ControlLinkError } from '../../shard/control-link.js';
+import { ShardCoordinator, ShardStartError, type ShardClock } from '../../shard/coordinator.js';
+import { runKey, scenarioFingerprint } from '../../shard/identity.js';
+import { parseShard, parseShards, parseStartAt, SHARD_INDEX_ENV, type Parsed } from '../../shard/options.js';
+import { SHARD_FILE, SHARD_FORMAT, SHARD_FORMAT_VERSION, writeShardFile } from '../../shard/shard-file.js';
+import { WallClock, clockSkewFromEnv } from '../../shard/wall-clock.js';
+import type { ShardSpec } from '../../scenario/plan.js';
 
 export const usage = `Usage: mqbench run <scenario.yaml> [options]
 
@@ -43,9 +52,18 @@ Options (each overrides the scenario):
   --no-progress             no live line while running
   -h, --help                show this help
 
+One run across several machines (see docs/distributed.md):
+  --shard <I/N>             run shard I (from 0) of N: its share of every group's clients; writes shard.json
+                            beside the reports, for mqbench merge
+  --shards <N>              the same, I taken from ${SHARD_INDEX_ENV} (set by a Kubernetes Indexed Job)
+  --start-at <time>         every shard starts at this instant: ISO-8601, Unix milliseconds, or +30s from now
+                            (needed with --shard/--shards; shard 0's start time is the run's)
+  --run-id <text>           tells apart runs of the same scenario on one broker at the same time
+
 Ctrl-C or SIGTERM stops the run as its end would: clients stop, subscribers receive for the drain time, and the
 reports are written. Exit codes: 0 passed, 1 a threshold failed, 2 invalid scenario or options (or too few file
-descriptors for the run), 3 broker unreachable, 130 stopped by Ctrl-C, 143 stopped by SIGTERM.
+descriptors for the run), 3 broker unreachable, 130 stopped by Ctrl-C, 143 stopped by SIGTERM. A shard exits 0 when it
+ran; its thresholds are evaluated by mqbench merge.
 The scenario format is described in docs/scenarios.md.`;
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -60,6 +78,10 @@ export async function runCommand(argv: string[]): Promise<number> {
       'reply-timeout': { type: 'string' },
       progress: { type: 'boolean', default: true },
       'no-progress': { type: 'boolean' },
+      shard: { type: 'string' },
+      shards: { type: 'string' },
+      'start-at': { type: 'string' },
+      'run-id': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     true,
@@ -70,6 +92,8 @@ export async function runCommand(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new CliError(`expected one scenario file, got ${positionals.length}\n\n${usage}`);
+  // Sharding options are checked before the scenario is read: a mistake there is as plain as a mistyped option.
+  const sharding = readSharding(values.shard, values.shards, values['start-at'], values['run-id']);
   const file = positionals[0];
   const loaded = loadScenarioFile(file, {
     overrides: {
@@ -84,20 +108,100 @@ export async function runCommand(argv: string[]): Promise<number> {
   if ('problems' in loaded) throw new CliError(`${formatProblems(loaded.problems)}`, EXIT.usage);
   const scenario = loaded.scenario;
   const showProgress = values.progress && !values['no-progress'];
-  return execute(scenario, showProgress);
+  if (sharding !== undefined && sharding.spec.count > 1 && scenario.broker.target.kind !== 'remote') {
+    throw new CliError(
+      `a run split into ${sharding.spec.count} shards needs one broker that every shard reaches, given by URL ` +
+        `(--broker mqtt://host:1883); the ${scenario.broker.target.kind === 'bundled' ? 'bundled broker' : `${scenario.broker.target.broker} started for the run`} ` +
+        'would be a broker of its own in each shard\'s process (start one with "mqbench broker --host 0.0.0.0 --port 1883")',
+      EXIT.usage,
+    );
+  }
+  return execute(scenario, showProgress, sharding);
 }
 
-async function execute(scenario: Scenario, showProgress: boolean): Promise<number> {
+/** A shard of a split run, as the command line gave it. */
+interface Sharding {
+  spec: ShardSpec;
+  startAtMs: number;
+  runId: string | undefined;
+  clock: WallClock;
+}
+
+function readSharding(shard: string | undefined, shards: string | undefined, startAt: string | undefined, runId: string | undefined): Sharding | undefined {
+  const fail = <T>(p: Parsed<T>): T => {
+    if ('error' in p) throw new CliError(`${p.error}${p.hint ? `\n  hint: ${p.hint}` : ''}`, EXIT.usage);
+    return p.value;
+  };
+  if (shard !== undefined && shards !== undefined) throw new CliError('--shard and --shards both given: use one (--shards takes the index from the environment)', EXIT.usage);
+  let spec: ShardSpec | undefined;
+  if (shard !== undefined) spec = fail(parseShard(shard));
+  else if (shards !== undefined) spec = fail(parseShards(shards, process.env));
+  if (spec === undefined && startAt === undefined) {
+    if (runId !== undefined) throw new CliError('--run-id names the run of a sharded run: give --shard or --shards with it', EXIT.usage);
+    return undefined;
+  }
+  let skew: number;
+  try {
+    skew = clockSkewFromEnv(process.env);
+  } catch (err) {
+    throw new CliError((err as Error).message, EXIT.usage);
+  }
+  const clock = new WallClock(skew);
+  if (startAt === undefined) {
+    throw new CliError(
+      `a sharded run needs --start-at: every shard starts its clients at that instant (e.g. --start-at +30s, or an absolute ` +
+        'time such as 2025-06-01T12:00:00Z for shards started at different moments)',
+      EXIT.usage,
+    );
+  }
+  const startAtMs = fail(parseStartAt(startAt, clock.nowUs() / 1000));
+  // --start-at alone: one process, started at that instant (a run of one shard).
+  return { spec: spec ?? { index: 0, count: 1 }, startAtMs, runId, clock };
+}
+
+async function execute(scenario: Scenario, showProgress: boolean, sharding?: Sharding): Promise<number> {
   const totalClients = scenario.groups.reduce((n, g) => n + g.clients, 0);
-  const workers = resolveWorkerCount(scenario.workers, totalClients, availableParallelism());
-  const outDir = resolve(scenario.out ?? join('reports', `${safeName(scenario.name)}-${timestamp(new Date())}`));
-  checkDescriptors(scenario, totalClients);
+  const fingerprint = sharding === undefined ? '' : scenarioFingerprint(scenario);
+  const key = sharding === undefined ? '' : runKey(fingerprint, sharding.spec.count, sharding.runId);
+  // A shard runs its share of the clients: every count below is the shard's.
+  const clients = sharding === undefined ? totalClients : shareOf(scenario, sharding.spec);
+  const workers = resolveWorkerCount(scenario.workers, clients, availableParallelism());
+  const shardPart = sharding === undefined || sharding.spec.count === 1 ? '' : `-shard${sharding.spec.index}of${sharding.spec.count}`;
+  const outDir = resolve(scenario.out ?? join('reports', `${safeName(scenario.name)}${shardPart}-${timestamp(new Date())}`));
+  checkDescriptors(scenario, clients);
   let target;
   try {
     target = await openTarget(scenario);
   } catch (err) {
     if (err instanceof BrokerStartError || err instanceof MosquittoNotFoundError) throw new CliError(err.message, EXIT.unavailable);
     throw err;
+  }
+  let coordinator: ShardCoordinator | undefined;
+  if (sharding !== undefined) {
+    const b = scenario.broker;
+    try {
+      coordinator = await ShardCoordinator.open({
+        shard: sharding.spec,
+        runKey: key,
+        startAtMs: sharding.startAtMs,
+        endpoint: target.endpoint,
+        protocolVersion: b.protocolVersion,
+        username: b.username,
+        password: b.password,
+        replyTimeoutMs: Math.min(scenario.replyTimeoutMs, 10_000),
+        clock: sharding.clock,
+        log: (line) => process.stderr.write(`mqbench: ${line}\n`),
+      });
+    } catch (err) {
+      await target.close();
+      if (err instanceof ControlLinkError) throw new CliError(`cannot reach the broker at ${target.target.url}: ${err.message}`, EXIT.unavailable);
+      throw err;
+    }
+    const inMs = sharding.startAtMs - sharding.clock.nowUs() / 1000;
+    process.stderr.write(
+      `mqbench: shard ${sharding.spec.index} of ${sharding.spec.count} (run ${sharding.runId ?? key}): starts at ` +
+        `${new Date(sharding.startAtMs).toISOString()} (in ${(Math.max(0, inMs) / 1000).toFixed(1)} s)\n`,
+    );
   }
   const tty = process.stderr.isTTY === true;
   const abort = new AbortController();
@@ -121,17 +225,28 @@ async function execute(scenario: Scenario, showProgress: boolean): Promise<numbe
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let jtl: WriteStream | undefined;
+  let shardReports: { reports: EngineReport[]; facts: RunFacts } | undefined;
+  let coordinatorOpen = coordinator !== undefined;
   try {
-    const jtlContext = { url: target.target.url, activeClients: totalClients };
+    const jtlContext = { url: target.target.url, activeClients: clients };
     process.stderr.write(
-      `mqbench: ${scenario.name}: ${totalClients} client${totalClients === 1 ? '' : 's'} in ${workers} worker${workers === 1 ? '' : 's'} ` +
+      `mqbench: ${scenario.name}: ${clients} client${clients === 1 ? '' : 's'} in ${workers} worker${workers === 1 ? '' : 's'} ` +
         `against ${target.label === target.target.url ? target.label : `${target.label} at ${target.target.url}`}, MQTT ${target.target.protocol}\n`,
     );
     let outcome;
     try {
       outcome = await runScenario(
-        { scenario, endpoint: target.endpoint, target: target.target, workers, version: brokerVersion() },
         {
+          // A shard's own report judges no threshold: a share of the clients cannot hold the run's limits.
+          scenario: coordinator === undefined ? scenario : { ...scenario, thresholds: [] },
+          endpoint: target.endpoint,
+          target: target.target,
+          workers,
+          version: brokerVersion(),
+          coordinator,
+        },
+        {
+          onReports: coordinator === undefined ? undefined : (reports, facts) => (shardReports = { reports, facts }),
           signal: abort.signal,
           // The report folder is made once the broker has answered: a run that never started leaves none behind.
           onStart: () => {
@@ -145,10 +260,20 @@ async function execute(scenario: Scenario, showProgress: boolean): Promise<numbe
       );
     } catch (err) {
       if (err instanceof BrokerUnreachableError) throw new CliError(err.message, EXIT.unavailable);
+      if (err instanceof ShardStartError) throw new CliError(err.message, EXIT.usage);
       throw err;
     }
     if (showProgress && tty) process.stderr.write('\n');
     const { result, histograms } = outcome;
+    let shardClock: ShardClock | undefined;
+    if (coordinator !== undefined) {
+      coordinatorOpen = false;
+      shardClock = await coordinator.finish();
+      result.notes.unshift(
+        `This is shard ${sharding!.spec.index} of ${sharding!.spec.count}: ${clients} of the scenario's ${totalClients} clients. Its delivery accounting ` +
+          'sees only its own publishers, and no threshold is evaluated here: merge every shard with mqbench merge for the run\'s results.',
+      );
+    }
     mkdirSync(outDir, { recursive: true });
     writeFileSync(join(outDir, 'summary.json'), renderJson(result));
     writeFileSync(join(outDir, 'report.md'), renderMarkdown(result));
@@ -157,16 +282,58 @@ async function execute(scenario: Scenario, showProgress: boolean): Promise<numbe
     const stream = jtl;
     if (stream !== undefined) await new Promise<void>((done) => stream.end(done));
     jtl = undefined;
+    if (sharding !== undefined && shardClock !== undefined && shardReports !== undefined) {
+      const { reports, facts } = shardReports;
+      writeShardFile(outDir, {
+        format: SHARD_FORMAT,
+        version: SHARD_FORMAT_VERSION,
+        tool: { name: 'mqbench', version: brokerVersion() },
+        run: {
+          key,
+          id: sharding.runId ?? null,
+          scenario: scenario.name,
+          fingerprint,
+          shards: sharding.spec.count,
+          startAt: new Date(coordinator!.startAtMs).toISOString(),
+          startAtMs: coordinator!.startAtMs,
+        },
+        shard: { index: sharding.spec.index, clients, workers: facts.workers, target: target.target },
+        scenario,
+        facts: {
+          startedAt: facts.startedAt.toISOString(),
+          endedAt: facts.endedAt.toISOString(),
+          durationMs: facts.durationMs,
+          stoppedBy: facts.stoppedBy,
+          workers: facts.workers,
+          engineEpochWallMs: facts.startedAt.getTime(),
+        },
+        clock: shardClock,
+        // The rows are in results.jtl already.
+        reports: reports.map((r) => ({ ...r, jtl: [] })),
+        jtl: existsSync(join(outDir, 'results.jtl')) ? 'results.jtl' : null,
+        summary: result,
+      });
+    }
     process.stdout.write(renderSummary(result, { color: process.stdout.isTTY === true }));
     process.stdout.write(`\nReports: ${outDir}\n`);
     if (stoppedBySignal !== undefined) return stoppedBySignal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
+    if (sharding !== undefined) {
+      process.stdout.write(`Shard ${sharding.spec.index} of ${sharding.spec.count}: ${join(outDir, SHARD_FILE)}; merge every shard's folder with mqbench merge.\n`);
+      return EXIT.ok;
+    }
     return result.passed ? EXIT.ok : EXIT.failed;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     jtl?.end();
+    if (coordinatorOpen) await coordinator?.abandon().catch(() => undefined);
     await target.close();
   }
+}
+
+/** How many of the scenario's clients shard `spec` runs. */
+function shareOf(scenario: Scenario, spec: ShardSpec): number {
+  return planRun(scenario, 1, { shard: spec }).totalClients;
 }
 
 /**

@@ -1,0 +1,340 @@
+/**
+ * `mqbench merge`: the shards of a split run → one result, as if one process had run the whole scenario.
+ *
+ * A pure function of the shard files. Each shard's times are moved onto one timeline — time zero is the run's start
+ * instant on shard 0's clock — by the shard's measured clock offset; then the workers' reports of every shard go
+ * through the single run's own aggregation (run/aggregate.ts): histograms merge exactly, series add up second by
+ * second, and delivery accounting joins every subscriber's received sequences with every publisher's sent ones,
+ * whichever shards they ran in. Thresholds are evaluated once, on the merged result.
+ *
+ * End-to-end latency from a publisher in shard A to a subscriber in shard B is the subscriber's arrival time minus
+ * the send time in the payload, each on its own shard's timeline; it is corrected by the difference of the two time
+ * zeros on shard 0's clock (E_B − E_A), kept apart by source shard for that purpose (GroupReport.e2eBySource). Its
+ * error is at most the two shards' clock error bounds added; above `maxClockErrorUs` the e2e figures are withheld.
+ */
+import { LatencyHistogram } from '../metrics/histogram.js';
+import type { CounterSeries, IntervalSample } from '../metrics/series.js';
+import { aggregate, type Aggregated } from '../run/aggregate.js';
+import type { RunResult, ShardRow, ShardsResult } from '../run/result.js';
+import type { EngineReport } from '../engine/engine.js';
+import type { GroupReport } from '../engine/group-metrics.js';
+import { combineOffsets, type RunOffset } from './clock-offset.js';
+import { formatOffset } from './coordinator.js';
+import type { ShardFile } from './shard-file.js';
+
+export interface MergeInput {
+  /** The shard's folder, as given (for messages). */
+  dir: string;
+  file: ShardFile;
+}
+
+export interface MergeOptions {
+  /** Merge although shards are missing (they are listed in the result). */
+  allowMissing: boolean;
+  /** Cross-shard e2e latencies with a larger clock error bound are withheld, µs. */
+  maxClockErrorUs: number;
+  version: string;
+}
+
+/** A shard's results.jtl and how to put its timestamps on the merged timeline. */
+export interface JtlSource {
+  path: string;
+  /** Add to each row's timestamp, ms. */
+  correctionMs: number;
+}
+
+export interface MergeOutcome extends Aggregated {
+  /** results.jtl of each shard, in shard order (shards without one are left out). */
+  jtl: JtlSource[];
+  /** Clients of the whole run (results.jtl's thread columns). */
+  clients: number;
+}
+
+export class MergeError extends Error {}
+
+/** Refuses shards that are not the parts of one run: mixed runs, a shard given twice, missing shards. */
+export function checkShardSet(inputs: readonly MergeInput[], allowMissing: boolean): { count: number; missing: number[] } {
+  if (inputs.length === 0) throw new MergeError('no shard folders given');
+  const first = inputs[0].file;
+  const problems: string[] = [];
+  for (const { dir, file } of inputs.slice(1)) {
+    const r = file.run;
+    if (r.fingerprint !== first.run.fingerprint) {
+      problems.push(`${dir} ran scenario "${file.run.scenario}" (${r.fingerprint.slice(0, 12)}), ${inputs[0].dir} ran "${first.run.scenario}" (${first.run.fingerprint.slice(0, 12)}): not the same scenario`);
+    } else if (r.shards !== first.run.shards) {
+      problems.push(`${dir} is a shard of ${r.shards}, ${inputs[0].dir} of ${first.run.shards}`);
+    } else if (r.key !== first.run.key || r.startAtMs !== first.run.startAtMs) {
+      problems.push(
+        `${dir} is from another run (run ${r.id ?? r.key}, started ${r.startAt}) than ${inputs[0].dir} (run ${first.run.id ?? first.run.key}, started ${first.run.startAt})`,
+      );
+    }
+  }
+  if (problems.length > 0) throw new MergeError(`these shards are not parts of one run:\n  ${problems.join('\n  ')}`);
+  const byIndex = new Map<number, string[]>();
+  for (const { dir, file } of inputs) byIndex.set(file.shard.index, [...(byIndex.get(file.shard.index) ?? []), dir]);
+  const dups = [...byIndex].filter(([, dirs]) => dirs.length > 1);
+  if (dups.length > 0) {
+    throw new MergeError(`a shard given more than once: ${dups.map(([i, dirs]) => `shard ${i} in ${dirs.join(' and ')}`).join('; ')}`);
+  }
+  const count = first.run.shards;
+  const missing: number[] = [];
+  for (let i = 0; i < count; i++) if (!byIndex.has(i)) missing.push(i);
+  if (missing.length > 0 && !allowMissing) {
+    throw new MergeError(
+      `shard${missing.length === 1 ? '' : 's'} ${missing.join(', ')} of ${count} missing (merging ${[...byIndex.keys()].sort((a, b) => a - b).join(', ')}): ` +
+        'give every shard\'s folder, or --allow-missing to merge what is there (the report lists what is missing)',
+    );
+  }
+  return { count, missing };
+}
+
+/** Each shard's clock against shard 0 over the run; shard 0 is the reference. */
+function runOffset(file: ShardFile): RunOffset | null {
+  if (file.shard.index === 0) return { offsetUs: 0, errorUs: 0, driftUs: null, basis: 'before and after' };
+  return combineOffsets(file.clock.before, file.clock.after);
+}
+
+export function mergeShards(inputs: readonly MergeInput[], options: MergeOptions): MergeOutcome {
+  const { count, missing } = checkShardSet(inputs, options.allowMissing);
+  const shards = [...inputs].sort((a, b) => a.file.shard.index - b.file.shard.index);
+  const head = shards[0].file;
+  const scenario = head.scenario;
+  const zeroUs = head.run.startAtMs * 1000;
+
+  // Each shard's time zero on shard 0's clock (E), and how far it is from the run's start instant.
+  const timing = shards.map(({ file }) => {
+    const offset = runOffset(file);
+    const e = file.clock.epochWallUs - (offset?.offsetUs ?? 0);
+    return { file, offset, epochUs: e, shiftUs: e - zeroUs, errorUs: offset === null ? Infinity : offset.errorUs };
+  });
+  const byIndex = new Map(timing.map((t) => [t.file.shard.index, t]));
+
+  // Cross-shard e2e: correct each source shard's histogram, and find the widest bound of the pairs that spoke.
+  let crossErrorUs: number | null = null;
+  let cross = 0;
+  let same = 0;
+  for (const t of timing) {
+    for (const report of t.file.reports) {
+      for (const g of report.groups) {
+        if (g.e2eBySource === undefined) continue;
+        for (const [source, encoded] of Object.entries(g.e2eBySource)) {
+          const from = byIndex.get(Number(source));
+          const n = new LatencyHistogram();
+          n.merge(encoded);
+          if (Number(source) === t.file.shard.index || Number(source) < 0) same += n.count;
+          else {
+            cross += n.count;
+            // A source shard that is missing was not measured here: its bound is unknown.
+            const bound = t.errorUs + (from?.errorUs ?? Infinity);
+            if (n.count > 0) crossErrorUs = Math.max(crossErrorUs ?? 0, bound);
+          }
+        }
+      }
+    }
+  }
+  const e2eWithheld = crossErrorUs !== null && !(crossErrorUs <= options.maxClockErrorUs);
+
+  const reports: EngineReport[] = [];
+  for (const t of timing) {
+    const seconds = Math.round(t.shiftUs / 1e6);
+    for (const r of t.file.reports) {
+      reports.push({
+        ...r,
+        errors: r.errors.map((e) => ({ ...e, atMs: e.atMs + t.shiftUs / 1000 })),
+        groups: r.groups.map((g) => moveGroup(correctE2e(g, t.file.shard.index, t.epochUs, byIndex), t.shiftUs, seconds)),
+      });
+    }
+  }
+
+  // The run's facts on shard 0's clock: results are stamped by each shard's system clock, moved by its correction.
+  const toRef = (t: (typeof timing)[number], realMs: number) => realMs - t.file.facts.engineEpochWallMs + t.epochUs / 1000;
+  const endedMs = Math.max(...timing.map((t) => toRef(t, Date.parse(t.file.facts.endedAt))));
+  const stopped = timing.map((t) => t.file.facts.stoppedBy);
+  const stoppedBy: RunResult['stoppedBy'] = stopped.includes('interrupted') ? 'interrupted' : stopped.includes('duration') ? 'duration' : 'completed';
+  const aggregated = aggregate(
+    {
+      version: options.version,
+      scenario,
+      target: head.shard.target,
+      startedAt: new Date(zeroUs / 1000),
+      endedAt: new Date(endedMs),
+      durationMs: Math.round(endedMs - zeroUs / 1000),
+      stoppedBy,
+      workers: timing.reduce((n, t) => n + t.file.facts.workers, 0),
+    },
+    reports,
+  );
+
+  const rows: ShardRow[] = timing.map((t) => ({
+    index: t.file.shard.index,
+    clients: t.file.shard.clients,
+    host: t.file.clock.host?.name ?? '',
+    offsetUs: t.offset?.offsetUs ?? null,
+    errorUs: t.offset?.errorUs ?? null,
+    driftUs: t.offset?.driftUs ?? null,
+    lateStartUs: t.file.clock.lateStartUs,
+    shiftUs: t.shiftUs,
+    stoppedBy: t.file.facts.stoppedBy,
+  }));
+  const section: ShardsResult = {
+    count,
+    merged: rows.map((r) => r.index),
+    missing,
+    startAt: head.run.startAt,
+    maxClockErrorUs: options.maxClockErrorUs,
+    crossShardErrorUs: crossErrorUs === null || Number.isFinite(crossErrorUs) ? crossErrorUs : null,
+    crossShardDeliveries: cross,
+    sameShardDeliveries: same,
+    e2eWithheld,
+    sameHostStartSpreadUs: sameHostSpread(timing.map((t) => t.file)),
+    shards: rows,
+  };
+  const result = aggregated.result;
+  result.shards = section;
+  result.notes.push(...shardNotes(section, timing));
+  if (e2eWithheld) withholdE2e(aggregated, crossErrorUs!, options.maxClockErrorUs);
+
+  const jtl: JtlSource[] = [];
+  for (const t of timing) {
+    if (t.file.jtl === null) continue;
+    jtl.push({ path: `${inputsDir(inputs, t.file)}/${t.file.jtl}`, correctionMs: t.epochUs / 1000 - t.file.facts.engineEpochWallMs });
+  }
+  return { ...aggregated, jtl, clients: scenario.groups.reduce((n, g) => n + g.clients, 0) };
+}
+
+function inputsDir(inputs: readonly MergeInput[], file: ShardFile): string {
+  return inputs.find((i) => i.file === file)!.dir;
+}
+
+/**
+ * The group's e2e histogram rebuilt from its per-source parts, each moved by E_B − E_A: the subscriber's time zero
+ * minus the publisher's, on shard 0's clock (true latency = measured + E_B − E_A). A payload from outside the run
+ * (source −1) and this shard's own publishers are not moved.
+ */
+function correctE2e(g: GroupReport, shard: number, epochUs: number, byIndex: Map<number, { epochUs: number }>): GroupReport {
+  if (g.e2eBySource === undefined) return g;
+  const e2e = new LatencyHistogram();
+  for (const [source, encoded] of Object.entries(g.e2eBySource)) {
+    const from = byIndex.get(Number(source));
+    const delta = Number(source) === shard || from === undefined ? 0 : epochUs - from.epochUs;
+    e2e.mergeShifted(encoded, delta);
+  }
+  return { ...g, latency: { ...g.latency, e2e: e2e.encode() } };
+}
+
+/** A group's times moved by `shiftUs` (µs fields) and `seconds` (per-second records) onto the merged timeline. */
+function moveGroup(g: GroupReport, shiftUs: number, seconds: number): GroupReport {
+  if (shiftUs === 0) return g;
+  const us = (v: number) => (v < 0 || !Number.isFinite(v) ? v : v + shiftUs);
+  const progress = (p: readonly number[] | undefined) => (p === undefined ? p : moveProgress(p, seconds));
+  return {
+    ...g,
+    series: moveSeries(g.series, seconds),
+    intervals: g.intervals.map((s: IntervalSample) => ({ ...s, second: Math.max(0, s.second + seconds) })),
+    receivers: g.receivers.map((r) => ({ ...r, streams: r.streams.map((s) => ({ ...s, progress: moveProgress(s.progress, seconds) })) })),
+    published: g.published.map((p) => ({ ...p, firstUs: us(p.firstUs), lastUs: us(p.lastUs), progress: progress(p.progress) })),
+    coverage: g.coverage.map((c) => ({ ...c, fromUs: us(c.fromUs), toUs: us(c.toUs) })),
+    received: { firstUs: us(g.received.firstUs), lastUs: us(g.received.lastUs) },
+    connected: { firstUs: us(g.connected.firstUs), lastUs: us(g.connected.lastUs) },
+    progressCutAt: g.progressCutAt < 0 ? g.progressCutAt : Math.max(0, g.progressCutAt + seconds),
+  };
+}
+
+/** [second, count] pairs moved by whole seconds; seconds before the merged time zero fold into second 0. */
+function moveProgress(p: readonly number[], seconds: number): number[] {
+  if (seconds === 0) return [...p];
+  const out: number[] = [];
+  for (let i = 0; i < p.length; i += 2) {
+    const s = Math.max(0, p[i] + seconds);
+    if (out.length > 0 && out[out.length - 2] === s) out[out.length - 1] = p[i + 1];
+    else out.push(s, p[i + 1]);
+  }
+  return out;
+}
+
+/** A series moved by whole seconds: later by padding its start; earlier by folding the seconds before 0 into 0. */
+function moveSeries(s: CounterSeries, seconds: number): CounterSeries {
+  if (seconds === 0) return s;
+  const move = (row: readonly number[], gauge: boolean): number[] => {
+    if (seconds > 0) return [...new Array<number>(seconds).fill(0), ...row];
+    const cut = Math.min(-seconds, Math.max(0, row.length - 1));
+    const head = row.slice(0, cut + 1);
+    const first = gauge ? (head[head.length - 1] ?? 0) : head.reduce((a, b) => a + b, 0);
+    return [first, ...row.slice(cut + 1)];
+  };
+  const map = <K extends string>(rows: Record<K, number[]>, gauge: boolean) =>
+    Object.fromEntries(Object.entries<number[]>(rows).map(([k, row]) => [k, move(row, gauge)])) as Record<K, number[]>;
+  const counters = map(s.counters, false);
+  return { seconds: Math.max(0, s.seconds + seconds), counters, gauges: map(s.gauges, true), errors: map(s.errors, false) };
+}
+
+/** The largest difference of time zeros among shards that ran on one boot of one host (one monotonic clock). */
+function sameHostSpread(files: readonly ShardFile[]): number | null {
+  const byBoot = new Map<string, number[]>();
+  for (const f of files) {
+    const boot = f.clock.host?.bootId;
+    if (!boot || f.clock.epochMonotonicNs === '0') continue;
+    byBoot.set(boot, [...(byBoot.get(boot) ?? []), Number(BigInt(f.clock.epochMonotonicNs) / 1000n)]);
+  }
+  let spread: number | null = null;
+  for (const list of byBoot.values()) {
+    if (list.length < 2) continue;
+    spread = Math.max(spread ?? 0, Math.max(...list) - Math.min(...list));
+  }
+  return spread;
+}
+
+function shardNotes(s: ShardsResult, timing: ReadonlyArray<{ file: ShardFile; offset: RunOffset | null }>): string[] {
+  const notes: string[] = [];
+  const ms = (us: number) => `${(us / 1000).toFixed(3)} ms`;
+  notes.push(
+    `Merged from ${s.merged.length} of ${s.count} shards, started together at ${s.startAt} (shard 0's clock). ` +
+      (s.crossShardErrorUs !== null
+        ? `End-to-end latencies across shards (${s.crossShardDeliveries} of ${s.crossShardDeliveries + s.sameShardDeliveries} deliveries) ` +
+          `are corrected for the shards' clock offsets and are good to ± ${ms(s.crossShardErrorUs)}.`
+        : s.crossShardDeliveries > 0
+          ? `End-to-end latencies across shards (${s.crossShardDeliveries} deliveries) have no clock error bound: the clock offsets could not be measured.`
+          : 'No message went from one shard to another.'),
+  );
+  if (s.missing.length > 0) {
+    notes.push(
+      `Shard${s.missing.length === 1 ? '' : 's'} ${s.missing.join(', ')} missing: their clients are not in these results, and ` +
+        'messages from their publishers are counted as received but not judged for loss.',
+    );
+  }
+  for (const { file, offset } of timing) {
+    const i = file.shard.index;
+    if (i !== 0 && offset === null) notes.push(`Shard ${i}: its clock offset against shard 0 could not be measured, before or after the run.`);
+    else if (offset !== null && offset.driftUs === null && i !== 0) {
+      notes.push(`Shard ${i}: its clock was measured ${offset.basis} the run only (${formatOffset(offset.offsetUs)}), so its drift during the run is not known.`);
+    }
+    if (file.clock.lateStartUs > 1000) {
+      notes.push(`Shard ${i} was ready ${ms(file.clock.lateStartUs)} after the start time: its clients due before then started late.`);
+    }
+  }
+  if (s.sameHostStartSpreadUs !== null) {
+    notes.push(`Shards on one host started their time zero within ${ms(s.sameHostStartSpreadUs)} of each other (on its monotonic clock).`);
+  }
+  return notes;
+}
+
+/** Leaves e2e figures out of the result (and fails the thresholds on them) when the clocks cannot back them. */
+function withholdE2e(a: Aggregated, boundUs: number, maxUs: number): void {
+  const r = a.result;
+  const bound = Number.isFinite(boundUs) ? `± ${(boundUs / 1000).toFixed(3)} ms` : 'unknown';
+  const why = `e2e latencies across shards withheld: the shards' clock error bound (${bound}) is above --max-clock-error ${(maxUs / 1000).toFixed(3)} ms`;
+  delete r.latency.e2e;
+  delete r.curves.run.e2e;
+  for (const g of r.groups) delete g.latency.e2e;
+  for (const c of Object.values(r.curves.groups)) delete c.e2e;
+  for (const g of r.groups) g.intervals = [];
+  for (const name of [...a.histograms.keys()]) if (name === 'e2e' || name.endsWith('.e2e')) a.histograms.delete(name);
+  for (const t of r.thresholds) {
+    if (t.threshold.metric !== 'e2e') continue;
+    t.passed = false;
+    t.actual = null;
+    t.describe = `${t.describe.split(' = ')[0].split(':')[0]}: ${why}`;
+  }
+  r.passed = r.stoppedBy !== 'interrupted' && r.thresholds.every((t) => t.passed);
+  r.notes.unshift(`${why}. Same-shard and cross-shard figures are mixed, so none is shown; see docs/distributed.md#clocks.`);
+}
