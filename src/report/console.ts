@@ -18,6 +18,7 @@ import {
   verdictOf,
 } from './facts.js';
 import { formatCount, formatDuration, formatMsNumber, oneLine, plural, truncate } from './format.js';
+import { e2eClockText, shardsLine } from './shards.js';
 import { alignColumns } from './text-table.js';
 
 export interface SummaryOptions {
@@ -49,6 +50,8 @@ export function renderSummary(r: RunResult, options: SummaryOptions = { color: f
     `${label('run')}${formatDuration(r.durationMs)}, ${STOPPED_BY[r.stoppedBy]} · ${plural(r.workers, 'worker')} · ` +
       `${plural(r.clients, 'client')}, ${formatCount(r.failedClients)} gave up`,
   );
+  const shards = shardsLine(r);
+  if (shards !== undefined) lines.push(`${label('shards')}${oneLine(shards)}`);
   lines.push('');
 
   const t = r.totals;
@@ -86,6 +89,8 @@ export function renderSummary(r: RunResult, options: SummaryOptions = { color: f
   lines.push('');
 
   lines.push(...latencyTable(r, paint));
+  const clock = e2eClockText(r);
+  if (clock !== undefined && r.shards!.crossShardDeliveries > 0) lines.push(paint(r.shards!.e2eWithheld ? 'yellow' : 'dim', oneLine(clock)));
 
   if (r.notes.length > 0) {
     lines.push('');

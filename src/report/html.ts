@@ -38,6 +38,7 @@ import {
   plural,
 } from './format.js';
 import { escapeXml, paletteLine, percentileChart, roundTick, seriesChart, type CurveLine, type SeriesLine } from './svg-chart.js';
+import { e2eClockText, SHARD_COLUMNS, shardRows } from './shards.js';
 
 /** Fixed colours per latency kind, the same in every chart. */
 const LATENCY_COLORS: Record<LatencyName, string> = {
@@ -96,6 +97,7 @@ export function renderHtml(r: RunResult): string {
   }
 
   parts.push(section('run', 'Run', runFacts(r)));
+  if (r.shards !== undefined) parts.push(section('shards', 'Shards', shards(r)));
   parts.push(section('throughput', 'Throughput', throughput(r)));
   parts.push(section('latency', 'Latency', latency(r)));
   parts.push(section('delivery', 'Delivery', delivery(r)));
@@ -153,6 +155,17 @@ function runFacts(r: RunResult): string {
     ['clients', `${esc(formatCount(r.clients))} (${esc(formatCount(r.failedClients))} gave up)`],
   ];
   return `<dl class="facts">${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join('')}</dl>`;
+}
+
+/** A merged run's shards: their clocks against shard 0 and how their starts went. */
+function shards(r: RunResult): string {
+  const numeric = new Set(['shard', 'clients', 'clock vs shard 0', 'error bound', 'drift', 'late start']);
+  const out = [table(SHARD_COLUMNS.map((head) => ({ head, numeric: numeric.has(head) })), shardRows(r).map((row) => row.map(esc)))];
+  const facts = [esc(e2eClockText(r) ?? '')];
+  const spread = r.shards?.sameHostStartSpreadUs;
+  if (spread !== null && spread !== undefined) facts.push(esc(`time zeros of shards on one host within ${(spread / 1000).toFixed(3)} ms`));
+  out.push(list(facts));
+  return out.join('\n');
 }
 
 function throughput(r: RunResult): string {
@@ -259,6 +272,7 @@ function latency(r: RunResult): string {
   );
   const measured = LATENCY_NAMES.filter((name) => rows.some((row) => row.name === name));
   out.push(`<dl class="meanings">${measured.map((n) => `<dt>${n}</dt><dd>${esc(LATENCY_MEANING[n])}</dd>`).join('')}</dl>`);
+  if (r.shards !== undefined && r.shards.crossShardDeliveries > 0) out.push(`<p class="clock">e2e across shards: ${esc(e2eClockText(r) ?? '')}</p>`);
   const clamped = rows.filter((row) => row.summary.belowRange > 0 || row.summary.aboveRange > 0);
   if (clamped.length > 0) {
     out.push(

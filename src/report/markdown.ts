@@ -32,6 +32,7 @@ import {
   oneLine,
   plural,
 } from './format.js';
+import { e2eClockText, SHARD_COLUMNS, shardRows } from './shards.js';
 
 /** Rows of a subscriber interval table shown per group; the full series is in summary.json. */
 const INTERVAL_ROWS = 300;
@@ -70,6 +71,17 @@ export function renderMarkdown(r: RunResult): string {
     ], ['left', 'left']),
     '',
   );
+
+  if (r.shards !== undefined) {
+    out.push('## Shards', '');
+    out.push(
+      ...table([...SHARD_COLUMNS], shardRows(r).map((row) => row.map(md)), ['right', 'right', 'left', 'right', 'right', 'right', 'right', 'left']),
+      '',
+    );
+    out.push(`- ${md(e2eClockText(r) ?? '')}`);
+    if (r.shards.sameHostStartSpreadUs !== null) out.push(`- time zeros of shards on one host within ${(r.shards.sameHostStartSpreadUs / 1000).toFixed(3)} ms`);
+    out.push('');
+  }
 
   out.push('## Throughput', '');
   out.push(...throughputLines(r).map((line) => `- ${line}`), '');
@@ -114,6 +126,7 @@ export function renderMarkdown(r: RunResult): string {
     );
     const measured = LATENCY_NAMES.filter((name) => rows.some((row) => row.name === name));
     for (const name of measured) out.push(`- **${name}**: ${LATENCY_MEANING[name]}`);
+    if (r.shards !== undefined && r.shards.crossShardDeliveries > 0) out.push(`- **e2e across shards**: ${md(e2eClockText(r) ?? '')}`);
     out.push('');
     for (const row of rows) {
       const s = row.summary;

@@ -113,6 +113,7 @@ export function mergeShards(inputs: readonly MergeInput[], options: MergeOptions
   let crossErrorUs: number | null = null;
   let cross = 0;
   let same = 0;
+  let fromMissing = 0;
   for (const t of timing) {
     for (const report of t.file.reports) {
       for (const g of report.groups) {
@@ -122,11 +123,10 @@ export function mergeShards(inputs: readonly MergeInput[], options: MergeOptions
           const n = new LatencyHistogram();
           n.merge(encoded);
           if (Number(source) === t.file.shard.index || Number(source) < 0) same += n.count;
+          else if (from === undefined) fromMissing += n.count;
           else {
             cross += n.count;
-            // A source shard that is missing was not measured here: its bound is unknown.
-            const bound = t.errorUs + (from?.errorUs ?? Infinity);
-            if (n.count > 0) crossErrorUs = Math.max(crossErrorUs ?? 0, bound);
+            if (n.count > 0) crossErrorUs = Math.max(crossErrorUs ?? 0, t.errorUs + from.errorUs);
           }
         }
       }
@@ -192,6 +192,12 @@ export function mergeShards(inputs: readonly MergeInput[], options: MergeOptions
   const result = aggregated.result;
   result.shards = section;
   result.notes.push(...shardNotes(section, timing));
+  if (fromMissing > 0) {
+    result.notes.push(
+      `${fromMissing} end-to-end latenc${fromMissing === 1 ? 'y' : 'ies'} of messages from the missing shards' publishers ` +
+        `${fromMissing === 1 ? 'is' : 'are'} left out of e2e: their clocks were not measured.`,
+    );
+  }
   if (e2eWithheld) withholdE2e(aggregated, crossErrorUs!, options.maxClockErrorUs);
 
   const jtl: JtlSource[] = [];
@@ -216,6 +222,8 @@ function correctE2e(g: GroupReport, shard: number, epochUs: number, byIndex: Map
   const e2e = new LatencyHistogram();
   for (const [source, encoded] of Object.entries(g.e2eBySource)) {
     const from = byIndex.get(Number(source));
+    // A missing shard's clock was never measured: its publishers' latencies cannot be corrected, and are left out.
+    if (from === undefined && Number(source) >= 0) continue;
     const delta = Number(source) === shard || from === undefined ? 0 : epochUs - from.epochUs;
     e2e.mergeShifted(encoded, delta);
   }
