@@ -18,7 +18,7 @@ import {
   verdictOf,
 } from './facts.js';
 import { formatCount, formatDuration, formatMsNumber, oneLine, plural, truncate } from './format.js';
-import { e2eClockText, shardsLine } from './shards.js';
+import { e2eClockText, shardClockLines, shardsLine } from './shards.js';
 import { alignColumns } from './text-table.js';
 
 export interface SummaryOptions {
@@ -51,7 +51,10 @@ export function renderSummary(r: RunResult, options: SummaryOptions = { color: f
       `${plural(r.clients, 'client')}, ${formatCount(r.failedClients)} gave up`,
   );
   const shards = shardsLine(r);
-  if (shards !== undefined) lines.push(`${label('shards')}${oneLine(shards)}`);
+  if (shards !== undefined) {
+    lines.push(`${label('shards')}${r.shards!.partial ? paint('yellow', oneLine(shards)) : oneLine(shards)}`);
+    for (const line of shardClockLines(r)) lines.push(`${label('')}${truncate(oneLine(line), 160)}`);
+  }
   lines.push('');
 
   const t = r.totals;

@@ -7,6 +7,7 @@ import type { LatencySummary } from '../metrics/histogram.js';
 import type { CounterName } from '../metrics/series.js';
 import { LATENCY_NAMES, type GroupResult, type LatencyName, type RunResult, type SpanMs } from '../run/result.js';
 import { formatCount, formatDuration, formatMs, formatRate, plural } from './format.js';
+import { partialText } from './shards.js';
 
 export interface Verdict {
   passed: boolean;
@@ -44,6 +45,9 @@ export function verdictOf(r: RunResult): Verdict {
     summary = 'the run reported a failure';
     reasons.push('the run reported a failure without a failed threshold');
   }
+  // A partial merge (mqbench merge --allow-partial) judges only the shards that ran: the verdict says so first.
+  const partial = partialText(r);
+  if (partial !== undefined) summary = `${partial} (only the shards that ran are judged); ${summary}`;
   return { passed: r.passed, word: r.passed ? 'PASSED' : 'FAILED', summary, reasons, warnings: warningsOf(r) };
 }
 

@@ -8,12 +8,39 @@ import { formatCount } from './format.js';
 const ms = (us: number): string => `${(us / 1000).toFixed(3)} ms`;
 const signedMs = (us: number): string => `${us >= 0 ? '+' : '−'}${ms(Math.abs(us))}`;
 
-/** "4 of 4 shards merged · cross-shard e2e good to ± 0.392 ms"; undefined for a run that was not merged. */
+/** "4 of 4 shards merged · cross-shard e2e … good to ± 0.392 ms"; undefined for a run that was not merged. */
 export function shardsLine(r: RunResult): string | undefined {
   const s = r.shards;
   if (s === undefined) return undefined;
-  const missing = s.missing.length > 0 ? ` (missing: ${s.missing.join(', ')})` : '';
-  return `${s.merged.length} of ${s.count} shards merged${missing} · ${e2eClockText(r) ?? 'no clock bound'}`;
+  const absent = partialText(r);
+  return `${s.merged.length} of ${s.count} shards merged${absent === undefined ? '' : ` (${absent})`} · ${e2eClockText(r) ?? 'no clock bound'}`;
+}
+
+/** "PARTIAL: shard 3 missing, shard 1 failed"; undefined for a complete merge or a run that was not merged. */
+export function partialText(r: RunResult): string | undefined {
+  const s = r.shards;
+  if (s === undefined || !s.partial) return undefined;
+  const parts: string[] = [];
+  if (s.missing.length > 0) parts.push(`shard${s.missing.length === 1 ? '' : 's'} ${s.missing.join(', ')} missing`);
+  if (s.failed.length > 0) parts.push(`shard${s.failed.length === 1 ? '' : 's'} ${s.failed.map((f) => f.index).join(', ')} failed`);
+  return `PARTIAL: ${parts.join(', ')}`;
+}
+
+/** Each line of the clocks of the shards, for the console: "shard 2: +250.012 ms ± 0.310 ms (drift +0.004 ms)". */
+export function shardClockLines(r: RunResult): string[] {
+  const s = r.shards;
+  if (s === undefined) return [];
+  return shardRows(r)
+    .filter((row) => row[0] !== '0')
+    .map((row) => {
+      const [index, , , offset, bound, drift, late, stopped] = row;
+      if (offset === 'missing') return `shard ${index}: missing`;
+      if (offset === 'failed') return `shard ${index}: ${stopped}`;
+      const extra = [drift === '–' ? '' : `drift ${drift}`, late === 'on time' ? '' : `started ${late} late`, stopped === 'interrupted' ? 'interrupted' : '']
+        .filter((t) => t !== '')
+        .join(', ');
+      return `shard ${index}: clock ${offset}${bound === '–' ? '' : ` ${bound}`} against shard 0${extra === '' ? '' : ` (${extra})`}`;
+    });
 }
 
 /** How far cross-shard end-to-end latencies can be trusted; undefined for a run that was not merged. */
@@ -45,5 +72,6 @@ export function shardRows(r: RunResult): string[][] {
     row.stoppedBy,
   ]);
   for (const m of s.missing) rows.push([String(m), '–', '–', 'missing', '–', '–', '–', '–']);
+  for (const f of s.failed) rows.push([String(f.index), '–', '–', 'failed', '–', '–', '–', `failed (exit ${f.exitCode}): ${f.message}`]);
   return rows.sort((a, b) => Number(a[0]) - Number(b[0]));
 }

@@ -147,9 +147,12 @@ export interface RunResult {
 /** How the shards of a merged run lined up (see docs/distributed.md). Times in µs unless named otherwise. */
 export interface ShardsResult {
   count: number;
-  /** Shard indexes merged, and those missing (merged with --allow-missing). */
+  /** Shard indexes merged, those not given to the merge, and those that failed (the last two with --allow-partial). */
   merged: number[];
   missing: number[];
+  failed: Array<{ index: number; exitCode: number; message: string }>;
+  /** Shards are missing or failed: the result holds only part of the run's clients. */
+  partial: boolean;
   /** The start instant, on shard 0's clock. */
   startAt: string;
   /** The bound above which cross-shard end-to-end latencies are withheld (merge --max-clock-error). */

@@ -12,6 +12,7 @@
  * zeros on shard 0's clock (E_B − E_A), kept apart by source shard for that purpose (GroupReport.e2eBySource). Its
  * error is at most the two shards' clock error bounds added; above `maxClockErrorUs` the e2e figures are withheld.
  */
+import { join } from 'node:path';
 import { LatencyHistogram } from '../metrics/histogram.js';
 import type { CounterSeries, IntervalSample } from '../metrics/series.js';
 import { aggregate, type Aggregated } from '../run/aggregate.js';
@@ -20,17 +21,25 @@ import type { EngineReport } from '../engine/engine.js';
 import type { GroupReport } from '../engine/group-metrics.js';
 import { combineOffsets, type RunOffset } from './clock-offset.js';
 import { formatOffset } from './coordinator.js';
-import type { ShardFile } from './shard-file.js';
+import { isFailedShard, type AnyShardFile, type ShardFile } from './shard-file.js';
 
 export interface MergeInput {
   /** The shard's folder, as given (for messages). */
   dir: string;
-  file: ShardFile;
+  file: AnyShardFile;
+}
+
+/** A shard that left word that it failed (FailedShardFile). */
+export interface ShardFailure {
+  index: number;
+  dir: string;
+  exitCode: number;
+  message: string;
 }
 
 export interface MergeOptions {
-  /** Merge although shards are missing (they are listed in the result). */
-  allowMissing: boolean;
+  /** Merge although shards are missing or failed (the result is marked partial and lists them). */
+  allowPartial: boolean;
   /** Cross-shard e2e latencies with a larger clock error bound are withheld, µs. */
   maxClockErrorUs: number;
   version: string;
@@ -52,21 +61,37 @@ export interface MergeOutcome extends Aggregated {
 
 export class MergeError extends Error {}
 
-/** Refuses shards that are not the parts of one run: mixed runs, a shard given twice, missing shards. */
-export function checkShardSet(inputs: readonly MergeInput[], allowMissing: boolean): { count: number; missing: number[] } {
+/** The shard set a merge works on: the shards that ran, and which of the run's shards did not. */
+export interface ShardSet {
+  count: number;
+  /** Shards that ran, in index order. */
+  ran: Array<{ dir: string; file: ShardFile }>;
+  /** Indexes of no folder given. */
+  missing: number[];
+  /** Shards whose folder says they failed. */
+  failed: ShardFailure[];
+}
+
+/**
+ * Refuses shards that are not the parts of one run (another scenario, another number of shards, another run, a
+ * shard given twice), and, unless `allowPartial`, a run with shards missing or failed; each is named.
+ */
+export function checkShardSet(inputs: readonly MergeInput[], allowPartial: boolean): ShardSet {
   if (inputs.length === 0) throw new MergeError('no shard folders given');
-  const first = inputs[0].file;
+  // Compare against a shard that ran, when there is one: its start time is shard 0's.
+  const first = inputs.find((i) => !isFailedShard(i.file)) ?? inputs[0];
   const problems: string[] = [];
-  for (const { dir, file } of inputs.slice(1)) {
+  for (const { dir, file } of inputs) {
+    if (file === first.file) continue;
     const r = file.run;
-    if (r.fingerprint !== first.run.fingerprint) {
-      problems.push(`${dir} ran scenario "${file.run.scenario}" (${r.fingerprint.slice(0, 12)}), ${inputs[0].dir} ran "${first.run.scenario}" (${first.run.fingerprint.slice(0, 12)}): not the same scenario`);
-    } else if (r.shards !== first.run.shards) {
-      problems.push(`${dir} is a shard of ${r.shards}, ${inputs[0].dir} of ${first.run.shards}`);
-    } else if (r.key !== first.run.key || r.startAtMs !== first.run.startAtMs) {
-      problems.push(
-        `${dir} is from another run (run ${r.id ?? r.key}, started ${r.startAt}) than ${inputs[0].dir} (run ${first.run.id ?? first.run.key}, started ${first.run.startAt})`,
-      );
+    const f = first.file.run;
+    if (r.fingerprint !== f.fingerprint) {
+      problems.push(`${dir} ran scenario "${r.scenario}" (${r.fingerprint.slice(0, 12)}), ${first.dir} ran "${f.scenario}" (${f.fingerprint.slice(0, 12)}): not the same scenario`);
+    } else if (r.shards !== f.shards) {
+      problems.push(`${dir} is a shard of ${r.shards}, ${first.dir} of ${f.shards}`);
+    } else if (r.key !== f.key || (r.startAtMs !== f.startAtMs && !isFailedShard(file) && !isFailedShard(first.file))) {
+      // A shard that failed before it reached shard 0 never learned the run's start time: its key must match.
+      problems.push(`${dir} is from another run (run ${r.id ?? r.key}, started ${r.startAt}) than ${first.dir} (run ${f.id ?? f.key}, started ${f.startAt})`);
     }
   }
   if (problems.length > 0) throw new MergeError(`these shards are not parts of one run:\n  ${problems.join('\n  ')}`);
@@ -76,16 +101,28 @@ export function checkShardSet(inputs: readonly MergeInput[], allowMissing: boole
   if (dups.length > 0) {
     throw new MergeError(`a shard given more than once: ${dups.map(([i, dirs]) => `shard ${i} in ${dirs.join(' and ')}`).join('; ')}`);
   }
-  const count = first.run.shards;
+  const count = first.file.run.shards;
   const missing: number[] = [];
   for (let i = 0; i < count; i++) if (!byIndex.has(i)) missing.push(i);
-  if (missing.length > 0 && !allowMissing) {
+  const failed: ShardFailure[] = [];
+  const ran: ShardSet['ran'] = [];
+  for (const { dir, file } of inputs) {
+    if (isFailedShard(file)) failed.push({ index: file.shard.index, dir, exitCode: file.failure.exitCode, message: file.failure.message });
+    else ran.push({ dir, file });
+  }
+  failed.sort((a, b) => a.index - b.index);
+  ran.sort((a, b) => a.file.shard.index - b.file.shard.index);
+  const ranText = ran.length === 0 ? 'none ran' : `merging ${ran.map((r) => r.file.shard.index).join(', ')}`;
+  const lines: string[] = [];
+  for (const f of failed) lines.push(`shard ${f.index} of ${count} failed (exit ${f.exitCode}, ${f.dir}): ${f.message}`);
+  if (missing.length > 0) lines.push(`shard${missing.length === 1 ? '' : 's'} ${missing.join(', ')} of ${count} missing (${ranText})`);
+  if (ran.length === 0) throw new MergeError(`no shard of the run ran: nothing to merge\n  ${lines.join('\n  ')}`);
+  if (lines.length > 0 && !allowPartial) {
     throw new MergeError(
-      `shard${missing.length === 1 ? '' : 's'} ${missing.join(', ')} of ${count} missing (merging ${[...byIndex.keys()].sort((a, b) => a - b).join(', ')}): ` +
-        'give every shard\'s folder, or --allow-missing to merge what is there (the report lists what is missing)',
+      `${lines.join('\n')}\n  hint: give every shard's folder, or --allow-partial to merge the shards that ran (the report is marked partial and names the others)`,
     );
   }
-  return { count, missing };
+  return { count, ran, missing, failed };
 }
 
 /** Each shard's clock against shard 0 over the run; shard 0 is the reference. */
@@ -95,8 +132,7 @@ function runOffset(file: ShardFile): RunOffset | null {
 }
 
 export function mergeShards(inputs: readonly MergeInput[], options: MergeOptions): MergeOutcome {
-  const { count, missing } = checkShardSet(inputs, options.allowMissing);
-  const shards = [...inputs].sort((a, b) => a.file.shard.index - b.file.shard.index);
+  const { count, missing, failed, ran: shards } = checkShardSet(inputs, options.allowPartial);
   const head = shards[0].file;
   const scenario = head.scenario;
   const zeroUs = head.run.startAtMs * 1000;
@@ -180,6 +216,8 @@ export function mergeShards(inputs: readonly MergeInput[], options: MergeOptions
     count,
     merged: rows.map((r) => r.index),
     missing,
+    failed: failed.map(({ index, exitCode, message }) => ({ index, exitCode, message })),
+    partial: missing.length > 0 || failed.length > 0,
     startAt: head.run.startAt,
     maxClockErrorUs: options.maxClockErrorUs,
     crossShardErrorUs: crossErrorUs === null || Number.isFinite(crossErrorUs) ? crossErrorUs : null,
@@ -194,8 +232,8 @@ export function mergeShards(inputs: readonly MergeInput[], options: MergeOptions
   result.notes.push(...shardNotes(section, timing));
   if (fromMissing > 0) {
     result.notes.push(
-      `${fromMissing} end-to-end latenc${fromMissing === 1 ? 'y' : 'ies'} of messages from the missing shards' publishers ` +
-        `${fromMissing === 1 ? 'is' : 'are'} left out of e2e: their clocks were not measured.`,
+      `${fromMissing} end-to-end latenc${fromMissing === 1 ? 'y' : 'ies'} of messages from publishers of shards not merged ` +
+        `${fromMissing === 1 ? 'is' : 'are'} left out of e2e: their clocks are not known here.`,
     );
   }
   if (e2eWithheld) withholdE2e(aggregated, crossErrorUs!, options.maxClockErrorUs);
@@ -203,13 +241,9 @@ export function mergeShards(inputs: readonly MergeInput[], options: MergeOptions
   const jtl: JtlSource[] = [];
   for (const t of timing) {
     if (t.file.jtl === null) continue;
-    jtl.push({ path: `${inputsDir(inputs, t.file)}/${t.file.jtl}`, correctionMs: t.epochUs / 1000 - t.file.facts.engineEpochWallMs });
+    jtl.push({ path: join(shards.find((s) => s.file === t.file)!.dir, t.file.jtl), correctionMs: t.epochUs / 1000 - t.file.facts.engineEpochWallMs });
   }
   return { ...aggregated, jtl, clients: scenario.groups.reduce((n, g) => n + g.clients, 0) };
-}
-
-function inputsDir(inputs: readonly MergeInput[], file: ShardFile): string {
-  return inputs.find((i) => i.file === file)!.dir;
 }
 
 /**
@@ -304,10 +338,14 @@ function shardNotes(s: ShardsResult, timing: ReadonlyArray<{ file: ShardFile; of
           ? `End-to-end latencies across shards (${s.crossShardDeliveries} deliveries) have no clock error bound: the clock offsets could not be measured.`
           : 'No message went from one shard to another.'),
   );
-  if (s.missing.length > 0) {
+  const absent = [...s.missing, ...s.failed.map((f) => f.index)].sort((a, b) => a - b);
+  if (absent.length > 0) {
     notes.push(
-      `Shard${s.missing.length === 1 ? '' : 's'} ${s.missing.join(', ')} missing: their clients are not in these results, and ` +
-        'messages from their publishers are counted as received but not judged for loss.',
+      `Partial: ${s.merged.length} of ${s.count} shards merged. ` +
+        (s.missing.length > 0 ? `Shard${s.missing.length === 1 ? '' : 's'} ${s.missing.join(', ')} missing (not given to the merge). ` : '') +
+        s.failed.map((f) => `Shard ${f.index} failed (exit ${f.exitCode}): ${f.message}. `).join('') +
+        `The clients of shard${absent.length === 1 ? '' : 's'} ${absent.join(', ')} are not in these results, and messages from their publishers ` +
+        'are counted as received but not judged for loss.',
     );
   }
   for (const { file, offset } of timing) {
@@ -315,6 +353,9 @@ function shardNotes(s: ShardsResult, timing: ReadonlyArray<{ file: ShardFile; of
     if (i !== 0 && offset === null) notes.push(`Shard ${i}: its clock offset against shard 0 could not be measured, before or after the run.`);
     else if (offset !== null && offset.driftUs === null && i !== 0) {
       notes.push(`Shard ${i}: its clock was measured ${offset.basis} the run only (${formatOffset(offset.offsetUs)}), so its drift during the run is not known.`);
+    }
+    if (file.facts.stoppedBy === 'interrupted') {
+      notes.push(`Shard ${i} was interrupted (Ctrl-C or SIGTERM) before the run's end: its clients stopped early, so the merged run counts as interrupted.`);
     }
     if (file.clock.lateStartUs > 1000) {
       notes.push(`Shard ${i} was ready ${ms(file.clock.lateStartUs)} after the start time: its clients due before then started late.`);

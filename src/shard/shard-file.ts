@@ -3,6 +3,9 @@
  * described field by field in docs/distributed.md ("Merging"); `version` changes whenever a reader of the previous
  * version would misread a file.
  *
+ * A shard that failed (the broker unreachable, the start missed, an internal error) leaves a shard.json too, with
+ * `failure` and no results, so that the merge names it and says why rather than only missing it.
+ *
  * JSON has no Infinity or NaN; a number that is one (a subscription still in force at the end has `toUs: Infinity`,
  * `reconnects: unlimited` is Infinity) is written as {"$number": "Infinity"} and read back as the number.
  */
@@ -17,23 +20,26 @@ export const SHARD_FILE = 'shard.json';
 export const SHARD_FORMAT = 'mqbench-shard';
 export const SHARD_FORMAT_VERSION = 1;
 
+/** Which run a shard belongs to: the same in every shard of the run. */
+export interface ShardRunIdentity {
+  /** The coordination key: the same for every shard of the run (identity.ts). */
+  key: string;
+  /** --run-id, when given. */
+  id: string | null;
+  /** The scenario's name, and the hash of everything in it that decides what the clients do. */
+  scenario: string;
+  fingerprint: string;
+  shards: number;
+  /** The start instant on shard 0's clock. */
+  startAt: string;
+  startAtMs: number;
+}
+
 export interface ShardFile {
   format: typeof SHARD_FORMAT;
   version: typeof SHARD_FORMAT_VERSION;
   tool: { name: 'mqbench'; version: string };
-  run: {
-    /** The coordination key: the same for every shard of the run (identity.ts). */
-    key: string;
-    /** --run-id, when given. */
-    id: string | null;
-    /** The scenario's name, and the hash of everything in it that decides what the clients do. */
-    scenario: string;
-    fingerprint: string;
-    shards: number;
-    /** The start instant on shard 0's clock. */
-    startAt: string;
-    startAtMs: number;
-  };
+  run: ShardRunIdentity;
   shard: {
     index: number;
     /** Clients this shard ran. */
@@ -66,14 +72,37 @@ export interface ShardFile {
   summary: RunResult;
 }
 
+/** What a shard that did not run leaves: who it was, and why it stopped. */
+export interface FailedShardFile {
+  format: typeof SHARD_FORMAT;
+  version: typeof SHARD_FORMAT_VERSION;
+  tool: { name: 'mqbench'; version: string };
+  /** As the shard was given it: `startAt` is its own --start-at (it may never have learned shard 0's). */
+  run: ShardRunIdentity;
+  shard: { index: number; clients: number };
+  failure: {
+    /** The shard's exit code. */
+    exitCode: number;
+    message: string;
+    /** When it failed, this host's clock. */
+    at: string;
+  };
+}
+
+export type AnyShardFile = ShardFile | FailedShardFile;
+
+export function isFailedShard(f: AnyShardFile): f is FailedShardFile {
+  return 'failure' in f && f.failure !== undefined && f.failure !== null;
+}
+
 export class ShardFileError extends Error {}
 
-export function writeShardFile(dir: string, file: ShardFile): void {
+export function writeShardFile(dir: string, file: AnyShardFile): void {
   writeFileSync(join(dir, SHARD_FILE), JSON.stringify(file, encodeNumbers) + '\n');
 }
 
 /** Reads and checks a shard folder's shard.json; the error names the folder and what is wrong. */
-export function readShardFile(dir: string): ShardFile {
+export function readShardFile(dir: string): AnyShardFile {
   const path = join(dir, SHARD_FILE);
   let text: string;
   try {
@@ -94,10 +123,31 @@ export function readShardFile(dir: string): ShardFile {
   if (f.version !== SHARD_FORMAT_VERSION) {
     throw new ShardFileError(`${path}: shard file version ${String(f.version)}; this mqbench reads version ${SHARD_FORMAT_VERSION} (merge with the mqbench version that ran the shards)`);
   }
-  const missing = (['tool', 'run', 'shard', 'scenario', 'facts', 'clock', 'reports', 'summary'] as const).filter((k) => f[k] === undefined || f[k] === null);
+  const failed = (f as Partial<FailedShardFile>).failure;
+  const needed = failed !== undefined && failed !== null ? (['tool', 'run', 'shard'] as const) : (['tool', 'run', 'shard', 'scenario', 'facts', 'clock', 'reports', 'summary'] as const);
+  const missing = needed.filter((k) => f[k] === undefined || f[k] === null || typeof f[k] !== 'object');
   if (missing.length > 0) throw new ShardFileError(`${path}: incomplete shard file (no ${missing.join(', ')})`);
+  const problem = identityProblem(f.run!, f.shard!);
+  if (problem !== null) throw new ShardFileError(`${path}: ${problem}`);
+  if (failed !== undefined && failed !== null) {
+    if (typeof failed !== 'object' || typeof failed.exitCode !== 'number' || typeof failed.message !== 'string') {
+      throw new ShardFileError(`${path}: "failure" needs an exitCode and a message`);
+    }
+    return f as unknown as FailedShardFile;
+  }
   if (!Array.isArray(f.reports)) throw new ShardFileError(`${path}: "reports" is not a list`);
   return f as ShardFile;
+}
+
+/** The fields the merge sorts and matches shards by, checked: a hand-edited file fails here, not halfway through. */
+function identityProblem(run: Partial<ShardRunIdentity>, shard: Partial<ShardFile['shard']>): string | null {
+  if (typeof run.key !== 'string' || typeof run.fingerprint !== 'string' || typeof run.scenario !== 'string') return 'run.key, run.fingerprint and run.scenario must be text';
+  if (!Number.isSafeInteger(run.shards) || run.shards! < 1) return `run.shards must be a whole number from 1, got ${JSON.stringify(run.shards)}`;
+  if (typeof run.startAtMs !== 'number' || !Number.isFinite(run.startAtMs)) return 'run.startAtMs must be a number';
+  if (!Number.isSafeInteger(shard.index) || shard.index! < 0 || shard.index! >= run.shards!) {
+    return `shard.index must be from 0 to ${run.shards! - 1}, got ${JSON.stringify(shard.index)}`;
+  }
+  return null;
 }
 
 function encodeNumbers(_key: string, value: unknown): unknown {

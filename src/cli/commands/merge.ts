@@ -25,13 +25,14 @@ shards (a subscriber in one shard, its publisher in another), and the thresholds
 
 Options:
   --out <dir>               report folder (default reports/<scenario>-merged-<time>/)
-  --allow-missing           merge although shards are missing; the report says which
+  --allow-partial           merge the shards that ran although others are missing or failed; the report is marked
+                            partial and names them
   --max-clock-error <time>  end-to-end latencies across shards are withheld when the shards' clocks are not known
                             to within this (default ${DEFAULT_MAX_CLOCK_ERROR_MS}ms)
   -h, --help                show this help
 
 Exit codes, as mqbench run: 0 passed, 1 a threshold failed (or a shard was interrupted), 2 the folders are not the
-shards of one run (another scenario or run, a shard given twice, a shard missing) or not shard folders.
+shards of one run (another scenario or run, a shard given twice, a shard missing or failed) or not shard folders.
 How sharded runs work: docs/distributed.md.`;
 
 export async function mergeCommand(argv: string[]): Promise<number> {
@@ -39,7 +40,7 @@ export async function mergeCommand(argv: string[]): Promise<number> {
     argv,
     {
       out: { type: 'string' },
-      'allow-missing': { type: 'boolean' },
+      'allow-partial': { type: 'boolean' },
       'max-clock-error': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -72,7 +73,7 @@ export async function mergeCommand(argv: string[]): Promise<number> {
 
   let outcome;
   try {
-    outcome = mergeShards(inputs, { allowMissing: values['allow-missing'] === true, maxClockErrorUs, version: brokerVersion() });
+    outcome = mergeShards(inputs, { allowPartial: values['allow-partial'] === true, maxClockErrorUs, version: brokerVersion() });
   } catch (err) {
     if (err instanceof MergeError) throw new CliError(err.message);
     throw err;

@@ -2,7 +2,7 @@
  * `mqbench run scenario.yaml`: load and validate the scenario, run it against its broker, follow it live, and
  * write the reports.
  */
-import { createWriteStream, existsSync, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { brokerVersion } from '../../../broker/index.js';
@@ -31,9 +31,9 @@ import type { RunFacts } from '../../run/aggregate.js';
 import { ControlLinkError } from '../../shard/control-link.js';
 import { ShardCoordinator, ShardStartError, type ShardClock } from '../../shard/coordinator.js';
 import { runKey, scenarioFingerprint } from '../../shard/identity.js';
-import { parseShard, parseShards, parseStartAt, SHARD_INDEX_ENV, type Parsed } from '../../shard/options.js';
-import { SHARD_FILE, SHARD_FORMAT, SHARD_FORMAT_VERSION, writeShardFile } from '../../shard/shard-file.js';
-import { WallClock, clockSkewFromEnv } from '../../shard/wall-clock.js';
+import { SHARD_INDEX_ENV } from '../../shard/options.js';
+import { SHARD_FILE } from '../../shard/shard-file.js';
+import { readSharding, recordShardFailure, recordShardResults, type Sharding } from '../sharding.js';
 import type { ShardSpec } from '../../scenario/plan.js';
 
 export const usage = `Usage: mqbench run <scenario.yaml> [options]
@@ -119,46 +119,6 @@ export async function runCommand(argv: string[]): Promise<number> {
   return execute(scenario, showProgress, sharding);
 }
 
-/** A shard of a split run, as the command line gave it. */
-interface Sharding {
-  spec: ShardSpec;
-  startAtMs: number;
-  runId: string | undefined;
-  clock: WallClock;
-}
-
-function readSharding(shard: string | undefined, shards: string | undefined, startAt: string | undefined, runId: string | undefined): Sharding | undefined {
-  const fail = <T>(p: Parsed<T>): T => {
-    if ('error' in p) throw new CliError(`${p.error}${p.hint ? `\n  hint: ${p.hint}` : ''}`, EXIT.usage);
-    return p.value;
-  };
-  if (shard !== undefined && shards !== undefined) throw new CliError('--shard and --shards both given: use one (--shards takes the index from the environment)', EXIT.usage);
-  let spec: ShardSpec | undefined;
-  if (shard !== undefined) spec = fail(parseShard(shard));
-  else if (shards !== undefined) spec = fail(parseShards(shards, process.env));
-  if (spec === undefined && startAt === undefined) {
-    if (runId !== undefined) throw new CliError('--run-id names the run of a sharded run: give --shard or --shards with it', EXIT.usage);
-    return undefined;
-  }
-  let skew: number;
-  try {
-    skew = clockSkewFromEnv(process.env);
-  } catch (err) {
-    throw new CliError((err as Error).message, EXIT.usage);
-  }
-  const clock = new WallClock(skew);
-  if (startAt === undefined) {
-    throw new CliError(
-      `a sharded run needs --start-at: every shard starts its clients at that instant (e.g. --start-at +30s, or an absolute ` +
-        'time such as 2025-06-01T12:00:00Z for shards started at different moments)',
-      EXIT.usage,
-    );
-  }
-  const startAtMs = fail(parseStartAt(startAt, clock.nowUs() / 1000));
-  // --start-at alone: one process, started at that instant (a run of one shard).
-  return { spec: spec ?? { index: 0, count: 1 }, startAtMs, runId, clock };
-}
-
 async function execute(scenario: Scenario, showProgress: boolean, sharding?: Sharding): Promise<number> {
   const totalClients = scenario.groups.reduce((n, g) => n + g.clients, 0);
   const fingerprint = sharding === undefined ? '' : scenarioFingerprint(scenario);
@@ -168,6 +128,31 @@ async function execute(scenario: Scenario, showProgress: boolean, sharding?: Sha
   const workers = resolveWorkerCount(scenario.workers, clients, availableParallelism());
   const shardPart = sharding === undefined || sharding.spec.count === 1 ? '' : `-shard${sharding.spec.index}of${sharding.spec.count}`;
   const outDir = resolve(scenario.out ?? join('reports', `${safeName(scenario.name)}${shardPart}-${timestamp(new Date())}`));
+  if (sharding === undefined) return executeIn({ scenario, showProgress, clients, totalClients, workers, outDir, fingerprint, key });
+  try {
+    return await executeIn({ scenario, showProgress, clients, totalClients, workers, outDir, fingerprint, key, sharding });
+  } catch (err) {
+    // A shard that did not run says so in its folder: the merge then names it and its reason, not only its absence.
+    recordShardFailure(outDir, err, { scenario, clients, identity: { fingerprint, key, sharding, startAtMs: sharding.startAtMs } });
+    throw err;
+  }
+}
+
+interface Execution {
+  scenario: Scenario;
+  showProgress: boolean;
+  /** This process's clients, and the scenario's (the same unless this is a shard). */
+  clients: number;
+  totalClients: number;
+  workers: number;
+  outDir: string;
+  fingerprint: string;
+  key: string;
+  sharding?: Sharding;
+}
+
+async function executeIn(x: Execution): Promise<number> {
+  const { scenario, showProgress, clients, totalClients, workers, outDir, fingerprint, key, sharding } = x;
   checkDescriptors(scenario, clients);
   let target;
   try {
@@ -283,35 +268,14 @@ async function execute(scenario: Scenario, showProgress: boolean, sharding?: Sha
     if (stream !== undefined) await new Promise<void>((done) => stream.end(done));
     jtl = undefined;
     if (sharding !== undefined && shardClock !== undefined && shardReports !== undefined) {
-      const { reports, facts } = shardReports;
-      writeShardFile(outDir, {
-        format: SHARD_FORMAT,
-        version: SHARD_FORMAT_VERSION,
-        tool: { name: 'mqbench', version: brokerVersion() },
-        run: {
-          key,
-          id: sharding.runId ?? null,
-          scenario: scenario.name,
-          fingerprint,
-          shards: sharding.spec.count,
-          startAt: new Date(coordinator!.startAtMs).toISOString(),
-          startAtMs: coordinator!.startAtMs,
-        },
-        shard: { index: sharding.spec.index, clients, workers: facts.workers, target: target.target },
+      recordShardResults(outDir, {
         scenario,
-        facts: {
-          startedAt: facts.startedAt.toISOString(),
-          endedAt: facts.endedAt.toISOString(),
-          durationMs: facts.durationMs,
-          stoppedBy: facts.stoppedBy,
-          workers: facts.workers,
-          engineEpochWallMs: facts.startedAt.getTime(),
-        },
+        identity: { fingerprint, key, sharding, startAtMs: coordinator!.startAtMs },
+        clients,
+        target: target.target,
         clock: shardClock,
-        // The rows are in results.jtl already.
-        reports: reports.map((r) => ({ ...r, jtl: [] })),
-        jtl: existsSync(join(outDir, 'results.jtl')) ? 'results.jtl' : null,
-        summary: result,
+        ...shardReports,
+        result,
       });
     }
     process.stdout.write(renderSummary(result, { color: process.stdout.isTTY === true }));

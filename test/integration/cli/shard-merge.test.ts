@@ -5,6 +5,7 @@
  * shards that are not the parts of one run.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -111,6 +112,18 @@ async function runShards(prefix: string, env: (i: number) => NodeJS.ProcessEnv =
   return dirs;
 }
 
+/** A port on which nothing listens: taken from the system, then let go. */
+function closedPort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
 function summary(dir: string) {
   return JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
 }
@@ -204,7 +217,7 @@ describe('mqbench run --shard and mqbench merge', () => {
   }, 60_000);
 
   describe('refuses what is not the shards of one run', () => {
-    it('names a missing shard, and merges without it only when told to, saying so', async () => {
+    it('names a missing shard, and merges without it only when told to, marking the report partial', async () => {
       expect(shardDirs).toHaveLength(4);
       const partial = shardDirs.slice(0, 3);
       const refused = await mqbench(['merge', ...partial, '--out', join(work, 'partial')]);
@@ -212,16 +225,54 @@ describe('mqbench run --shard and mqbench merge', () => {
       expect(refused.stderr).toMatch(/shard 3 of 4 missing \(merging 0, 1, 2\)/);
       expect(existsSync(join(work, 'partial'))).toBe(false);
 
-      const allowed = await mqbench(['merge', ...partial, '--allow-missing', '--out', join(work, 'partial')]);
+      const allowed = await mqbench(['merge', ...partial, '--allow-partial', '--out', join(work, 'partial')]);
       expect(allowed.code, allowed.stderr).toBe(0);
+      expect(allowed.stdout).toMatch(/3 of 4 shards merged \(PARTIAL: shard 3 missing\)/);
       const merged = summary(join(work, 'partial'));
       expect(merged.shards.missing).toEqual([3]);
+      expect(merged.shards.partial).toBe(true);
       expect(merged.notes.join('\n')).toMatch(/Shard 3 missing/);
       // Shard 3's publishers reached the subscribers, but shard 3's clock is unknown: those latencies are left out.
-      expect(merged.notes.join('\n')).toMatch(/of messages from the missing shards' publishers are left out of e2e/);
+      expect(merged.notes.join('\n')).toMatch(/of messages from publishers of shards not merged are left out of e2e/);
       expect(merged.latency.e2e.count).toBe(merged.shards.crossShardDeliveries + merged.shards.sameShardDeliveries);
-      expect(readFileSync(join(work, 'partial', 'report.md'), 'utf8')).toMatch(/\| 3 \| – \| – \| missing/);
+      const md = readFileSync(join(work, 'partial', 'report.md'), 'utf8');
+      expect(md).toMatch(/\| 3 \| – \| – \| missing/);
+      expect(md).toMatch(/\*\*PASSED\*\*: PARTIAL: shard 3 missing/);
+      expect(readFileSync(join(work, 'partial', 'report.html'), 'utf8')).toMatch(/PARTIAL: shard 3 missing/);
     });
+
+    it('names a shard that failed and why, and merges the others only when told to', async () => {
+      expect(shardDirs).toHaveLength(4);
+      const failedDir = join(work, 'failed-3');
+      const port = await closedPort();
+      const ran = await mqbench(['run', scenarioFile, '--broker', `mqtt://127.0.0.1:${port}`, '--shard', '3/4', '--start-at', '+5s', '--no-progress', '--out', failedDir]);
+      expect(ran.code, ran.stderr).toBe(3);
+      const record = JSON.parse(readFileSync(join(failedDir, 'shard.json'), 'utf8'));
+      expect(record.failure.exitCode).toBe(3);
+      expect(record.failure.message).toMatch(/cannot reach the broker/);
+      expect(record.reports).toBeUndefined();
+
+      const refused = await mqbench(['merge', ...shardDirs.slice(0, 3), failedDir, '--out', join(work, 'with-failed')]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(new RegExp(`shard 3 of 4 failed \\(exit 3, .*failed-3\\): cannot reach the broker at mqtt://127\\.0\\.0\\.1:${port}`));
+      expect(refused.stderr).toMatch(/--allow-partial/);
+      expect(existsSync(join(work, 'with-failed'))).toBe(false);
+
+      const allowed = await mqbench(['merge', ...shardDirs.slice(0, 3), failedDir, '--allow-partial', '--out', join(work, 'with-failed')]);
+      expect(allowed.code, allowed.stderr).toBe(0);
+      expect(allowed.stdout).toMatch(/PARTIAL: shard 3 failed/);
+      expect(allowed.stdout).toMatch(/shard 3: failed \(exit 3\): cannot reach the broker/);
+      const merged = summary(join(work, 'with-failed'));
+      expect(merged.shards.partial).toBe(true);
+      expect(merged.shards.missing).toEqual([]);
+      expect(merged.shards.failed).toEqual([{ index: 3, exitCode: 3, message: record.failure.message }]);
+      expect(merged.notes.join('\n')).toMatch(/Shard 3 failed \(exit 3\): cannot reach the broker/);
+
+      // A shard that failed is not a shard that ran: only failures, nothing to merge.
+      const none = await mqbench(['merge', failedDir, '--allow-partial']);
+      expect(none.code).toBe(2);
+      expect(none.stderr).toMatch(/no shard of the run ran: nothing to merge/);
+    }, 30_000);
 
     it('refuses a shard given twice and shards of another scenario', async () => {
       expect(shardDirs).toHaveLength(4);
@@ -232,7 +283,7 @@ describe('mqbench run --shard and mqbench merge', () => {
       const other = join(work, 'other.yaml');
       writeFileSync(other, SCENARIO.replace('name: split', 'name: another').replace('count: 40', 'count: 5'));
       const otherDir = join(work, 'other-0');
-      const ran = await mqbench(['run', other, '--broker', url, '--shard', '0/4', '--start-at', '+2s', '--workers', '1', '--no-progress', '--out', otherDir]);
+      const ran = await mqbench(['run', other, '--broker', url, '--shard', '0/1', '--start-at', '+1s', '--workers', '1', '--no-progress', '--out', otherDir]);
       expect(ran.code, ran.stderr).toBe(0);
       const mixed = await mqbench(['merge', otherDir, ...shardDirs.slice(1)]);
       expect(mixed.code).toBe(2);
@@ -282,8 +333,8 @@ describe('mqbench run: sharding options', () => {
 
   it('merge offers "did you mean" for a mistyped command and option', () => {
     expect(mqbenchSync(['merg']).stderr).toMatch(/unknown command "merg" \(did you mean "merge"\?\)/);
-    const r = mqbenchSync(['merge', 'x', '--alow-missing']);
+    const r = mqbenchSync(['merge', 'x', '--allow-partail']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/unknown option --alow-missing \(did you mean --allow-missing\?\)/);
+    expect(r.stderr).toMatch(/unknown option --allow-partail \(did you mean --allow-partial\?\)/);
   });
 });
