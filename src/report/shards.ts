@@ -3,6 +3,7 @@
  * clock-error sentence that goes with end-to-end latencies, and a row per shard.
  */
 import type { RunResult } from '../run/result.js';
+import { indexRanges } from '../util/index-ranges.js';
 import { formatCount } from './format.js';
 
 const ms = (us: number): string => `${(us / 1000).toFixed(3)} ms`;
@@ -21,7 +22,7 @@ export function partialText(r: RunResult): string | undefined {
   const s = r.shards;
   if (s === undefined || !s.partial) return undefined;
   const parts: string[] = [];
-  if (s.missing.length > 0) parts.push(`shard${s.missing.length === 1 ? '' : 's'} ${s.missing.join(', ')} missing`);
+  if (s.missing.length > 0) parts.push(`shard${s.missing.length === 1 ? '' : 's'} ${indexRanges(s.missing)} missing`);
   if (s.failed.length > 0) parts.push(`shard${s.failed.length === 1 ? '' : 's'} ${s.failed.map((f) => f.index).join(', ')} failed`);
   return `PARTIAL: ${parts.join(', ')}`;
 }
@@ -71,7 +72,8 @@ export function shardRows(r: RunResult): string[][] {
     row.lateStartUs > 0 ? ms(row.lateStartUs) : 'on time',
     row.stoppedBy,
   ]);
-  for (const m of s.missing) rows.push([String(m), '–', '–', 'missing', '–', '–', '–', '–']);
+  // A run of missing shards is one row ("8–65534"): a merge of a few shards of many stays readable.
+  for (const m of indexRanges(s.missing).split(', ').filter((t) => t !== '')) rows.push([m, '–', '–', 'missing', '–', '–', '–', '–']);
   for (const f of s.failed) rows.push([String(f.index), '–', '–', 'failed', '–', '–', '–', `failed (exit ${f.exitCode}): ${f.message}`]);
-  return rows.sort((a, b) => Number(a[0]) - Number(b[0]));
+  return rows.sort((a, b) => parseInt(a[0], 10) - parseInt(b[0], 10));
 }

@@ -13,6 +13,7 @@
  * error is at most the two shards' clock error bounds added; above `maxClockErrorUs` the e2e figures are withheld.
  */
 import { join } from 'node:path';
+import { indexRanges } from '../util/index-ranges.js';
 import { LatencyHistogram } from '../metrics/histogram.js';
 import type { CounterSeries, IntervalSample } from '../metrics/series.js';
 import { aggregate, type Aggregated } from '../run/aggregate.js';
@@ -60,6 +61,9 @@ export interface MergeOutcome extends Aggregated {
 }
 
 export class MergeError extends Error {}
+
+/** The most a shard's time zero may be from the run's start instant (µs): beyond, its clock fields are damaged. */
+const MAX_SHIFT_US = 24 * 3600e6;
 
 /** The shard set a merge works on: the shards that ran, and which of the run's shards did not. */
 export interface ShardSet {
@@ -112,10 +116,10 @@ export function checkShardSet(inputs: readonly MergeInput[], allowPartial: boole
   }
   failed.sort((a, b) => a.index - b.index);
   ran.sort((a, b) => a.file.shard.index - b.file.shard.index);
-  const ranText = ran.length === 0 ? 'none ran' : `merging ${ran.map((r) => r.file.shard.index).join(', ')}`;
+  const ranText = ran.length === 0 ? 'none ran' : `merging ${indexRanges(ran.map((r) => r.file.shard.index))}`;
   const lines: string[] = [];
   for (const f of failed) lines.push(`shard ${f.index} of ${count} failed (exit ${f.exitCode}, ${f.dir}): ${f.message}`);
-  if (missing.length > 0) lines.push(`shard${missing.length === 1 ? '' : 's'} ${missing.join(', ')} of ${count} missing (${ranText})`);
+  if (missing.length > 0) lines.push(`shard${missing.length === 1 ? '' : 's'} ${indexRanges(missing)} of ${count} missing (${ranText})`);
   if (ran.length === 0) throw new MergeError(`no shard of the run ran: nothing to merge\n  ${lines.join('\n  ')}`);
   if (lines.length > 0 && !allowPartial) {
     throw new MergeError(
@@ -138,10 +142,15 @@ export function mergeShards(inputs: readonly MergeInput[], options: MergeOptions
   const zeroUs = head.run.startAtMs * 1000;
 
   // Each shard's time zero on shard 0's clock (E), and how far it is from the run's start instant.
-  const timing = shards.map(({ file }) => {
+  const timing = shards.map(({ dir, file }) => {
     const offset = runOffset(file);
     const e = file.clock.epochWallUs - (offset?.offsetUs ?? 0);
-    return { file, offset, epochUs: e, shiftUs: e - zeroUs, errorUs: offset === null ? Infinity : offset.errorUs };
+    const shiftUs = e - zeroUs;
+    // Time zeros agree to milliseconds, or to a clock stepped during the run; a day apart is a damaged file.
+    if (!(Math.abs(shiftUs) <= MAX_SHIFT_US)) {
+      throw new MergeError(`${dir}: shard ${file.shard.index}'s time zero is ${Number.isFinite(shiftUs) ? `${(shiftUs / 3.6e9).toFixed(1)} h` : 'not a time'} from the run's start on shard 0's clock: its shard.json clock fields are damaged`);
+    }
+    return { file, offset, epochUs: e, shiftUs, errorUs: offset === null ? Infinity : offset.errorUs };
   });
   const byIndex = new Map(timing.map((t) => [t.file.shard.index, t]));
 
@@ -342,9 +351,9 @@ function shardNotes(s: ShardsResult, timing: ReadonlyArray<{ file: ShardFile; of
   if (absent.length > 0) {
     notes.push(
       `Partial: ${s.merged.length} of ${s.count} shards merged. ` +
-        (s.missing.length > 0 ? `Shard${s.missing.length === 1 ? '' : 's'} ${s.missing.join(', ')} missing (not given to the merge). ` : '') +
+        (s.missing.length > 0 ? `Shard${s.missing.length === 1 ? '' : 's'} ${indexRanges(s.missing)} missing (not given to the merge). ` : '') +
         s.failed.map((f) => `Shard ${f.index} failed (exit ${f.exitCode}): ${f.message}. `).join('') +
-        `The clients of shard${absent.length === 1 ? '' : 's'} ${absent.join(', ')} are not in these results, and messages from their publishers ` +
+        `The clients of shard${absent.length === 1 ? '' : 's'} ${indexRanges(absent)} are not in these results, and messages from their publishers ` +
         'are counted as received but not judged for loss.',
     );
   }

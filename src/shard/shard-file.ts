@@ -13,6 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineReport } from '../engine/engine.js';
 import type { RunResult } from '../run/result.js';
+import { MAX_SHARDS } from '../scenario/plan.js';
 import type { Scenario } from '../scenario/schema.js';
 import type { ShardClock } from './coordinator.js';
 
@@ -142,7 +143,9 @@ export function readShardFile(dir: string): AnyShardFile {
 /** The fields the merge sorts and matches shards by, checked: a hand-edited file fails here, not halfway through. */
 function identityProblem(run: Partial<ShardRunIdentity>, shard: Partial<ShardFile['shard']>): string | null {
   if (typeof run.key !== 'string' || typeof run.fingerprint !== 'string' || typeof run.scenario !== 'string') return 'run.key, run.fingerprint and run.scenario must be text';
-  if (!Number.isSafeInteger(run.shards) || run.shards! < 1) return `run.shards must be a whole number from 1, got ${JSON.stringify(run.shards)}`;
+  if (!Number.isSafeInteger(run.shards) || run.shards! < 1 || run.shards! > MAX_SHARDS) {
+    return `run.shards must be a whole number from 1 to ${MAX_SHARDS}, got ${JSON.stringify(run.shards)}`;
+  }
   if (typeof run.startAtMs !== 'number' || !Number.isFinite(run.startAtMs)) return 'run.startAtMs must be a number';
   if (!Number.isSafeInteger(shard.index) || shard.index! < 0 || shard.index! >= run.shards!) {
     return `shard.index must be from 0 to ${run.shards! - 1}, got ${JSON.stringify(shard.index)}`;

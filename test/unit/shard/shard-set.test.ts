@@ -62,6 +62,9 @@ describe('checkShardSet', () => {
 
   it('names missing shards, and takes them only with allowPartial', () => {
     expect(refusal([ran(1)])).toMatch(/shards 0, 2 of 3 missing \(merging 1\)/);
+    // Runs of missing shards are written as ranges, however many.
+    const wide = { shards: 65_535 };
+    expect(refusal([ran(0, wide), ran(5, wide), ran(7, wide)])).toMatch(/^shards 1–4, 6, 8–65534 of 65535 missing \(merging 0, 5, 7\)$/m);
     const set = checkShardSet([ran(1)], true);
     expect(set.missing).toEqual([0, 2]);
     expect(set.ran).toHaveLength(1);
@@ -123,8 +126,10 @@ describe('readShardFile', () => {
     ['index out of range', JSON.stringify({ ...full, shard: { index: 3, clients: 1 } }), /shard\.index must be from 0 to 2, got 3/],
     ['negative index', JSON.stringify({ ...full, shard: { index: -1, clients: 1 } }), /shard\.index must be from 0 to 2, got -1/],
     ['index as text', JSON.stringify({ ...full, shard: { index: '1', clients: 1 } }), /shard\.index must be from 0 to 2, got "1"/],
-    ['no shards', JSON.stringify({ ...full, run: { ...RUN, shards: 0 } }), /run\.shards must be a whole number from 1, got 0/],
-    ['a huge shard count', JSON.stringify({ ...full, run: { ...RUN, shards: 1e300 } }), /run\.shards must be a whole number from 1/],
+    ['no shards', JSON.stringify({ ...full, run: { ...RUN, shards: 0 } }), /run\.shards must be a whole number from 1 to 65535, got 0/],
+    // Not a count to loop to when listing the missing shards.
+    ['a huge shard count', JSON.stringify({ ...full, run: { ...RUN, shards: 1e15 } }), /run\.shards must be a whole number from 1 to 65535, got 1000000000000000/],
+    ['a shard count past doubles', JSON.stringify({ ...full, run: { ...RUN, shards: 1e300 } }), /run\.shards must be a whole number from 1 to 65535/],
     ['no start time', JSON.stringify({ ...full, run: { ...RUN, startAtMs: 'soon' } }), /run\.startAtMs must be a number/],
     ['run not an object', JSON.stringify({ ...full, run: 'x' }), /incomplete shard file \(no run\)/],
     ['a failure without a message', JSON.stringify({ ...full, failure: { exitCode: 3 } }), /"failure" needs an exitCode and a message/],
