@@ -27,6 +27,9 @@ import { Publisher } from './publisher.js';
 import { Subscriptions } from './subscriptions.js';
 import { openLink, type Link, type LinkHandler } from './transport.js';
 
+/** Most QoS 1/2 messages in flight: two of the 65,535 packet ids stay free for a SUBSCRIBE and an UNSUBSCRIBE. */
+const MAX_WINDOW = 65_533;
+
 const State = {
   Idle: 0,
   /** Socket opening or CONNECT sent, waiting for CONNACK. */
@@ -113,16 +116,17 @@ export class SimClient implements LinkHandler, FrameSink {
   /** When the DISCONNECT step began waiting for the socket to close, µs. */
   private closingSinceUs = 0;
   /** Connect timeout or reconnect back-off (on the engine's timers: any length), and what it then does. */
-  private readonly connTimer = new Timer(() => this.connAction?.(), this);
+  private connTimer: Timer<SimClient> | null = null;
   private connAction: (() => void) | null = null;
   /** A `wait` step's timer (on the engine's timers: any length). */
-  private stepTimer: Timer | null = null;
+  private stepTimer: Timer<SimClient> | null = null;
 
   // Publishing.
   private publisher: Publisher | null = null;
   private drainWanted = false;
   private seq = 0;
-  private readonly streams = new Map<string, PublishedStream>();
+  /** What this client publishes, per topic; made on its first publish. */
+  private streams: Map<string, PublishedStream> | null = null;
 
   constructor(
     readonly engine: Engine,
@@ -181,7 +185,7 @@ export class SimClient implements LinkHandler, FrameSink {
           return;
         case 'wait':
           this.awaiting = 'wait';
-          this.stepTimer ??= new Timer(() => this.stepDone('wait'), this);
+          this.stepTimer ??= new Timer<SimClient>(waitStepDone, this);
           engine.timers.schedule(this.stepTimer, step.durationMs);
           return;
         case 'disconnect':
@@ -193,6 +197,11 @@ export class SimClient implements LinkHandler, FrameSink {
   }
 
   /** The step waiting for `what` is done: go on with the next. */
+  /** A `wait` step's time is up. */
+  waitDone(): void {
+    this.stepDone('wait');
+  }
+
   private stepDone(what: Awaiting): void {
     if (this.awaiting !== what) return;
     this.awaiting = null;
@@ -280,7 +289,7 @@ export class SimClient implements LinkHandler, FrameSink {
     this.backoffMs = step.backoffMs;
     const props = pkt.properties;
     this.keepaliveMs = (props?.serverKeepAlive ?? step.keepaliveSec) * 1000;
-    this.outbound.window = Math.min(props?.receiveMaximum ?? 65535, engine.maxInflight);
+    this.outbound.window = Math.min(props?.receiveMaximum ?? 65535, engine.maxInflight, MAX_WINDOW);
     this.lastTxMs = engine.nowMs;
     engine.clientConnected(this);
     if (!this.reconnecting) {
@@ -352,12 +361,17 @@ export class SimClient implements LinkHandler, FrameSink {
 
   private connLater(ms: number, fn: () => void): void {
     this.connAction = fn;
-    this.engine.timers.schedule(this.connTimer, ms);
+    this.engine.timers.schedule((this.connTimer ??= new Timer<SimClient>(connTimerDue, this)), ms);
   }
 
   private clearConnTimer(): void {
-    this.engine.timers.cancel(this.connTimer);
+    if (this.connTimer !== null) this.engine.timers.cancel(this.connTimer);
     this.connAction = null;
+  }
+
+  /** The connect timeout or reconnect back-off is over. */
+  connTimerDue(): void {
+    this.connAction?.();
   }
 
   // ---- link events ----------------------------------------------------------------------------------------------
@@ -578,7 +592,7 @@ export class SimClient implements LinkHandler, FrameSink {
   }
 
   allocatePacketId(): number {
-    return this.outbound.allocatePacketId(this.subscriptions.reserves);
+    return this.outbound.allocatePacketId(this.subscriptions);
   }
 
   canSend(): boolean {
@@ -608,10 +622,11 @@ export class SimClient implements LinkHandler, FrameSink {
   }
 
   streamFor(topic: string, qos: number): PublishedStream {
-    let s = this.streams.get(topic);
+    const streams = (this.streams ??= new Map());
+    let s = streams.get(topic);
     if (s === undefined) {
       s = { publisherId: this.publisherId, clientId: this.clientId, topic, qos, sent: 0, acknowledged: 0, firstUs: -1, lastUs: -1 };
-      this.streams.set(topic, s);
+      streams.set(topic, s);
       this.group.metrics.published.push(s);
     }
     s.qos = qos;
@@ -706,4 +721,12 @@ export class SimClient implements LinkHandler, FrameSink {
       this.state = State.Idle;
     }
   }
+}
+
+function connTimerDue(c: SimClient): void {
+  c.connTimerDue();
+}
+
+function waitStepDone(c: SimClient): void {
+  c.waitDone();
 }

@@ -175,7 +175,7 @@ export class Engine {
     const now = this.clock.nowMs();
     this.clients.forEach((c, i) => {
       const planned = this.init.clients[i];
-      this.timers.schedule(new Timer(() => c.start(), c), Math.max(0, planned.startOffsetMs - now));
+      this.timers.schedule(new Timer(startClient, c), Math.max(0, planned.startOffsetMs - now));
     });
     this.scheduleTick();
     for (const g of this.groups) {
@@ -528,4 +528,8 @@ export function publisherId(c: PlannedClient): number {
 export function slotOfPublisher(flow: FlowGate, groups: number, id: number): number {
   const group = Math.floor(id / 0x10_0000);
   return group < groups ? flow.slot(group, id % 0x10_0000) : -1;
+}
+
+function startClient(c: SimClient): void {
+  c.start();
 }

@@ -32,7 +32,9 @@ export class Subscriptions {
   constructor(private readonly client: SimClient) {}
 
   /** Is `id` the packet id of a SUBSCRIBE or UNSUBSCRIBE awaiting its answer? */
-  readonly reserves = (id: number): boolean => id === this.pendingSubscribe?.packetId || id === this.pendingUnsubscribe?.packetId;
+  reserves(id: number): boolean {
+    return id === this.pendingSubscribe?.packetId || id === this.pendingUnsubscribe?.packetId;
+  }
 
   /** When the request awaiting its answer was sent, µs, and what it is; undefined when none is. */
   awaited(): { startUs: number; what: 'suback' | 'unsuback' } | undefined {

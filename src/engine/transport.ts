@@ -57,21 +57,8 @@ export function openLink(endpoint: Endpoint, hostIndex: number, handler: LinkHan
   const { host, port } = endpoint.hosts[hostIndex % endpoint.hosts.length];
   switch (endpoint.transport) {
     case 'mqtt': {
-      let link: Link | undefined;
-      const socket = netConnect({
-        host,
-        port,
-        noDelay: true,
-        onread: {
-          buffer: sharedReadBuffer,
-          callback: (n: number, buf: Uint8Array) => {
-            handler.onLinkData((buf as Buffer).subarray(0, n), link!);
-            return true;
-          },
-        },
-      });
-      link = socketLink(socket, 'connect', handler);
-      return link;
+      const socket = netConnect({ host, port, noDelay: true, onread: { buffer: sharedReadBuffer, callback: onSharedRead } });
+      return socketLink(socket, 'connect', handler);
     }
     case 'mqtts': {
       const t = endpoint.tls!;
@@ -99,21 +86,50 @@ function isIp(host: string): boolean {
   return /^[\d.]+$/.test(host) || host.includes(':');
 }
 
+/**
+ * A socket is its own link. Its handler and what its close reports live on the socket, and the listeners are the
+ * same functions for every socket: a hundred thousand idle clients hold no closures of their own.
+ */
+const HANDLER = Symbol('linkHandler');
+const ERROR = Symbol('linkError');
+const CLOSED = Symbol('linkClosed');
+type LinkSocket = (Socket | TLSSocket) & Link & { [HANDLER]: LinkHandler; [ERROR]: string | null; [CLOSED]: boolean };
+
 function socketLink(socket: Socket | TLSSocket, openEvent: 'connect' | 'secureConnect', handler: LinkHandler): Link {
-  const link = socket as Link;
-  let closed = false;
-  let error: string | null = null;
-  socket.once(openEvent, () => handler.onLinkOpen(link));
-  socket.on('data', (chunk: Buffer) => handler.onLinkData(chunk, link));
-  socket.on('error', (err: NodeJS.ErrnoException) => {
-    error ??= err.code ?? err.message;
-  });
-  socket.on('close', () => {
-    if (closed) return;
-    closed = true;
-    handler.onLinkClose(error, link);
-  });
+  const link = socket as LinkSocket;
+  link[HANDLER] = handler;
+  link[ERROR] = null;
+  link[CLOSED] = false;
+  socket.once(openEvent, onSocketOpen);
+  // Plain TCP reads arrive through onSharedRead instead (no 'data' events).
+  if (openEvent === 'secureConnect') socket.on('data', onSocketData);
+  socket.on('error', onSocketError);
+  socket.on('close', onSocketClose);
   return link;
+}
+
+/** Node calls a socket's `onread` callback as a method of the socket. */
+function onSharedRead(this: LinkSocket, n: number, buf: Uint8Array): boolean {
+  this[HANDLER].onLinkData((buf as Buffer).subarray(0, n), this);
+  return true;
+}
+
+function onSocketOpen(this: LinkSocket): void {
+  this[HANDLER].onLinkOpen(this);
+}
+
+function onSocketData(this: LinkSocket, chunk: Buffer): void {
+  this[HANDLER].onLinkData(chunk, this);
+}
+
+function onSocketError(this: LinkSocket, err: NodeJS.ErrnoException): void {
+  this[ERROR] ??= err.code ?? err.message;
+}
+
+function onSocketClose(this: LinkSocket): void {
+  if (this[CLOSED]) return;
+  this[CLOSED] = true;
+  this[HANDLER].onLinkClose(this[ERROR], this);
 }
 
 /** A WebSocket as a byte stream: each binary message is a chunk of the MQTT stream [MQTT-6.0.0-2]. */
