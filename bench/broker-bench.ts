@@ -400,7 +400,7 @@ function renderMarkdownBlock(
     `${MARKDOWN_BEGIN}\n` +
     '<!-- Written by the command below; it replaces everything between these two marker lines. -->\n\n' +
     `\`${command}\` on ${startedAt.toISOString().slice(0, 10)}: Node ${env.node}, ${mosquittoLabel ?? 'no Mosquitto'}, ` +
-    `${env.cpus} × ${env.cpuModel ?? 'unknown CPU'}. ${options.rounds} rounds; every measurement has a fresh broker ` +
+    `${env.cpus} × ${env.cpuModel ?? 'unknown CPU'}. ${options.rounds} round${options.rounds === 1 ? '' : 's'}; every measurement has a fresh broker ` +
     'process and a fresh generator process. Message rows: ' +
     `${options.durationSeconds} s windows after ${options.warmupSeconds} s of warm-up, ${options.payloadBytes}-byte ` +
     `payloads, QoS 1/2 window ${options.window} per publisher, mosquitto.conf for both brokers: ` +

@@ -80,8 +80,6 @@ export function encodePublishRun(topic: string, payload: Buffer, qos: Qos, count
  */
 export const SEQ_HEADER_BYTES = 8;
 const TWO_32 = 0x1_0000_0000;
-/** Sequence numbers fit in 48 bits. */
-export const MAX_SEQ = 2 ** 48 - 1;
 
 /** The payload every message carries: the sequence header (publisher `index`, sequence 0) then printable filler. */
 export function makePayload(size: number, index = 0): Buffer {

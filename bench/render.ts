@@ -35,8 +35,8 @@ export function formatTable(table: Table, format: Format): string {
 /** Message rows: throughput, broker CPU per message, exact delivery counts, bundled ÷ each other broker. */
 export function messageTable(summaries: readonly BrokerSummary[], ratios: readonly Ratio[]): Table {
   const header = [
-    'row', 'broker', 'msg/s', 'min – max', 'CPU µs/msg', 'min – max', 'broker CPU', 'gen CPU', 'lost', 'dup',
-    'out of order', 'bundled ÷ this msg/s', 'bundled ÷ this CPU/msg', 'note',
+    'row', 'broker', 'msg/s', 'min – max', 'CPU µs/msg', 'min – max', 'broker CPU', 'gen CPU', 'lost / dup / out of order',
+    'bundled ÷ this: msg/s', 'CPU/msg', 'note',
   ];
   const rows: string[][] = [];
   for (const row of ROWS) {
@@ -61,16 +61,14 @@ export function messageTable(summaries: readonly BrokerSummary[], ratios: readon
         s.cpuPerMessage ? range(s.cpuPerMessage, significant) : '',
         s.brokerCpuPercent === null ? 'n/a' : `${s.brokerCpuPercent.toFixed(0)}%`,
         measured ? `${s.generatorCpuPercent.toFixed(0)}%` : '',
-        measured ? integer.format(s.lost) : '',
-        measured ? integer.format(s.duplicates) : '',
-        measured ? integer.format(s.outOfOrder) : '',
+        measured ? `${integer.format(s.lost)} / ${integer.format(s.duplicates)} / ${integer.format(s.outOfOrder)}` : '',
         rate === undefined ? '' : times(rate),
         cpu === undefined ? '' : times(cpu),
         notes.join('; '),
       ]);
     });
   }
-  return { header, rows, right: [false, false, true, true, true, true, true, true, true, true, true, true, true, false] };
+  return { header, rows, right: [false, false, true, true, true, true, true, true, true, true, true, false] };
 }
 
 /**

@@ -131,7 +131,10 @@ describe('summaries and ratios', () => {
   it('puts them in tables with the ratios on the other brokers\' lines', () => {
     const messages = messageTable(summaries, ratios);
     const nodelay = messages.rows.find((r) => r[1] === 'mosquitto 2.0.11 nodelay')!;
-    expect(nodelay[messages.header.indexOf('bundled ÷ this msg/s')]).toBe('20.44×');
+    expect(nodelay[messages.header.indexOf('bundled ÷ this: msg/s')]).toBe('20.44×');
+    const mosquittoLine = messages.rows.find((r) => r[1] === 'mosquitto 2.0.11')!;
+    expect(mosquittoLine[messages.header.indexOf('lost / dup / out of order')]).toBe('6 / 0 / 0');
+    expect(mosquittoLine[messages.header.indexOf('CPU/msg')]).toBe('0.12×');
     const idle = idleTable(summaries, ratios);
     const mosquittoIdle = idle.rows.find((r) => r[1] === 'mosquitto 2.0.11')!;
     expect(mosquittoIdle.slice(2, 6)).toEqual(['1,000', '1,000 – 1,000', '0.25×', '6.00×']);
