@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Msg } from '../../../broker/core/message.js';
-import { MAX_NODE_DELAY_MS, Timer, Timers } from '../../../broker/core/timers.js';
+import { MAX_NODE_DELAY_MS, Timer, Timers } from '../../../src/util/timers.js';
 import { ALL_CHECKS } from '../../../src/conformance/checks/index.js';
 import { runChecks } from '../../../src/conformance/runner.js';
 import { reframe, startBreakingProxy, type Breakage } from '../../helpers/breaking-proxy.js';
