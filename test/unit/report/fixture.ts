@@ -196,6 +196,7 @@ export function fanoutResult(): RunResult {
       { kind: 'takeover', clientId: HOSTILE_ID, detail: 'closed by the broker\nafter "another" <client>', atMs: 2_345 },
     ],
     takeovers: { count: 1, clientIds: [HOSTILE_ID] },
+    broker: { sys: null },
     notes: ['sub-7 reconnected 3 times: its client id is shared with another client'],
     passed: false,
   };
@@ -224,6 +225,7 @@ export function emptyResult(): RunResult {
     thresholds: [],
     errorExamples: [],
     takeovers: { count: 0, clientIds: [] },
+    broker: { sys: null },
     notes: [],
     passed: true,
   };
