@@ -304,5 +304,13 @@ export function slowConsumerResult(): RunResult {
       },
     },
   ];
+  // The bundled broker's own view: 61 retained $SYS values, the backlog on top (published once a second, on change).
+  r.broker.sys = {
+    storedMessages: [{ second: 0, value: 61 }, { second: 1, value: 180 }, { second: 2, value: 276 }, { second: 3, value: 61 }],
+    retainedMessages: [{ second: 0, value: 61 }],
+    dropped: [{ second: 0, value: 4 }],
+    clientsConnected: [{ second: 0, value: 1 }, { second: 1, value: 3 }, { second: 3, value: 2 }],
+    missing: null,
+  };
   return r;
 }
