@@ -87,7 +87,10 @@ export interface BundledTarget {
   kind: 'bundled';
 }
 
-/** A broker mqbench starts as a process of its own for the run, with its defaults (as `mqbench compare` does). */
+/**
+ * A broker mqbench starts as a process of its own for the run, with its defaults (as `mqbench compare` does), except
+ * that it publishes $SYS every second when the run reads it (`sysTopics`).
+ */
 export interface LocalTarget {
   kind: 'local';
   broker: 'mosquitto' | 'aedes';
