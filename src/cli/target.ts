@@ -22,11 +22,21 @@ export interface OpenTarget {
   close(): Promise<void>;
 }
 
+/**
+ * `sys_interval` of the brokers mqbench starts for a run that reads `$SYS` (the bundled broker, Mosquitto): once a
+ * second, so that even a short run has the broker's figures for every second. Aedes publishes no `$SYS/broker/...`.
+ */
+export const SYS_INTERVAL_SEC = 1;
+
 export async function openTarget(scenario: Scenario): Promise<OpenTarget> {
   const b = scenario.broker;
   const protocol = protocolName(b.protocolVersion);
   if (b.target.kind === 'bundled') {
-    const broker = await startBroker({ listeners: [{ host: '127.0.0.1', port: 0 }], logTypes: new Set(['error']) });
+    const broker = await startBroker({
+      listeners: [{ host: '127.0.0.1', port: 0 }],
+      logTypes: new Set(['error']),
+      ...(scenario.sysTopics ? { sysInterval: SYS_INTERVAL_SEC } : {}),
+    });
     await warmBroker(broker.host, broker.port);
     return {
       endpoint: { transport: 'mqtt', hosts: [{ host: broker.host, port: broker.port }], path: '', tls: undefined },
@@ -37,7 +47,7 @@ export async function openTarget(scenario: Scenario): Promise<OpenTarget> {
     };
   }
   if (b.target.kind === 'local') {
-    const local = await startLocalBroker(b.target.broker);
+    const local = await startLocalBroker(b.target.broker, scenario.sysTopics ? [`sys_interval ${SYS_INTERVAL_SEC}`] : []);
     return {
       endpoint: { transport: 'mqtt', hosts: [{ host: local.host, port: local.port }], path: '', tls: undefined },
       target: { kind: 'remote', url: `mqtt://${local.host}:${local.port}`, protocol },

@@ -9,13 +9,14 @@ import type { CounterName } from '../metrics/series.js';
 import { planRun, type RunPlan } from '../scenario/plan.js';
 import type { Scenario, Step } from '../scenario/schema.js';
 import { FlowGate, type FlowGateInit } from '../engine/flow-gate.js';
-import { newEpoch } from '../engine/clock.js';
+import { newEpoch, RunClock } from '../engine/clock.js';
 import type { EngineInit, EngineReport, JtlRow, ProgressSnapshot } from '../engine/engine.js';
 import type { Endpoint, TlsMaterial } from '../engine/transport.js';
 import { RunPool } from '../pool/pool.js';
 import type { FromWorker } from '../pool/messages.js';
 import { aggregate, type Aggregated } from './aggregate.js';
-import type { RunResult } from './result.js';
+import type { BrokerSys, RunResult } from './result.js';
+import { SysObserver } from './sys-observer.js';
 import { Timer, Timers } from '../util/timers.js';
 
 export class BrokerUnreachableError extends Error {
@@ -105,21 +106,34 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
   });
   const durationTimer = new Timer(() => finish('duration'));
   let stoppedBy: RunResult['stoppedBy'];
+  let observer: SysObserver | undefined;
+  let brokerSys: BrokerSys | null = null;
+  let results;
   try {
-    // The timeline starts once every worker has built its clients (thread start-up is not part of the run).
-    await Promise.race([allReady, finished, pool.failure()]);
-    epochWallMs = Date.now();
-    pool.start(newEpoch(), epochWallMs);
-    hooks.onStart?.();
-    if (scenario.durationMs !== undefined) timers.schedule(durationTimer, scenario.durationMs);
-    stoppedBy = await Promise.race([finished, pool.failure()]);
+    try {
+      // The timeline starts once every worker has built its clients (thread start-up is not part of the run).
+      await Promise.race([allReady, finished, pool.failure()]);
+      epochWallMs = Date.now();
+      const epoch = newEpoch();
+      pool.start(epoch, epochWallMs);
+      if (scenario.sysTopics) {
+        observer = sysObserver(setup, new RunClock(epoch));
+        observer.start();
+      }
+      hooks.onStart?.();
+      if (scenario.durationMs !== undefined) timers.schedule(durationTimer, scenario.durationMs);
+      stoppedBy = await Promise.race([finished, pool.failure()]);
+    } finally {
+      timers.close();
+      hooks.signal?.removeEventListener('abort', onAbort);
+    }
+    // However the run ended, subscribers receive for the drain time: what is still on its way then is in flight at
+    // stop, not lost. The workers' stop is bounded (drain, then disconnect), whatever the broker does.
+    results = await pool.stop(scenario.drainMs);
   } finally {
-    timers.close();
-    hooks.signal?.removeEventListener('abort', onAbort);
+    // The broker's figures are read through the drain, so that they show the backlog going (or staying).
+    if (observer !== undefined) brokerSys = observer.stop();
   }
-  // However the run ended, subscribers receive for the drain time: what is still on its way then is in flight at
-  // stop, not lost. The workers' stop is bounded (drain, then disconnect), whatever the broker does.
-  const results = await pool.stop(scenario.drainMs);
   const reports: EngineReport[] = results.sort((a, b) => a.worker - b.worker).map((r) => r.report);
   for (const r of reports) if (r.jtl.length > 0) hooks.onJtl?.(r.jtl);
   const endedAt = new Date();
@@ -133,9 +147,27 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
       durationMs: endedAt.getTime() - epochWallMs,
       stoppedBy,
       workers: inits.length,
+      brokerSys,
     },
     reports,
   );
+}
+
+/**
+ * The connection that reads the broker's `$SYS` figures: the clients' transport, TLS and failover hosts, the
+ * scenario's protocol, and the credentials its clients use (the broker's, else the first group's own).
+ */
+function sysObserver(setup: RunSetup, clock: RunClock): SysObserver {
+  const { broker, groups } = setup.scenario;
+  const withCredentials = broker.username !== undefined ? broker : groups.find((g) => g.username !== undefined) ?? broker;
+  return new SysObserver({
+    endpoint: setup.endpoint,
+    protocolVersion: broker.protocolVersion,
+    username: withCredentials.username,
+    password: withCredentials.password,
+    replyTimeoutMs: setup.scenario.replyTimeoutMs,
+    second: () => Math.floor(clock.nowUs() / 1_000_000),
+  });
 }
 
 /** Messages outstanding (sent, not yet received) over all unpaced publishers of a run. */

@@ -87,7 +87,7 @@ export function applyOverrides(scenario: Scenario, overrides: ScenarioOverrides)
   return loadScenarioText(scenario.source.text, scenario.source.file, { ...before, overrides: merged });
 }
 
-const TOP_KEYS = ['name', 'description', 'broker', 'duration', 'drain', 'replyTimeout', 'workers', 'out', 'thresholds', 'groups'];
+const TOP_KEYS = ['name', 'description', 'broker', 'duration', 'drain', 'replyTimeout', 'sysTopics', 'workers', 'out', 'thresholds', 'groups'];
 const TOP_SYNONYMS: Record<string, string> = {
   target: 'broker',
   server: 'broker',
@@ -103,6 +103,8 @@ const TOP_SYNONYMS: Record<string, string> = {
   output: 'out',
   outdir: 'out',
   threads: 'workers',
+  sys: 'sysTopics',
+  $sys: 'sysTopics',
 };
 
 function readScenario(ctx: ReadContext, root: RawNode, text: string, file: string, overrides: ScenarioOverrides): Scenario | undefined {
@@ -130,6 +132,9 @@ function readScenario(ctx: ReadContext, root: RawNode, text: string, file: strin
   const replyNode = cli('--reply-timeout', overrides.replyTimeout) ?? top.take('replyTimeout');
   const replyTimeoutMs = replyNode ? readReplyTimeout(ctx, replyNode) : DEFAULTS.replyTimeoutMs;
 
+  const sysNode = top.take('sysTopics');
+  const sysTopics = sysNode ? r.boolean(sysNode, 'sysTopics') ?? true : true;
+
   const workersNode = cli('--workers', overrides.workers) ?? top.take('workers');
   const workers = workersNode ? readWorkers(ctx, workersNode) : 'auto';
   const outNode = cli('--out', overrides.out, true) ?? top.take('out');
@@ -156,6 +161,7 @@ function readScenario(ctx: ReadContext, root: RawNode, text: string, file: strin
     durationMs,
     drainMs,
     replyTimeoutMs,
+    sysTopics,
     workers: workers ?? 'auto',
     out,
     thresholds: thresholds.map((t) => t.threshold),
