@@ -17,7 +17,7 @@ import { FlowGate, type FlowGateInit } from './flow-gate.js';
 import { SimClient, emptySamples } from './client.js';
 import { RunClock } from './clock.js';
 import { payloadTemplate } from './codec.js';
-import { GroupMetrics, type GroupReport } from './group-metrics.js';
+import { GroupMetrics, type GroupProgress, type GroupReport } from './group-metrics.js';
 import type { Publisher } from './publisher.js';
 import type { Endpoint } from './transport.js';
 
@@ -64,6 +64,8 @@ export interface ProgressSnapshot {
   e2e: Float64Array;
   jtl: JtlRow[];
   finishedClients: number;
+  /** Per group (the scenario's order), running totals and latency buckets, for the live metrics endpoint. */
+  groups: GroupProgress[];
 }
 
 export interface EngineReport {
@@ -464,10 +466,12 @@ export class Engine {
     const totals = {} as Record<CounterName, number>;
     const errors: Record<string, number> = {};
     let inflight = 0;
+    const groups: GroupProgress[] = [];
     for (const g of this.groups) {
       const t = g.metrics.series.totalsNow();
       for (const [k, v] of Object.entries(t.counters) as [CounterName, number][]) totals[k] = (totals[k] ?? 0) + v;
       for (const [k, v] of Object.entries(t.errors)) errors[k] = (errors[k] ?? 0) + v;
+      groups.push(g.metrics.progress(t));
       g.metrics.series.sample(second);
     }
     for (const g of this.groups) inflight += g.metrics.series.gauge(Gauge.inflight);
@@ -482,6 +486,7 @@ export class Engine {
       e2e: this.live.snapshot(),
       jtl,
       finishedClients: this.finished,
+      groups,
     };
   }
 

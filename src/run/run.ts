@@ -52,6 +52,10 @@ export interface RunHooks {
   onProgress?(p: RunProgress): void;
   /** results.jtl rows, as they come (about once a second). */
   onJtl?(rows: JtlRow[]): void;
+  /** Each worker's progress snapshot as it comes (once a second per worker), for the live metrics endpoint. */
+  onSnapshot?(worker: number, snapshot: ProgressSnapshot): void;
+  /** The workers' final reports, once they have stopped, before they are aggregated. */
+  onReports?(reports: readonly EngineReport[]): void;
   /**
    * Aborting stops the run as its end would (clients stop, subscribers receive for the drain time, everyone
    * disconnects); the result says it was interrupted.
@@ -89,6 +93,7 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
         if (++readyWorkers === inits.length) markReady();
       } else if (m.type === 'progress') {
         if (m.snapshot.jtl.length > 0) hooks.onJtl?.(m.snapshot.jtl);
+        hooks.onSnapshot?.(m.worker, m.snapshot);
         const view = progress.add(m.worker, m.snapshot);
         if (view) hooks.onProgress?.(view);
       } else if (m.type === 'idle' && ++idleWorkers === inits.length && scenario.durationMs === undefined) {
@@ -136,6 +141,7 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
   }
   const reports: EngineReport[] = results.sort((a, b) => a.worker - b.worker).map((r) => r.report);
   for (const r of reports) if (r.jtl.length > 0) hooks.onJtl?.(r.jtl);
+  hooks.onReports?.(reports);
   const endedAt = new Date();
   return aggregate(
     {

@@ -26,6 +26,7 @@ import { openTarget } from '../target.js';
 import { BrokerStartError } from '../../launch/local-broker.js';
 import { MosquittoNotFoundError } from '../../launch/mosquitto.js';
 import { FD_OVERHEAD, fdShortfall, raiseFdLimit } from '../../util/fd-limit.js';
+import { METRICS_OPTIONS, METRICS_USAGE, RunMetrics, readMetricsOptions, shardLabel, type MetricsSettings } from '../run-metrics.js';
 
 export const usage = `Usage: mqbench run <scenario.yaml> [options]
 
@@ -40,6 +41,7 @@ Options (each overrides the scenario):
   --clients <n|g=n,...>     clients: a count (one group) or per group, e.g. publishers=10,subscribers=2
   --workers <n|auto>        worker threads (default: one per CPU, no more than clients)
   --out <dir>               report folder
+${METRICS_USAGE}
   --no-progress             no live line while running
   -h, --help                show this help
 
@@ -58,6 +60,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       workers: { type: 'string' },
       out: { type: 'string' },
       'reply-timeout': { type: 'string' },
+      ...METRICS_OPTIONS,
       progress: { type: 'boolean', default: true },
       'no-progress': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -70,6 +73,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (positionals.length !== 1) throw new CliError(`expected one scenario file, got ${positionals.length}\n\n${usage}`);
+  const metrics = readMetricsOptions(values);
   const file = positionals[0];
   const loaded = loadScenarioFile(file, {
     overrides: {
@@ -84,18 +88,24 @@ export async function runCommand(argv: string[]): Promise<number> {
   if ('problems' in loaded) throw new CliError(`${formatProblems(loaded.problems)}`, EXIT.usage);
   const scenario = loaded.scenario;
   const showProgress = values.progress && !values['no-progress'];
-  return execute(scenario, showProgress);
+  return execute(scenario, showProgress, metrics && { settings: metrics, shard: shardLabel(values) });
 }
 
-async function execute(scenario: Scenario, showProgress: boolean): Promise<number> {
+async function execute(scenario: Scenario, showProgress: boolean, metrics?: { settings: MetricsSettings; shard: string }): Promise<number> {
   const totalClients = scenario.groups.reduce((n, g) => n + g.clients, 0);
   const workers = resolveWorkerCount(scenario.workers, totalClients, availableParallelism());
   const outDir = resolve(scenario.out ?? join('reports', `${safeName(scenario.name)}-${timestamp(new Date())}`));
   checkDescriptors(scenario, totalClients);
+  // Listening first: a metrics port that cannot be had stops the run before any broker starts.
+  const runMetrics =
+    metrics && (await RunMetrics.start(metrics.settings, scenario.groups.map((g) => g.name), { scenario: scenario.name, shard: metrics.shard }));
+  if (runMetrics) process.stderr.write(`mqbench: metrics at ${runMetrics.url}\n`);
+  const metricsHooks = runMetrics?.hooks();
   let target;
   try {
     target = await openTarget(scenario);
   } catch (err) {
+    await runMetrics?.close();
     if (err instanceof BrokerStartError || err instanceof MosquittoNotFoundError) throw new CliError(err.message, EXIT.unavailable);
     throw err;
   }
@@ -133,8 +143,10 @@ async function execute(scenario: Scenario, showProgress: boolean): Promise<numbe
         { scenario, endpoint: target.endpoint, target: target.target, workers, version: brokerVersion() },
         {
           signal: abort.signal,
+          ...metricsHooks,
           // The report folder is made once the broker has answered: a run that never started leaves none behind.
           onStart: () => {
+            metricsHooks?.onStart();
             mkdirSync(outDir, { recursive: true });
             jtl = createWriteStream(join(outDir, 'results.jtl'));
             jtl.write(JTL_HEADER);
@@ -148,6 +160,7 @@ async function execute(scenario: Scenario, showProgress: boolean): Promise<numbe
       throw err;
     }
     if (showProgress && tty) process.stderr.write('\n');
+    runMetrics?.finish(outcome);
     const { result, histograms } = outcome;
     mkdirSync(outDir, { recursive: true });
     writeFileSync(join(outDir, 'summary.json'), renderJson(result));
@@ -160,11 +173,15 @@ async function execute(scenario: Scenario, showProgress: boolean): Promise<numbe
     process.stdout.write(renderSummary(result, { color: process.stdout.isTTY === true }));
     process.stdout.write(`\nReports: ${outDir}\n`);
     if (stoppedBySignal !== undefined) return stoppedBySignal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
-    return result.passed ? EXIT.ok : EXIT.failed;
+    const code = result.passed ? EXIT.ok : EXIT.failed;
+    // A signal while the final totals wait for their scrape ends the wait; the run itself had completed.
+    await runMetrics?.linger(abort.signal, (line) => process.stderr.write(line + '\n'));
+    return code;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     jtl?.end();
+    await runMetrics?.close();
     await target.close();
   }
 }
