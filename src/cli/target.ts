@@ -39,7 +39,7 @@ export async function openTarget(scenario: Scenario): Promise<OpenTarget> {
     });
     await warmBroker(broker.host, broker.port);
     return {
-      endpoint: { transport: 'mqtt', hosts: [{ host: broker.host, port: broker.port }], path: '', tls: undefined },
+      endpoint: { transport: 'mqtt', hosts: [{ host: broker.host, port: broker.port }], path: '', tls: undefined, sources: b.sourceAddresses },
       target: { kind: 'bundled', url: `mqtt://${broker.host}:${broker.port}`, protocol },
       broker,
       label: 'the bundled broker',
@@ -49,7 +49,7 @@ export async function openTarget(scenario: Scenario): Promise<OpenTarget> {
   if (b.target.kind === 'local') {
     const local = await startLocalBroker(b.target.broker, scenario.sysTopics ? [`sys_interval ${SYS_INTERVAL_SEC}`] : []);
     return {
-      endpoint: { transport: 'mqtt', hosts: [{ host: local.host, port: local.port }], path: '', tls: undefined },
+      endpoint: { transport: 'mqtt', hosts: [{ host: local.host, port: local.port }], path: '', tls: undefined, sources: b.sourceAddresses },
       target: { kind: 'remote', url: `mqtt://${local.host}:${local.port}`, protocol },
       broker: undefined,
       label: local.label,
@@ -58,7 +58,7 @@ export async function openTarget(scenario: Scenario): Promise<OpenTarget> {
   }
   const t = b.target;
   return {
-    endpoint: { transport: t.transport, hosts: t.hosts, path: t.path, tls: readTls(b.tls) },
+    endpoint: { transport: t.transport, hosts: t.hosts, path: t.path, tls: readTls(b.tls), sources: b.sourceAddresses },
     target: { kind: 'remote', url: t.url, protocol },
     broker: undefined,
     label: t.url,

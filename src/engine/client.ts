@@ -252,7 +252,7 @@ export class SimClient implements LinkHandler, FrameSink {
     this.connectStartUs = engine.clock.nowUs();
     this.attemptsLeft--;
     this.reader = new FrameReader(this);
-    const link = openLink(engine.endpoint, this.hostIndex, this);
+    const link = openLink(engine.endpoint, this.hostIndex, this, engine.sourceFor(this.group, this.index));
     this.link = link;
     this.writer = new BatchWriter(link, engine.flushQueue, engine.bytes);
     if (typeof (link as { on?: unknown }).on === 'function') {

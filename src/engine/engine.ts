@@ -96,12 +96,15 @@ export interface GroupRuntime {
   name: string;
   config: ClientGroup;
   metrics: GroupMetrics;
+  /** Clients of the groups before this one: a client's place in the whole scenario is this plus its index. */
+  firstClient: number;
 }
 
 export class Engine {
   /** The run's clock; set by start(), when every worker is ready. */
   clock: RunClock;
   readonly endpoint: Endpoint;
+  private readonly sources: readonly string[];
   readonly flushQueue = new FlushQueue();
   readonly bytes = { bytesSent: 0 };
   /** Date.now() at the run's epoch, for wall-clock timestamps in results.jtl. */
@@ -152,7 +155,13 @@ export class Engine {
     this.endpoint = init.endpoint;
     this.flow = new FlowGate(init.flow);
     this.maxInflight = init.maxInflight;
-    this.groups = init.scenario.groups.map((config) => ({ name: config.name, config, metrics: new GroupMetrics(config.name) }));
+    let firstClient = 0;
+    this.groups = init.scenario.groups.map((config) => {
+      const g = { name: config.name, config, metrics: new GroupMetrics(config.name), firstClient };
+      firstClient += config.clients;
+      return g;
+    });
+    this.sources = init.endpoint.sources ?? [];
     const counts = new Map<string, number>();
     for (const c of init.clients) counts.set(c.clientId, (counts.get(c.clientId) ?? 0) + 1);
     for (const [id, n] of counts) if (n > 1) this.sharedIds.add(id);
@@ -165,6 +174,15 @@ export class Engine {
       client.slot = this.flow.slot(planned.group, planned.index);
       this.clients.push(client);
     }
+  }
+
+  /**
+   * The source address of a client by its place in the whole scenario, the same in every worker and shard, so the
+   * run's clients spread evenly over the addresses; undefined when none were given.
+   */
+  sourceFor(group: GroupRuntime, index: number): string | undefined {
+    const n = this.sources.length;
+    return n === 0 ? undefined : this.sources[(group.firstClient + index) % n];
   }
 
   /**

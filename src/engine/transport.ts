@@ -27,6 +27,8 @@ export interface Endpoint {
   /** WebSocket path. */
   path: string;
   tls: TlsMaterial | undefined;
+  /** Local addresses to connect from (a client keeps one: see Engine.sourceFor); absent or empty: the system's choice. */
+  sources?: readonly string[];
 }
 
 /** Events of a link, each with the link they come from (a client may already be on its next one). */
@@ -53,18 +55,21 @@ export interface Link extends ByteSink {
  */
 const sharedReadBuffer = Buffer.allocUnsafe(64 * 1024);
 
-export function openLink(endpoint: Endpoint, hostIndex: number, handler: LinkHandler): Link {
+/** `localAddress`: the source address to connect from, or undefined for the system's choice. */
+export function openLink(endpoint: Endpoint, hostIndex: number, handler: LinkHandler, localAddress?: string): Link {
   const { host, port } = endpoint.hosts[hostIndex % endpoint.hosts.length];
   switch (endpoint.transport) {
     case 'mqtt': {
-      const socket = netConnect({ host, port, noDelay: true, onread: { buffer: sharedReadBuffer, callback: onSharedRead } });
+      const socket = netConnect({ host, port, localAddress, noDelay: true, onread: { buffer: sharedReadBuffer, callback: onSharedRead } });
       return socketLink(socket, 'connect', handler);
     }
     case 'mqtts': {
       const t = endpoint.tls!;
+      // tls.connect hands socket options such as localAddress to the TCP connection it makes (not in its types).
       const socket = tlsConnect({
         host,
         port,
+        ...({ localAddress } as object),
         ca: t.ca,
         cert: t.cert,
         key: t.key,
@@ -78,7 +83,7 @@ export function openLink(endpoint: Endpoint, hostIndex: number, handler: LinkHan
     }
     case 'ws':
     case 'wss':
-      return webSocketLink(endpoint, host, port, handler);
+      return webSocketLink(endpoint, host, port, handler, localAddress);
   }
 }
 
@@ -133,7 +138,7 @@ function onSocketClose(this: LinkSocket): void {
 }
 
 /** A WebSocket as a byte stream: each binary message is a chunk of the MQTT stream [MQTT-6.0.0-2]. */
-function webSocketLink(endpoint: Endpoint, host: string, port: number, handler: LinkHandler): Link {
+function webSocketLink(endpoint: Endpoint, host: string, port: number, handler: LinkHandler, localAddress: string | undefined): Link {
   const scheme = endpoint.transport === 'wss' ? 'wss' : 'ws';
   const hostPart = host.includes(':') ? `[${host}]` : host;
   const t = endpoint.tls;
@@ -147,6 +152,7 @@ function webSocketLink(endpoint: Endpoint, host: string, port: number, handler: 
     rejectUnauthorized: t ? t.verify : undefined,
     // Passed through to tls.connect for SNI and the certificate name check.
     servername: t?.serverName,
+    localAddress,
   };
   const ws = new WebSocket(`${scheme}://${hostPart}:${port}${endpoint.path || '/mqtt'}`, ['mqtt'], options);
   ws.binaryType = 'nodebuffer';

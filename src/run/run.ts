@@ -17,10 +17,16 @@ import type { FromWorker } from '../pool/messages.js';
 import { aggregate, type Aggregated } from './aggregate.js';
 import type { BrokerSys, RunResult } from './result.js';
 import { SysObserver } from './sys-observer.js';
+import { portShortfall, unbindableSource } from '../util/source-addresses.js';
 import { Timer, Timers } from '../util/timers.js';
 
 export class BrokerUnreachableError extends Error {
   readonly code = 'BROKER_UNREACHABLE';
+}
+
+/** The source addresses cannot carry the run: not this machine's, or too few for its clients' local ports. */
+export class SourceAddressError extends Error {
+  readonly code = 'SOURCE_ADDRESSES';
 }
 
 export interface RunSetup {
@@ -68,6 +74,7 @@ export const DEFAULT_MAX_INFLIGHT = 20;
 
 export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promise<Aggregated> {
   const { scenario } = setup;
+  await checkSources(setup.endpoint, scenario.groups.reduce((n, g) => n + g.clients, 0));
   await checkReachable(setup.endpoint, setup.target.url);
   const plan = colocateSharedIds(planRun(scenario, setup.workers));
   const flow = flowGateFor(scenario);
@@ -219,12 +226,26 @@ function colocateSharedIds(plan: RunPlan): RunPlan {
   return { workers, totalClients: plan.totalClients };
 }
 
-/** Fail fast, with the reason, when no host of the endpoint accepts a connection. */
+/**
+ * Before anything connects: every source address is one of this machine's, and together they have local ports for
+ * every client (one each at a time) towards the broker.
+ */
+async function checkSources(endpoint: Endpoint, clients: number): Promise<void> {
+  const sources = endpoint.sources ?? [];
+  const first = endpoint.hosts[0];
+  const short = portShortfall(clients, sources, `${first.host}:${first.port}`);
+  if (short !== undefined) throw new SourceAddressError(short);
+  const unbindable = sources.length > 0 ? await unbindableSource(sources) : undefined;
+  if (unbindable !== undefined) throw new SourceAddressError(unbindable);
+}
+
+/** Fail fast, with the reason, when no host of the endpoint accepts a connection (from the first source address). */
 async function checkReachable(endpoint: Endpoint, url: string): Promise<void> {
   const failures: string[] = [];
+  const localAddress = endpoint.sources?.[0];
   for (const { host, port } of endpoint.hosts) {
     const error = await new Promise<string | null>((resolve) => {
-      const s = netConnect({ host, port });
+      const s = netConnect({ host, port, localAddress });
       const timer = setTimeout(() => {
         s.destroy();
         resolve('no answer within 5 s');

@@ -29,6 +29,8 @@ export interface ScenarioOverrides {
   workers?: string | number;
   /** `--reply-timeout`: e.g. "10s". */
   replyTimeout?: string;
+  /** `--source-ip`: addresses, ranges and interfaces clients connect from, e.g. "127.0.0.2-127.0.0.9". */
+  sourceIp?: string;
 }
 
 export interface LoadOptions {
@@ -123,7 +125,7 @@ function readScenario(ctx: ReadContext, root: RawNode, text: string, file: strin
   const description = descriptionNode ? r.string(descriptionNode, 'description') : undefined;
 
   const brokerNode = top.take('broker');
-  const broker = readBroker(ctx, brokerNode, cli('--broker', overrides.broker, true));
+  const broker = readBroker(ctx, brokerNode, cli('--broker', overrides.broker, true), cli('--source-ip', overrides.sourceIp, true));
 
   const durationNode = cli('--duration', overrides.duration) ?? top.take('duration');
   const durationMs = durationNode ? readRunDuration(ctx, durationNode) : undefined;

@@ -81,6 +81,8 @@ export interface BrokerSettings {
   password: string | undefined;
   /** Present for mqtts:// and wss:// targets only. */
   tls: TlsSettings | undefined;
+  /** Local addresses clients connect from, spread evenly (client n uses address n mod length); empty: the system's choice. */
+  sourceAddresses: string[];
 }
 
 export interface BundledTarget {

@@ -18,7 +18,7 @@ import {
   renderProgressLog,
   renderSummary,
 } from '../../report/index.js';
-import { BrokerUnreachableError, runScenario, type RunProgress } from '../../run/run.js';
+import { BrokerUnreachableError, SourceAddressError, runScenario, type RunProgress } from '../../run/run.js';
 import { formatProblems, loadScenarioFile, resolveWorkerCount, type Scenario } from '../../scenario/index.js';
 import { parseCommandArgs } from '../args.js';
 import { CliError, EXIT } from '../exit-codes.js';
@@ -26,6 +26,7 @@ import { openTarget } from '../target.js';
 import { BrokerStartError } from '../../launch/local-broker.js';
 import { MosquittoNotFoundError } from '../../launch/mosquitto.js';
 import { FD_OVERHEAD, fdShortfall, raiseFdLimit } from '../../util/fd-limit.js';
+import { portShortfall } from '../../util/source-addresses.js';
 import { METRICS_OPTIONS, METRICS_USAGE, RunMetrics, readMetricsOptions, shardLabel, type MetricsSettings } from '../run-metrics.js';
 
 export const usage = `Usage: mqbench run <scenario.yaml> [options]
@@ -41,13 +42,15 @@ Options (each overrides the scenario):
   --clients <n|g=n,...>     clients: a count (one group) or per group, e.g. publishers=10,subscribers=2
   --workers <n|auto>        worker threads (default: one per CPU, no more than clients)
   --out <dir>               report folder
+  --source-ip <list>        local addresses clients connect from, spread evenly: 127.0.0.2-127.0.0.9, 10.0.0.5,
+                            eth0 (its addresses); each address has its own range of local ports
 ${METRICS_USAGE}
   --no-progress             no live line while running
   -h, --help                show this help
 
 Ctrl-C or SIGTERM stops the run as its end would: clients stop, subscribers receive for the drain time, and the
 reports are written. Exit codes: 0 passed, 1 a threshold failed, 2 invalid scenario or options (or too few file
-descriptors for the run), 3 broker unreachable, 130 stopped by Ctrl-C, 143 stopped by SIGTERM.
+descriptors or local ports for the run), 3 broker unreachable, 130 stopped by Ctrl-C, 143 stopped by SIGTERM.
 The scenario format is described in docs/scenarios.md.`;
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -60,6 +63,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       workers: { type: 'string' },
       out: { type: 'string' },
       'reply-timeout': { type: 'string' },
+      'source-ip': { type: 'string' },
       ...METRICS_OPTIONS,
       progress: { type: 'boolean', default: true },
       'no-progress': { type: 'boolean' },
@@ -83,6 +87,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       workers: values.workers,
       out: values.out,
       replyTimeout: values['reply-timeout'],
+      sourceIp: values['source-ip'],
     },
   });
   if ('problems' in loaded) throw new CliError(`${formatProblems(loaded.problems)}`, EXIT.usage);
@@ -157,6 +162,7 @@ async function execute(scenario: Scenario, showProgress: boolean, metrics?: { se
       );
     } catch (err) {
       if (err instanceof BrokerUnreachableError) throw new CliError(err.message, EXIT.unavailable);
+      if (err instanceof SourceAddressError) throw new CliError(err.message, EXIT.usage);
       throw err;
     }
     if (showProgress && tty) process.stderr.write('\n');
@@ -188,14 +194,23 @@ async function execute(scenario: Scenario, showProgress: boolean, metrics?: { se
 
 /**
  * Refuse up front, with the numbers, a run that would run out of file descriptors halfway (each client is a socket;
- * the bundled broker in this process holds the other end of each). The soft limit is raised to the hard limit first.
+ * the bundled broker in this process holds the other end of each) or of local ports (each client holds one on its
+ * source address). The soft limit is raised to the hard limit first. Both shortfalls are named at once.
  */
 function checkDescriptors(scenario: Scenario, clients: number): void {
   const limits = raiseFdLimit();
   const bundled = scenario.broker.target.kind === 'bundled';
   const needed = clients * (bundled ? 2 : 1) + FD_OVERHEAD;
-  const problem = fdShortfall(needed, limits, `${clients} client${clients === 1 ? '' : 's'}${bundled ? ' and the bundled broker in this process' : ''}`);
-  if (problem) throw new CliError(problem, EXIT.usage);
+  const problems = [
+    fdShortfall(needed, limits, `${clients} client${clients === 1 ? '' : 's'}${bundled ? ' and the bundled broker in this process' : ''}`),
+    portShortfall(clients, scenario.broker.sourceAddresses, targetLabel(scenario)),
+  ].filter((p) => p !== undefined);
+  if (problems.length > 0) throw new CliError(problems.join('\n'), EXIT.usage);
+}
+
+function targetLabel(scenario: Scenario): string {
+  const t = scenario.broker.target;
+  return t.kind === 'remote' ? `${t.hosts[0].host}:${t.hosts[0].port}` : t.kind === 'bundled' ? 'the bundled broker' : t.broker;
 }
 
 function printProgress(p: RunProgress, tty: boolean): void {
