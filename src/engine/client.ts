@@ -42,6 +42,10 @@ const State = {
 } as const;
 type State = (typeof State)[keyof typeof State];
 
+/** What the connection timer does when it fires. */
+const ConnAction = { None: 0, ConnectTimeout: 1, Retry: 2 } as const;
+type ConnAction = (typeof ConnAction)[keyof typeof ConnAction];
+
 /** What the step in progress waits for; a reconnection resumes it rather than moving on. */
 type Awaiting = 'connect' | 'subscribe' | 'unsubscribe' | 'publish' | 'acks' | 'wait' | 'disconnect' | null;
 
@@ -117,7 +121,7 @@ export class SimClient implements LinkHandler, FrameSink {
   private closingSinceUs = 0;
   /** Connect timeout or reconnect back-off (on the engine's timers: any length), and what it then does. */
   private connTimer: Timer<SimClient> | null = null;
-  private connAction: (() => void) | null = null;
+  private connAction: ConnAction = ConnAction.None;
   /** A `wait` step's timer (on the engine's timers: any length). */
   private stepTimer: Timer<SimClient> | null = null;
 
@@ -255,11 +259,7 @@ export class SimClient implements LinkHandler, FrameSink {
     const link = openLink(engine.endpoint, this.hostIndex, this, engine.sourceFor(this.group, this.index));
     this.link = link;
     this.writer = new BatchWriter(link, engine.flushQueue, engine.bytes);
-    if (typeof (link as { on?: unknown }).on === 'function') {
-      (link as unknown as NodeJS.EventEmitter).on('drain', () => this.onDrain());
-    }
-    const timeout = this.connectStep!.timeoutMs;
-    this.connLater(timeout, () => this.connectFailed('connect-timeout', `no CONNACK within ${timeout} ms`));
+    this.connLater(this.connectStep!.timeoutMs, ConnAction.ConnectTimeout);
   }
 
   onLinkOpen(link: Link): void {
@@ -326,11 +326,7 @@ export class SimClient implements LinkHandler, FrameSink {
     this.state = State.Backoff;
     const wait = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, this.connectStep!.maxBackoffMs);
-    this.connLater(wait, () => {
-      if (this.engine.stopping) return;
-      if (this.reconnecting) this.attemptsLeft = 1;
-      this.openConnection();
-    });
+    this.connLater(wait, ConnAction.Retry);
   }
 
   /** After a reconnection: resend what was in flight if the session was kept, renew subscriptions if not. */
@@ -359,19 +355,32 @@ export class SimClient implements LinkHandler, FrameSink {
     }
   }
 
-  private connLater(ms: number, fn: () => void): void {
-    this.connAction = fn;
+  private connLater(ms: number, action: ConnAction): void {
+    this.connAction = action;
     this.engine.timers.schedule((this.connTimer ??= new Timer<SimClient>(connTimerDue, this)), ms);
   }
 
+  /** No timer kept once connected: an idle client holds none. */
   private clearConnTimer(): void {
-    if (this.connTimer !== null) this.engine.timers.cancel(this.connTimer);
-    this.connAction = null;
+    if (this.connTimer !== null) {
+      this.engine.timers.cancel(this.connTimer);
+      this.connTimer = null;
+    }
+    this.connAction = ConnAction.None;
   }
 
   /** The connect timeout or reconnect back-off is over. */
   connTimerDue(): void {
-    this.connAction?.();
+    const action = this.connAction;
+    this.connAction = ConnAction.None;
+    if (action === ConnAction.ConnectTimeout) {
+      const timeout = this.connectStep!.timeoutMs;
+      this.connectFailed('connect-timeout', `no CONNACK within ${timeout} ms`);
+    } else if (action === ConnAction.Retry) {
+      if (this.engine.stopping) return;
+      if (this.reconnecting) this.attemptsLeft = 1;
+      this.openConnection();
+    }
   }
 
   // ---- link events ----------------------------------------------------------------------------------------------
@@ -611,7 +620,7 @@ export class SimClient implements LinkHandler, FrameSink {
     this.drainWanted = true;
   }
 
-  private onDrain(): void {
+  onLinkDrain(): void {
     if (!this.drainWanted) return;
     this.drainWanted = false;
     if (this.publisher !== null) this.engine.wake(this.publisher);

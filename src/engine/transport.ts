@@ -37,6 +37,8 @@ export interface LinkHandler {
   onLinkData(chunk: Buffer, link: Link): void;
   /** The link is gone. `error` is an errno-like code ("ECONNREFUSED") or null for an orderly close. */
   onLinkClose(error: string | null, link: Link): void;
+  /** What was written has gone out after a write was held back (TCP and TLS links). */
+  onLinkDrain?(link: Link): void;
 }
 
 export interface Link extends ByteSink {
@@ -110,7 +112,12 @@ function socketLink(socket: Socket | TLSSocket, openEvent: 'connect' | 'secureCo
   if (openEvent === 'secureConnect') socket.on('data', onSocketData);
   socket.on('error', onSocketError);
   socket.on('close', onSocketClose);
+  socket.on('drain', onSocketDrain);
   return link;
+}
+
+function onSocketDrain(this: LinkSocket): void {
+  this[HANDLER].onLinkDrain?.(this);
 }
 
 /** Node calls a socket's `onread` callback as a method of the socket. */
