@@ -2,18 +2,30 @@
  * `npm run bench:broker`: the bundled broker against Mosquitto, row by row, alternating brokers within each round,
  * each measurement with a fresh broker process and a fresh load generator process.
  */
-import { fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, fork } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findMosquitto, mosquittoVersion } from '../src/launch/mosquitto.js';
-import { DEFAULT_CONF, USAGE, UsageError, parseBenchArgs, type BenchOptions } from './args.js';
-import { BrokerStartError, startBrokerProcess, type BrokerKind } from './broker-process.js';
+import {
+  DEFAULT_CONF,
+  MARKDOWN_BEGIN,
+  MARKDOWN_END,
+  USAGE,
+  UsageError,
+  parseBenchArgs,
+  rowBrokers,
+  rowConf,
+  type BenchOptions,
+} from './args.js';
+import { BrokerStartError, NODELAY_LINE, startBrokerProcess, type BrokerKind } from './broker-process.js';
+import { readOpenFileLimit } from './engine-fd-limit.js';
+import { replaceMarkdownBlock, writeMarkdownBlock } from './markdown-block.js';
 import type { FromGenerator, GeneratorJob, GeneratorResult, ToGenerator } from './messages.js';
-import { renderRuns, renderSummary } from './render.js';
+import { connectTable, formatTable, idleTable, messageTable, nagleVerdicts, runTables, significant, type Format } from './render.js';
 import type { BenchRow } from './rows.js';
-import { rowRatios, summariseRuns, type RunRecord } from './summary.js';
+import { rowRatios, summariseRuns, type BrokerSummary, type Ratio, type RunRecord } from './summary.js';
 
 const EXIT_FAILED_RUNS = 1;
 const EXIT_USAGE = 2;
@@ -21,6 +33,16 @@ const EXIT_NO_MOSQUITTO = 3;
 const EXIT_BROKER_START = 4;
 /** Beyond warm-up, window and drain: connecting 100 subscribers on a busy machine, and disconnecting. */
 const GENERATOR_SLACK_MS = 60_000;
+/** Connection rows: the generator is given this long per connection on top of the slack (200 connections/s). */
+const GENERATOR_MS_PER_CONNECTION = 5;
+/** Sockets per loopback source address: below the ~28k ephemeral ports Linux has for each. */
+const CONNECTIONS_PER_SOURCE_ADDRESS = 20_000;
+/** Open files a process needs beyond its sockets (libraries, pipes, the listener, /proc reads). */
+const FILE_MARGIN = 1_024;
+/** Handshakes in progress at once while the idle connections are made. */
+const IDLE_CONCURRENCY = 200;
+/** Wait after the last SUBACK before the broker's memory is read. */
+const IDLE_SETTLE_MS = 1_000;
 
 async function main(argv: readonly string[]): Promise<number> {
   let options: BenchOptions;
@@ -51,15 +73,27 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     mosquittoLabel = `mosquitto ${mosquittoVersion(binary)}`;
   }
+  const markdownProblem = checkMarkdownFile(options.markdownFile);
+  if (markdownProblem) {
+    process.stderr.write(`${markdownProblem}\n`);
+    return EXIT_USAGE;
+  }
+  const fileProblem = raiseOpenFiles(options.rows);
+  if (fileProblem) {
+    process.stderr.write(`${fileProblem}\n`);
+    return EXIT_USAGE;
+  }
 
   const startedAt = new Date();
   process.stdout.write(renderHeader(options));
   const records: RunRecord[] = [];
+  const addresses = new SourceAddresses();
   try {
     for (const row of options.rows) {
+      const brokers = rowBrokers(row, options.brokers, options.nodelay);
       for (let round = 1; round <= options.rounds; round++) {
-        for (const broker of options.brokers) {
-          const record = await measure(options, row, broker, round);
+        for (const broker of brokers) {
+          const record = await measure(options, row, broker, round, addresses);
           records.push(record);
           process.stderr.write(renderProgress(options, record));
         }
@@ -73,15 +107,14 @@ async function main(argv: readonly string[]): Promise<number> {
 
   const summaries = summariseRuns(records);
   const ratios = rowRatios(summaries);
-  process.stdout.write(`\nMessages received by subscribers per second (median of ${options.rounds} round${options.rounds === 1 ? '' : 's'})\n\n`);
-  process.stdout.write(renderSummary(summaries, ratios));
+  process.stdout.write('\n' + renderResults(options, summaries, ratios, 'text'));
   process.stdout.write('\nEvery run\n\n');
-  process.stdout.write(renderRuns(records));
+  process.stdout.write(runTables(records).map((t) => formatTable(t, 'text')).join('\n'));
   if (options.jsonFile) {
     const report = {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
-      environment: { node: process.version, platform: process.platform, cpus: cpus().length, cpuModel: cpus()[0]?.model },
+      environment: environment(),
       mosquitto: mosquittoLabel,
       options: {
         brokers: options.brokers,
@@ -94,6 +127,7 @@ async function main(argv: readonly string[]): Promise<number> {
         maxUndelivered: options.maxUndelivered,
         payloadBytes: options.payloadBytes,
         conf: options.conf,
+        mosquittoNodelay: options.nodelay,
       },
       summary: summaries,
       ratios,
@@ -102,6 +136,11 @@ async function main(argv: readonly string[]): Promise<number> {
     mkdirSync(dirname(options.jsonFile), { recursive: true });
     writeFileSync(options.jsonFile, JSON.stringify(report, null, 2) + '\n');
     process.stdout.write(`\nWrote ${options.jsonFile}\n`);
+  }
+  if (options.markdownFile) {
+    const block = renderMarkdownBlock(options, argv, startedAt, mosquittoLabel, summaries, ratios);
+    writeMarkdownBlock(options.markdownFile, block, MARKDOWN_BEGIN, MARKDOWN_END);
+    process.stdout.write(`\nWrote the results into ${options.markdownFile}\n`);
   }
   const failed = records.filter((r) => r.error !== undefined).length;
   if (failed > 0) {
@@ -112,27 +151,52 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 /** One measurement: a fresh broker process, a fresh generator process, and the broker stopped afterwards. */
-async function measure(options: BenchOptions, row: BenchRow, kind: BrokerKind, round: number): Promise<RunRecord> {
-  const broker = await startBrokerProcess(kind, options.conf);
+async function measure(
+  options: BenchOptions,
+  row: BenchRow,
+  kind: BrokerKind,
+  round: number,
+  addresses: SourceAddresses,
+): Promise<RunRecord> {
+  const broker = await startBrokerProcess(kind, rowConf(row, options.conf));
   const record: RunRecord = { row: row.name, broker: kind, brokerLabel: broker.label, round };
   try {
-    record.result = await runGenerator({
-      host: broker.host,
-      port: broker.port,
-      brokerPid: broker.pid,
-      row: row.name,
-      topic: `mqbench/${row.name}`,
-      publishers: row.publishers,
-      subscribers: row.subscribers,
-      qos: row.qos,
-      payloadBytes: options.payloadBytes,
-      window: options.window,
-      maxUndelivered: options.maxUndelivered,
-      warmupSeconds: options.warmupSeconds,
-      durationSeconds: options.durationSeconds,
-      drainSeconds: options.drainSeconds,
-      clientIdPrefix: `mqbench-${row.name}-${round}`,
-    });
+    const base = { host: broker.host, port: broker.port, brokerPid: broker.pid, row: row.name, clientIdPrefix: `mqbench-${row.name}-${round}` };
+    let job: GeneratorJob;
+    if (row.kind === 'messages') {
+      job = {
+        ...base,
+        kind: 'messages',
+        topic: `mqbench/${row.name}`,
+        publishers: row.publishers,
+        subscribers: row.subscribers,
+        qos: row.qos,
+        payloadBytes: options.payloadBytes,
+        window: options.window,
+        maxUndelivered: options.maxUndelivered,
+        warmupSeconds: options.warmupSeconds,
+        durationSeconds: options.durationSeconds,
+        drainSeconds: options.drainSeconds,
+      };
+    } else if (row.kind === 'idle') {
+      job = {
+        ...base,
+        kind: 'idle',
+        connections: row.connections,
+        sourceAddresses: addresses.take(row.connections),
+        concurrency: IDLE_CONCURRENCY,
+        settleMs: IDLE_SETTLE_MS,
+      };
+    } else {
+      job = {
+        ...base,
+        kind: 'connect',
+        connections: row.connections,
+        sourceAddresses: addresses.take(row.connections),
+        concurrency: row.concurrency,
+      };
+    }
+    record.result = await runGenerator(job, generatorLimitMs(job));
   } catch (err) {
     const said = broker.output().trim().split('\n').slice(-10).join('\n');
     const gone = isAlive(broker.pid) ? '' : ` (the ${kind} process had exited)`;
@@ -141,6 +205,67 @@ async function measure(options: BenchOptions, row: BenchRow, kind: BrokerKind, r
     await broker.stop();
   }
   return record;
+}
+
+function generatorLimitMs(job: GeneratorJob): number {
+  if (job.kind === 'messages') return (job.warmupSeconds + job.durationSeconds + job.drainSeconds) * 1000 + GENERATOR_SLACK_MS;
+  return job.connections * GENERATOR_MS_PER_CONNECTION + GENERATOR_SLACK_MS;
+}
+
+/**
+ * Loopback source addresses for the connection rows, a fresh set for every measurement: 127.0.1.1, 127.0.1.2, … (all
+ * of 127/8 is loopback on Linux), so that no measurement meets ports a previous one left in TIME_WAIT.
+ */
+class SourceAddresses {
+  private next = 0;
+
+  take(connections: number): string[] {
+    const count = Math.ceil(connections / CONNECTIONS_PER_SOURCE_ADDRESS);
+    const out: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const k = this.next++;
+      out.push(`127.0.${1 + Math.floor(k / 254) % 254}.${1 + (k % 254)}`);
+    }
+    return out;
+  }
+}
+
+/**
+ * The connection rows hold up to 100,000 sockets in the generator and in the broker; both are children of this
+ * process and inherit its open-file limit, so it is raised here (the hard limit too, which needs root). Returns the
+ * problem when it cannot be.
+ */
+function raiseOpenFiles(rows: readonly BenchRow[]): string | undefined {
+  const most = Math.max(0, ...rows.map(socketsHeld));
+  const needed = most + FILE_MARGIN;
+  const limit = readOpenFileLimit('self');
+  if (limit === undefined || limit.soft >= needed) return undefined;
+  const hard = Math.max(limit.hard, needed);
+  try {
+    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${needed}:${hard}`], { stdio: 'pipe' });
+  } catch (err) {
+    const why = String((err as { stderr?: Buffer }).stderr ?? (err as Error).message).trim().split('\n')[0];
+    const rowsNeeding = rows.filter((r) => socketsHeld(r) + FILE_MARGIN > limit.hard).map((r) => r.name);
+    return (
+      `${rowsNeeding.join(', ')} need${rowsNeeding.length === 1 ? 's' : ''} ${needed.toLocaleString('en-US')} open files in the generator and in ` +
+      `the broker (${most} sockets and a margin); ulimit -n is ${limit.soft} (hard ${limit.hard}) and raising it ` +
+      `failed: ${why}.\nRaising the hard limit takes root with CAP_SYS_RESOURCE: run the benchmark from a shell with ` +
+      `ulimit -Hn ${needed}; ulimit -n ${needed} (or a nofile line in /etc/security/limits.conf), or leave ` +
+      `${rowsNeeding.length === 1 ? 'that row' : 'those rows'} out with --only.`
+    );
+  }
+  const raised = readOpenFileLimit('self');
+  if (raised === undefined || raised.soft < needed) {
+    return `ulimit -n stayed at ${raised?.soft ?? limit.soft} after prlimit; the connection rows need ${needed}.`;
+  }
+  return undefined;
+}
+
+/** Sockets a row holds open at once in the generator, and in the broker. */
+function socketsHeld(row: BenchRow): number {
+  if (row.kind === 'idle') return row.connections;
+  if (row.kind === 'connect') return row.concurrency;
+  return row.publishers + row.subscribers;
 }
 
 function isAlive(pid: number): boolean {
@@ -152,10 +277,9 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function runGenerator(job: GeneratorJob): Promise<GeneratorResult> {
-  const entry = fileURLToPath(new URL('./generator.js', import.meta.url));
+function runGenerator(job: GeneratorJob, limitMs: number): Promise<GeneratorResult> {
+  const entry = fileURLToPath(new URL('./generator-child.js', import.meta.url));
   const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const limitMs = (job.warmupSeconds + job.durationSeconds + job.drainSeconds) * 1000 + GENERATOR_SLACK_MS;
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (err: Error | undefined, result?: GeneratorResult): void => {
@@ -190,19 +314,119 @@ function renderHeader(options: BenchOptions): string {
     `Node ${process.version}, ${cpus().length} CPUs\n` +
     `mosquitto.conf for every broker: ${options.conf.join('; ')}` +
     (extraConf.length > 0 ? ' (later lines win)' : '') +
-    '\n'
+    '\n' +
+    `rows: ${options.rows.map((r) => r.name).join(', ')}\n`
   );
 }
 
 function renderProgress(options: BenchOptions, r: RunRecord): string {
   const where = `${r.row} ${r.brokerLabel} round ${r.round}/${options.rounds}`;
-  if (!r.result) return `${where}: failed: ${r.error}\n`;
   const res = r.result;
-  const cpu = res.brokerCpuPercent === null ? 'n/a' : `${res.brokerCpuPercent.toFixed(0)}%`;
+  if (!res) return `${where}: failed: ${r.error}\n`;
+  switch (res.kind) {
+    case 'messages': {
+      const cpu = res.brokerCpuMicrosPerMessage === null ? 'n/a' : `${significant(res.brokerCpuMicrosPerMessage)} µs/msg`;
+      return (
+        `${where}: ${Math.round(res.receivedPerSecond)} msg/s, broker CPU ${cpu}, lost ${res.lost}, ` +
+        `dup ${res.duplicates}, out of order ${res.outOfOrder}, generator CPU ${res.generatorCpuPercent.toFixed(0)}%\n`
+      );
+    }
+    case 'idle':
+      return `${where}: ${Math.round(res.bytesPerConnection)} bytes per idle connection, connected in ${res.connectSeconds.toFixed(1)} s\n`;
+    case 'connect': {
+      const cpu = res.brokerCpuMicrosPerConnection === null ? 'n/a' : `${significant(res.brokerCpuMicrosPerConnection)} µs`;
+      return (
+        `${where}: ${Math.round(res.connectionsPerSecond)} conn/s, broker CPU ${cpu} per connection, ` +
+        `CONNACK p50 ${significant(res.connackP50Ms)} ms p99 ${significant(res.connackP99Ms)} ms\n`
+      );
+    }
+  }
+}
+
+/** The three result tables with what they measure; the same words for the console and the docs. */
+function renderResults(options: BenchOptions, summaries: readonly BrokerSummary[], ratios: readonly Ratio[], format: Format): string {
+  const rounds = `median of ${options.rounds} round${options.rounds === 1 ? '' : 's'}, brokers alternating, min – max over the rounds`;
+  const parts: string[] = [];
+  const title = (text: string): string => (format === 'markdown' ? `**${text}**\n\n` : `${text}\n\n`);
+  if (options.rows.some((r) => r.kind === 'messages')) {
+    parts.push(
+      title(`Messages received by subscribers per second and broker CPU per message (${rounds})`) +
+        formatTable(messageTable(summaries, ratios), format) +
+        '\n' +
+        `CPU µs/msg: the broker process's user + system CPU time over the measured window (/proc/PID/stat) ÷ messages ` +
+        'received in it. lost / dup / out of order: summed over the rounds, exact per (subscriber, publisher) from the ' +
+        'sequence numbers in the payloads. ' +
+        `"nodelay": Mosquitto with \`${NODELAY_LINE}\`; without it Mosquitto leaves Nagle's algorithm on (its default). ` +
+        'The bundled broker always turns Nagle off. ' +
+        nagleVerdicts(summaries).join(' ') +
+        '\n',
+    );
+  }
+  if (options.rows.some((r) => r.kind === 'idle')) {
+    parts.push(
+      title(`Broker memory per idle subscribed connection (${rounds})`) +
+        formatTable(idleTable(summaries, ratios), format) +
+        '\n' +
+        'Each client connects and subscribes to a topic of its own, then sends nothing. Bytes per connection: growth of ' +
+        `the broker process's resident memory (VmRSS) from before the first connection to ${IDLE_SETTLE_MS / 1000} s ` +
+        'after the last SUBACK, ÷ connections. The floor is a bare Node.js `net` server in its own process that keeps ' +
+        'the sockets and answers CONNECT and SUBSCRIBE with no state of its own: what a Node.js broker cannot go below.\n',
+    );
+  }
+  if (options.rows.some((r) => r.kind === 'connect')) {
+    parts.push(
+      title(`Broker CPU per connection: connect, CONNECT, CONNACK, DISCONNECT, close (${rounds})`) +
+        formatTable(connectTable(summaries, ratios), format) +
+        '\n' +
+        'CPU µs/connection: the broker process\'s CPU time from before the first connection to after the last one ' +
+        'closed ÷ connections. CONNACK p50 / p99: from the CONNECT written on an open socket to the CONNACK read. The ' +
+        'floor answers any packet but DISCONNECT with a CONNACK and closes on DISCONNECT.\n',
+    );
+  }
+  return parts.join('\n');
+}
+
+function renderMarkdownBlock(
+  options: BenchOptions,
+  argv: readonly string[],
+  startedAt: Date,
+  mosquittoLabel: string | undefined,
+  summaries: readonly BrokerSummary[],
+  ratios: readonly Ratio[],
+): string {
+  const env = environment();
+  const command = ['npm run bench:broker', ...(argv.length > 0 ? ['--', ...argv.map(shellQuote)] : [])].join(' ');
   return (
-    `${where}: ${Math.round(res.receivedPerSecond)} msg/s, lost ${res.lost}, ` +
-    `broker CPU ${cpu}, generator CPU ${res.generatorCpuPercent.toFixed(0)}%\n`
+    `${MARKDOWN_BEGIN}\n` +
+    '<!-- Written by the command below; it replaces everything between these two marker lines. -->\n\n' +
+    `\`${command}\` on ${startedAt.toISOString().slice(0, 10)}: Node ${env.node}, ${mosquittoLabel ?? 'no Mosquitto'}, ` +
+    `${env.cpus} × ${env.cpuModel ?? 'unknown CPU'}. ${options.rounds} round${options.rounds === 1 ? '' : 's'}; every measurement has a fresh broker ` +
+    'process and a fresh generator process. Message rows: ' +
+    `${options.durationSeconds} s windows after ${options.warmupSeconds} s of warm-up, ${options.payloadBytes}-byte ` +
+    `payloads, QoS 1/2 window ${options.window} per publisher, mosquitto.conf for both brokers: ` +
+    `\`${options.conf.join('`, `')}\` unless the row says otherwise.\n\n` +
+    renderResults(options, summaries, ratios, 'markdown') +
+    `\n${MARKDOWN_END}\n`
   );
+}
+
+/** A --markdown file that could not take the results is reported before anything runs, not after. */
+function checkMarkdownFile(file: string | undefined): string | undefined {
+  if (file === undefined || !existsSync(file)) return undefined;
+  try {
+    replaceMarkdownBlock(readFileSync(file, 'utf8'), '', MARKDOWN_BEGIN, MARKDOWN_END);
+    return undefined;
+  } catch (err) {
+    return `--markdown ${file}: ${(err as Error).message}`;
+  }
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+function environment(): { node: string; platform: string; cpus: number; cpuModel: string | undefined } {
+  return { node: process.version, platform: process.platform, cpus: cpus().length, cpuModel: cpus()[0]?.model };
 }
 
 main(process.argv.slice(2)).then(

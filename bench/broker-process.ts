@@ -1,6 +1,7 @@
 /**
- * Starts a broker under test as a process of its own (Mosquitto, the bundled broker, or the generator-ceiling sink)
- * and stops it; every kind is configured by the same mosquitto.conf lines.
+ * Starts a broker under test as a process of its own (the bundled broker, Mosquitto with Nagle's algorithm on, as it
+ * is by default, or off, the generator-ceiling sink, or Node's bare-socket floor) and stops it; every kind is
+ * configured by the same mosquitto.conf lines where they apply.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -8,9 +9,13 @@ import { BrokerStartError, startLocalBroker } from '../src/launch/local-broker.j
 
 export { BrokerStartError };
 
-export type BrokerKind = 'bundled' | 'mosquitto' | 'sink';
+export type BrokerKind = 'bundled' | 'mosquitto' | 'mosquitto-nodelay' | 'sink' | 'floor';
 
+/** Kinds `--brokers` accepts; the nodelay variant and the floor are added per row (see rowBrokers). */
 export const BROKER_KINDS: readonly BrokerKind[] = ['bundled', 'mosquitto', 'sink'];
+
+/** Mosquitto leaves Nagle's algorithm on unless told otherwise; the bundled broker always turns it off. */
+export const NODELAY_LINE = 'set_tcp_nodelay true';
 
 export interface BrokerProcess {
   kind: BrokerKind;
@@ -25,17 +30,28 @@ export interface BrokerProcess {
 }
 
 const START_TIMEOUT_MS = 15_000;
-export async function startBrokerProcess(kind: BrokerKind, conf: string[]): Promise<BrokerProcess> {
-  if (kind === 'sink') return startSink(conf);
-  const b = await startLocalBroker(kind, conf);
-  return { kind, label: b.label, host: b.host, port: b.port, pid: b.pid, output: b.output, stop: b.stop };
+export async function startBrokerProcess(kind: BrokerKind, conf: readonly string[]): Promise<BrokerProcess> {
+  switch (kind) {
+    case 'sink':
+      return startScript(kind, './sink-server.js', [JSON.stringify(conf)]);
+    case 'floor':
+      return startScript(kind, './floor-server.js', []);
+    case 'mosquitto-nodelay': {
+      const b = await startLocalBroker('mosquitto', [...conf, NODELAY_LINE]);
+      return { kind, label: `${b.label} nodelay`, host: b.host, port: b.port, pid: b.pid, output: b.output, stop: b.stop };
+    }
+    case 'bundled':
+    case 'mosquitto': {
+      const b = await startLocalBroker(kind, conf);
+      return { kind, label: b.label, host: b.host, port: b.port, pid: b.pid, output: b.output, stop: b.stop };
+    }
+  }
 }
 
-/** The generator-ceiling sink of this folder, run with Node; it prints its port as its first line. */
-function startSink(conf: string[]): Promise<BrokerProcess> {
-  const kind = 'sink' as const;
-  const entry = fileURLToPath(new URL('./sink-server.js', import.meta.url));
-  const child = spawn(process.execPath, [entry, JSON.stringify(conf)], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** A stand-in of this folder (the sink or the floor), run with Node; it prints its port as its first line. */
+function startScript(kind: 'sink' | 'floor', script: string, args: string[]): Promise<BrokerProcess> {
+  const entry = fileURLToPath(new URL(script, import.meta.url));
+  const child = spawn(process.execPath, [entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-100_000)));
@@ -75,7 +91,7 @@ function startSink(conf: string[]): Promise<BrokerProcess> {
       child.stdout.resume();
       resolve({
         kind,
-        label: kind,
+        label: kind === 'floor' ? 'floor (Node net)' : kind,
         host: '127.0.0.1',
         port,
         pid: child.pid!,

@@ -34,15 +34,15 @@ import {
   scaleScenario,
   scaleTalkers,
 } from './engine-scenarios.js';
-import type { GeneratorJob, GeneratorResult, ToGenerator } from './messages.js';
-import { ROWS } from './rows.js';
+import type { MessageJob, MessageResult, ToGenerator } from './messages.js';
+import { ROWS, type MessageRow } from './rows.js';
 
 const EXIT_GOAL_FAILED = 1;
 const EXIT_USAGE = 2;
 const EXIT_NO_MOSQUITTO = 3;
 const EXIT_BROKER_START = 4;
 
-const FAN_IN_ROW = ROWS.find((r) => r.name === 'qos0-fan-in')!;
+const FAN_IN_ROW = ROWS.find((r): r is MessageRow => r.name === 'qos0-fan-in' && r.kind === 'messages')!;
 const FAN_IN_PAYLOAD_BYTES = 64;
 /** bench:broker's defaults for the raw generator. */
 const RAW_DRAIN_SECONDS = 10;
@@ -188,8 +188,9 @@ async function measureFanIn(options: EngineBenchOptions, tool: LoadTool, round: 
   return record;
 }
 
-function runRawGenerator(options: EngineBenchOptions, broker: BrokerProcess, round: number): Promise<GeneratorResult> {
-  const job: GeneratorJob = {
+function runRawGenerator(options: EngineBenchOptions, broker: BrokerProcess, round: number): Promise<MessageResult> {
+  const job: MessageJob = {
+    kind: 'messages',
     host: broker.host,
     port: broker.port,
     brokerPid: broker.pid,
@@ -207,7 +208,7 @@ function runRawGenerator(options: EngineBenchOptions, broker: BrokerProcess, rou
     clientIdPrefix: `mqbench-raw-${round}`,
   };
   const limitMs = (job.warmupSeconds + job.durationSeconds + job.drainSeconds) * 1000 + CHILD_SLACK_MS;
-  return forkJob<GeneratorResult>('generator.js', { type: 'run', job } satisfies ToGenerator, limitMs, 'the raw generator');
+  return forkJob<MessageResult>('generator-child.js', { type: 'run', job } satisfies ToGenerator, limitMs, 'the raw generator');
 }
 
 function runMqbenchFanIn(options: EngineBenchOptions, broker: BrokerProcess): Promise<EngineJobResult> {

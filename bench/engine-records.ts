@@ -1,6 +1,6 @@
 /** Records of `npm run bench:engine` measurements, their medians, and the verdict on each goal. */
 import type { EngineJobResult } from './engine-messages.js';
-import type { GeneratorResult } from './messages.js';
+import type { MessageResult } from './messages.js';
 import { median } from './summary.js';
 
 export type LoadTool = 'raw' | 'mqbench';
@@ -27,7 +27,7 @@ export interface FanInRecord {
   measurement?: FanInMeasurement;
   error?: string;
   /** What the tool itself reported, for the JSON file. */
-  raw?: GeneratorResult;
+  raw?: MessageResult;
   mqbench?: EngineJobResult;
 }
 
@@ -59,7 +59,7 @@ export interface FanInVerdict {
   passed: boolean;
 }
 
-export function fanInMeasurementOfRaw(r: GeneratorResult): FanInMeasurement {
+export function fanInMeasurementOfRaw(r: MessageResult): FanInMeasurement {
   return {
     windowSeconds: r.windowSeconds,
     receivedPerSecond: r.receivedPerSecond,

@@ -1,16 +1,20 @@
 /**
- * Load generator child process: runs one measurement (connect, warm up, measure a window, drain, disconnect) against
- * a broker and reports the counts to its parent. It has a process, hence a core, of its own.
+ * The load generator: runs one measurement against a broker (generator-child.ts runs it in a process, hence on a core,
+ * of its own). A message job connects, warms up, measures a window, drains and disconnects; connection jobs are in
+ * connection-load.ts.
  */
 import { readProcessCpuSeconds, readProcessPeakRssMiB } from '../src/launch/proc.js';
+import { runConnectJob, runIdleJob } from './connection-load.js';
 import { DeliveryGate } from './delivery-gate.js';
 import type { LoadClient } from './load-client.js';
-import type { FromGenerator, GeneratorJob, GeneratorResult, ToGenerator } from './messages.js';
-import { makePayload } from './mqtt-wire.js';
+import type { GeneratorJob, GeneratorResult, MessageJob, MessageResult } from './messages.js';
 import { StreamPublisher, WindowedPublisher, type Publisher } from './publishers.js';
+import { ledgerWindowBits } from './sequence-ledger.js';
 import { Subscriber } from './subscriber.js';
 
 const READ_BUFFER_BYTES = 256 * 1024;
+/** Every (subscriber, publisher) sequence bitmap together; each gets a power-of-two share of up to 2^24 bits. */
+const LEDGER_BUDGET_BYTES = 64 * 1024 * 1024;
 const DRAIN_POLL_MS = 50;
 /** No delivery or ack for this long after publishing stopped: the broker has nothing more to give. */
 const DRAIN_QUIET_MS = 500;
@@ -23,11 +27,25 @@ interface Snapshot {
   generatorCpu: NodeJS.CpuUsage;
 }
 
-export async function runJob(job: GeneratorJob): Promise<GeneratorResult> {
+export function runJob(job: GeneratorJob): Promise<GeneratorResult> {
+  switch (job.kind) {
+    case 'messages':
+      return runMessageJob(job);
+    case 'idle':
+      return runIdleJob(job);
+    case 'connect':
+      return runConnectJob(job);
+  }
+}
+
+export async function runMessageJob(job: MessageJob): Promise<MessageResult> {
   const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   const gate = new DeliveryGate(job.maxUndelivered, job.subscribers);
+  const windowBits = ledgerWindowBits(job.subscribers * job.publishers, LEDGER_BUDGET_BYTES);
   const subscribers: Subscriber[] = [];
-  for (let i = 0; i < job.subscribers; i++) subscribers.push(new Subscriber(`${job.clientIdPrefix}-s${i}`, gate));
+  for (let i = 0; i < job.subscribers; i++) {
+    subscribers.push(new Subscriber(`${job.clientIdPrefix}-s${i}`, gate, job.publishers, windowBits));
+  }
   const publishers = createPublishers(job, gate);
   const everyone: LoadClient[] = [...subscribers, ...publishers];
   try {
@@ -45,28 +63,27 @@ export async function runJob(job: GeneratorJob): Promise<GeneratorResult> {
 
     const drain = await drainDeliveries(job, publishers, subscribers);
     checkConnections(everyone);
-    return summarise(job, publishers, subscribers, first, last, drain);
+    return summarise(job, publishers, subscribers, first, last, drain, windowBits);
   } finally {
     gate.close();
     await Promise.all(everyone.map((c) => c.disconnect()));
   }
 }
 
-function createPublishers(job: GeneratorJob, gate: DeliveryGate): Publisher[] {
-  const payload = makePayload(job.payloadBytes);
+function createPublishers(job: MessageJob, gate: DeliveryGate): Publisher[] {
   const publishers: Publisher[] = [];
   for (let i = 0; i < job.publishers; i++) {
     const clientId = `${job.clientIdPrefix}-p${i}`;
     publishers.push(
       job.qos === 0
-        ? new StreamPublisher(clientId, job.topic, payload, gate)
-        : new WindowedPublisher(clientId, job.topic, payload, job.qos, job.window, gate),
+        ? new StreamPublisher(clientId, i, job.topic, job.payloadBytes, gate)
+        : new WindowedPublisher(clientId, i, job.topic, job.payloadBytes, job.qos, job.window, gate),
     );
   }
   return publishers;
 }
 
-function snapshot(job: GeneratorJob, publishers: Publisher[], subscribers: Subscriber[]): Snapshot {
+function snapshot(job: MessageJob, publishers: Publisher[], subscribers: Subscriber[]): Snapshot {
   return {
     at: process.hrtime.bigint(),
     sent: totalSent(publishers),
@@ -78,7 +95,7 @@ function snapshot(job: GeneratorJob, publishers: Publisher[], subscribers: Subsc
 
 /** Waits until every delivery arrived and every QoS flow completed, or nothing moved for a while, or time ran out. */
 async function drainDeliveries(
-  job: GeneratorJob,
+  job: MessageJob,
   publishers: Publisher[],
   subscribers: Subscriber[],
 ): Promise<{ seconds: number; timedOut: boolean }> {
@@ -91,7 +108,7 @@ async function drainDeliveries(
     const now = Date.now();
     const received = totalReceived(subscribers);
     const outstanding = publishers.reduce((n, p) => n + p.outstanding, 0);
-    if (outstanding === 0 && received >= totalSent(publishers) * job.subscribers) {
+    if (outstanding === 0 && totalDistinct(subscribers) >= totalSent(publishers) * job.subscribers) {
       return { seconds: (now - start) / 1000, timedOut: false };
     }
     if (received !== lastReceived || outstanding !== lastOutstanding) {
@@ -107,33 +124,55 @@ async function drainDeliveries(
 }
 
 function summarise(
-  job: GeneratorJob,
+  job: MessageJob,
   publishers: Publisher[],
   subscribers: Subscriber[],
   first: Snapshot,
   last: Snapshot,
   drain: { seconds: number; timedOut: boolean },
-): GeneratorResult {
+  windowBits: number,
+): MessageResult {
   const windowSeconds = Number(last.at - first.at) / 1e9;
   const sent = totalSent(publishers);
-  const received = totalReceived(subscribers);
-  const expected = sent * job.subscribers;
+  let lost = 0;
+  let duplicates = 0;
+  let outOfOrder = 0;
+  let beyondWindow = 0;
+  let distinct = 0;
+  for (const s of subscribers) {
+    for (const p of publishers) {
+      const ledger = s.ledgers[p.index];
+      lost += ledger.lost(p.sent);
+      duplicates += ledger.duplicates;
+      outOfOrder += ledger.outOfOrder;
+      beyondWindow += ledger.beyondWindow;
+      distinct += ledger.distinct;
+    }
+  }
+  const windowReceived = last.received - first.received;
   // Without the first reading there is no delta, so both are needed for a CPU figure.
   const brokerCpu =
     first.brokerCpu === undefined || last.brokerCpu === undefined ? null : last.brokerCpu - first.brokerCpu;
   const generatorMicros =
     last.generatorCpu.user + last.generatorCpu.system - first.generatorCpu.user - first.generatorCpu.system;
   return {
+    kind: 'messages',
     windowSeconds,
-    receivedPerSecond: (last.received - first.received) / windowSeconds,
+    receivedPerSecond: windowReceived / windowSeconds,
     sentPerSecond: (last.sent - first.sent) / windowSeconds,
     sent,
-    received,
-    expected,
-    lost: expected - received,
-    duplicates: subscribers.reduce((n, s) => n + s.duplicates, 0),
+    received: totalReceived(subscribers),
+    expected: sent * job.subscribers,
+    distinct,
+    lost,
+    duplicates,
+    outOfOrder,
+    beyondWindow,
+    windowBits,
     unacknowledged: publishers.reduce((n, p) => n + p.outstanding, 0),
     unexpected: [...publishers, ...subscribers].reduce((n, c) => n + c.unexpected, 0),
+    brokerCpuSeconds: brokerCpu,
+    brokerCpuMicrosPerMessage: brokerCpu === null || windowReceived === 0 ? null : (brokerCpu / windowReceived) * 1e6,
     brokerCpuPercent: brokerCpu === null ? null : (brokerCpu / windowSeconds) * 100,
     generatorCpuPercent: (generatorMicros / 1e6 / windowSeconds) * 100,
     brokerPeakRssMiB: (job.brokerPid === undefined ? undefined : readProcessPeakRssMiB(job.brokerPid)) ?? null,
@@ -163,20 +202,12 @@ function totalReceived(subscribers: Subscriber[]): number {
   return n;
 }
 
+function totalDistinct(subscribers: Subscriber[]): number {
+  let n = 0;
+  for (const s of subscribers) n += s.distinct;
+  return n;
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function reply(message: FromGenerator): void {
-  process.send!(message, () => process.exit(message.type === 'result' ? 0 : 1));
-}
-
-if (process.send) {
-  process.on('uncaughtException', (err) => reply({ type: 'error', message: err.stack ?? String(err) }));
-  process.once('message', (message: ToGenerator) => {
-    runJob(message.job).then(
-      (result) => reply({ type: 'result', result }),
-      (err: Error) => reply({ type: 'error', message: err.message }),
-    );
-  });
 }

@@ -21,7 +21,8 @@ export abstract class LoadClient implements PacketHandler {
   unexpected = 0;
   protected socket: Socket | undefined;
   private readonly walker = new PacketWalker(this);
-  private acks = Buffer.allocUnsafe(ACK_BUFFER_BYTES);
+  /** Made on the first acknowledgement: an idle client (there may be 100,000 of them) never needs one. */
+  private acks: Buffer | undefined;
   private ackLength = 0;
   private pending: PendingReply | undefined;
   private closing = false;
@@ -41,12 +42,14 @@ export abstract class LoadClient implements PacketHandler {
 
   /**
    * Opens the socket and waits for a successful CONNACK. `readBuffer` is shared by every client of the process: a read
-   * is walked synchronously before the next one can land in it.
+   * is walked synchronously before the next one can land in it. `localAddress` binds the socket to that source
+   * address (each one has its own ~28k ephemeral ports towards the broker).
    */
-  connect(host: string, port: number, readBuffer: Buffer): Promise<void> {
+  connect(host: string, port: number, readBuffer: Buffer, localAddress?: string): Promise<void> {
     const socket = netConnect({
       host,
       port,
+      ...(localAddress === undefined ? {} : { localAddress }),
       noDelay: true,
       onread: {
         buffer: readBuffer,
@@ -84,6 +87,13 @@ export abstract class LoadClient implements PacketHandler {
     clearTimeout(timer);
   }
 
+  /** Closes the socket at once with a reset: no DISCONNECT, and no TIME_WAIT left holding the port. */
+  reset(): void {
+    this.closing = true;
+    const socket = this.socket;
+    if (socket && !socket.destroyed) socket.resetAndDestroy();
+  }
+
   /** Runs after each read has been walked. */
   protected afterWalk(): void {}
 
@@ -113,8 +123,8 @@ export abstract class LoadClient implements PacketHandler {
 
   /** Queues a two-byte-body acknowledgement, written with the others of this turn as one buffer. */
   protected queueAck(firstByte: number, idHigh: number, idLow: number): void {
-    if (this.ackLength + 4 > this.acks.length) this.flushAcks();
-    const acks = this.acks;
+    if (this.acks !== undefined && this.ackLength + 4 > this.acks.length) this.flushAcks();
+    const acks = (this.acks ??= Buffer.allocUnsafe(ACK_BUFFER_BYTES));
     const at = this.ackLength;
     acks[at] = firstByte;
     acks[at + 1] = 2;
@@ -138,7 +148,7 @@ export abstract class LoadClient implements PacketHandler {
   }
 
   private flushAcks(): void {
-    if (this.ackLength === 0) return;
+    if (this.ackLength === 0 || this.acks === undefined) return;
     // The scratch buffer is reused, so the socket gets its own copy of the bytes.
     this.socket!.write(Buffer.from(this.acks.subarray(0, this.ackLength)));
     this.ackLength = 0;

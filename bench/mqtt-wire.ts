@@ -42,27 +42,76 @@ export function encodePublish(topic: string, payload: Buffer, qos: Qos, packetId
   return packet(0x30 | (qos << 1), Buffer.concat(parts));
 }
 
+/** `count` PUBLISH packets back to back, each `packetSize` bytes; where to patch each one's id and sequence. */
+export interface PublishRun {
+  bytes: Buffer;
+  packetSize: number;
+  /** Offset of the packet id within a packet (QoS 1/2; -1 for QoS 0). */
+  idAt: number;
+  /** Offset of the payload, hence of its sequence header, within a packet. */
+  payloadAt: number;
+}
+
 /**
  * `count` PUBLISH packets back to back. For QoS 1/2 the packet ids run 1..count, so the packet with id `n` starts at
- * `(n - 1) * packetSize`; a publisher sends any run of consecutive ids as one slice of this buffer.
+ * `(n - 1) * packetSize`; senders that number packets otherwise patch `idAt` of each packet before writing it.
  */
-export function encodePublishRun(topic: string, payload: Buffer, qos: Qos, count: number): { bytes: Buffer; packetSize: number } {
+export function encodePublishRun(topic: string, payload: Buffer, qos: Qos, count: number): PublishRun {
   const first = encodePublish(topic, payload, qos, 1);
   const packetSize = first.length;
+  const payloadAt = packetSize - payload.length;
+  const idAt = qos > 0 ? payloadAt - 2 : -1;
   const bytes = Buffer.allocUnsafe(packetSize * count);
   for (let i = 0; i < count; i++) {
     const at = i * packetSize;
     first.copy(bytes, at);
-    if (qos > 0) bytes.writeUInt16BE(i + 1, at + packetSize - payload.length - 2);
+    if (qos > 0) bytes.writeUInt16BE(((i % 65535) + 1), at + idAt);
   }
-  return { bytes, packetSize };
+  return { bytes, packetSize, idAt, payloadAt };
 }
 
-/** The payload every message carries: printable, so a broker log or a packet capture stays readable. */
-export function makePayload(size: number): Buffer {
+/**
+ * The sequence header at the start of every payload, so that each subscriber can tell exactly which messages of
+ * which publisher arrived:
+ *
+ *   0  u16  publisher index in the run (0, 1, …)
+ *   2  u16  sequence number, bits 47..32   } from 0, one per PUBLISH of that publisher
+ *   4  u32  sequence number, bits 31..0    }
+ */
+export const SEQ_HEADER_BYTES = 8;
+const TWO_32 = 0x1_0000_0000;
+
+/** The payload every message carries: the sequence header (publisher `index`, sequence 0) then printable filler. */
+export function makePayload(size: number, index = 0): Buffer {
+  if (size < SEQ_HEADER_BYTES) throw new RangeError(`payloads carry an ${SEQ_HEADER_BYTES}-byte sequence header; ${size} bytes is too small`);
   const payload = Buffer.allocUnsafe(size);
-  for (let i = 0; i < size; i++) payload[i] = 0x61 + (i % 26);
+  payload.writeUInt16BE(index, 0);
+  payload.fill(0, 2, SEQ_HEADER_BYTES);
+  // Printable, so a broker log or a packet capture stays readable.
+  for (let i = SEQ_HEADER_BYTES; i < size; i++) payload[i] = 0x61 + (i % 26);
   return payload;
+}
+
+/** Writes sequence `seq` into the header at `at` (the publisher index in front of it stays). */
+export function writeSeq(buf: Buffer, at: number, seq: number): void {
+  const high = Math.floor(seq / TWO_32);
+  const low = seq >>> 0;
+  buf[at + 2] = high >>> 8;
+  buf[at + 3] = high & 0xff;
+  buf[at + 4] = low >>> 24;
+  buf[at + 5] = (low >>> 16) & 0xff;
+  buf[at + 6] = (low >>> 8) & 0xff;
+  buf[at + 7] = low & 0xff;
+}
+
+export function readPublisherIndex(buf: Buffer, at: number): number {
+  return (buf[at] << 8) | buf[at + 1];
+}
+
+export function readSeq(buf: Buffer, at: number): number {
+  const high = (buf[at + 2] << 8) | buf[at + 3];
+  const low = ((buf[at + 4] << 24) | (buf[at + 5] << 16) | (buf[at + 6] << 8) | buf[at + 7]) >>> 0;
+  return high * TWO_32 + low;
 }
 
 function packet(firstByte: number, body: Buffer): Buffer {

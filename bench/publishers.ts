@@ -1,17 +1,29 @@
 /**
- * Publishers of the load generator. QoS 0 keeps the socket full of one pre-encoded batch; QoS 1/2 keep a window of
- * unacknowledged packet ids filled with slices of a pre-encoded run of packets.
+ * Publishers of the load generator. Every PUBLISH carries the publisher's index and its own sequence number in the
+ * payload (mqtt-wire.ts), patched into pre-encoded packets just before they are written. QoS 0 keeps the socket full
+ * of pre-encoded batches; QoS 1/2 keep a window of unacknowledged packet ids filled with slices of a pre-encoded run
+ * of packets.
  */
 import type { DeliveryGate } from './delivery-gate.js';
 import { LoadClient } from './load-client.js';
-import { ACK_FIRST_BYTE, PacketType, encodePublishRun, type Qos } from './mqtt-wire.js';
+import { ACK_FIRST_BYTE, PacketType, encodePublishRun, makePayload, writeSeq, type Qos } from './mqtt-wire.js';
+import { IdState, PacketIds } from './packet-ids.js';
 
 const STREAM_BATCH_BYTES = 64 * 1024;
+/**
+ * Batch buffers per QoS 0 publisher. A buffer is patched again only once the socket has written it out (its write
+ * callback), so a batch still waiting in Node's write queue never changes under it.
+ */
+const STREAM_BUFFERS = 8;
 /** Writes per turn of the event loop, so readers on the same process still get their turn. */
 const STREAM_WRITES_PER_TURN = 32;
+/** A QoS 1/2 publisher's pre-encoded packets: at least this many bytes' worth, beyond its window. */
+const WINDOW_RUN_BYTES = 4 * 1024 * 1024;
 
 export interface Publisher extends LoadClient {
-  /** PUBLISH packets handed to the socket. */
+  /** This publisher's index in the run, carried in every payload. */
+  readonly index: number;
+  /** PUBLISH packets handed to the socket; also the next sequence number. */
   readonly sent: number;
   /** Sent packets whose QoS flow has not completed (always 0 for QoS 0). */
   readonly outstanding: number;
@@ -23,20 +35,33 @@ export class StreamPublisher extends LoadClient implements Publisher {
   sent = 0;
   readonly outstanding = 0;
   private running = false;
-  private readonly batch: Buffer;
+  private readonly batches: Buffer[] = [];
+  private readonly busy = new Uint8Array(STREAM_BUFFERS);
+  private readonly written: (() => void)[] = [];
+  private cursor = 0;
+  private waitingForBuffer = false;
   private readonly batchCount: number;
+  private readonly packetSize: number;
+  private readonly payloadAt: number;
   private readonly pump = (): void => this.writeBatches();
 
   constructor(
     clientId: string,
+    readonly index: number,
     topic: string,
-    payload: Buffer,
+    payloadBytes: number,
     private readonly gate: DeliveryGate,
   ) {
     super(clientId);
+    const payload = makePayload(payloadBytes, index);
     const one = encodePublishRun(topic, payload, 0, 1);
     this.batchCount = gate.largestBatch(Math.max(1, Math.floor(STREAM_BATCH_BYTES / one.packetSize)));
-    this.batch = encodePublishRun(topic, payload, 0, this.batchCount).bytes;
+    this.packetSize = one.packetSize;
+    this.payloadAt = one.payloadAt;
+    for (let i = 0; i < STREAM_BUFFERS; i++) {
+      this.batches.push(encodePublishRun(topic, payload, 0, this.batchCount).bytes);
+      this.written.push(() => this.onWritten(i));
+    }
   }
 
   onPacket(first: number, buf: Buffer, body: number, length: number): void {
@@ -53,56 +78,90 @@ export class StreamPublisher extends LoadClient implements Publisher {
     this.running = false;
   }
 
+  /**
+   * Each way out of this loop has exactly one thing that resumes it: 'drain' after a refused write, the gate, a
+   * buffer's write callback, or the next turn.
+   */
   private writeBatches(): void {
     const socket = this.socket!;
     for (let n = 0; n < STREAM_WRITES_PER_TURN; n++) {
       if (!this.running || socket.destroyed) return;
+      const slot = this.cursor;
+      if (this.busy[slot] !== 0) {
+        this.waitingForBuffer = true;
+        return;
+      }
       if (!this.gate.allows(this.batchCount)) {
         this.gate.wait(this.pump);
         return;
       }
-      this.gate.sent(this.batchCount);
-      this.sent += this.batchCount;
+      const batch = this.batches[slot];
+      const count = this.batchCount;
+      const size = this.packetSize;
+      let seq = this.sent;
+      for (let i = 0, at = this.payloadAt; i < count; i++, at += size) writeSeq(batch, at, seq++);
+      this.gate.sent(count);
+      this.sent = seq;
+      this.busy[slot] = 1;
+      this.cursor = slot + 1 === STREAM_BUFFERS ? 0 : slot + 1;
       // false: the kernel buffer is full and the rest waits in Node; carry on at 'drain'.
-      if (!socket.write(this.batch)) return;
+      if (!socket.write(batch, this.written[slot])) return;
     }
     setImmediate(this.pump);
   }
-}
 
-const ID_STATE_FREE = 0;
-const ID_STATE_SENT = 1;
-const ID_STATE_RELEASED = 2;
+  private onWritten(slot: number): void {
+    this.busy[slot] = 0;
+    if (this.waitingForBuffer && slot === this.cursor) {
+      this.waitingForBuffer = false;
+      this.writeBatches();
+    }
+  }
+}
 
 export class WindowedPublisher extends LoadClient implements Publisher {
   sent = 0;
-  outstanding = 0;
   private running = false;
+  private readonly ids = new PacketIds();
+  /**
+   * Pre-encoded packets, used in turn whatever their packet ids. A slot is patched again only after more than a
+   * window of later packets went out; at most a window of them is unacknowledged, so the broker has acknowledged
+   * (hence read) one sent after it, and the slot's bytes have left the process.
+   */
   private readonly run: Buffer;
+  private readonly slots: number;
   private readonly packetSize: number;
-  /** Packet ids cycle through a run longer than the window, so in-order acks free ids well ahead of reuse. */
-  private readonly ids: number;
-  private readonly state: Uint8Array;
-  private next = 1;
+  private readonly idAt: number;
+  private readonly payloadAt: number;
+  private cursor = 0;
   /** The window is topped up once this many ids are free, so each write carries a batch rather than one packet. */
   private readonly refillAt: number;
   private readonly resume = (): void => this.refill();
 
   constructor(
     clientId: string,
+    readonly index: number,
     topic: string,
-    payload: Buffer,
+    payloadBytes: number,
     private readonly qos: Exclude<Qos, 0>,
     private readonly window: number,
     private readonly gate: DeliveryGate,
   ) {
     super(clientId);
-    this.ids = Math.min(65535, Math.max(1024, window * 8));
-    const run = encodePublishRun(topic, payload, qos, this.ids);
+    const payload = makePayload(payloadBytes, index);
+    const one = encodePublishRun(topic, payload, qos, 1);
+    const byBytes = Math.floor(WINDOW_RUN_BYTES / one.packetSize);
+    this.slots = Math.max(window + 2, Math.min(window * 8, byBytes));
+    const run = encodePublishRun(topic, payload, qos, this.slots);
     this.run = run.bytes;
     this.packetSize = run.packetSize;
-    this.state = new Uint8Array(this.ids + 1);
+    this.idAt = run.idAt;
+    this.payloadAt = run.payloadAt;
     this.refillAt = Math.max(1, Math.floor(window / 4));
+  }
+
+  get outstanding(): number {
+    return this.ids.inFlight;
   }
 
   onPacket(first: number, buf: Buffer, body: number, length: number): void {
@@ -114,15 +173,15 @@ export class WindowedPublisher extends LoadClient implements Publisher {
     const high = buf[body];
     const low = buf[body + 1];
     const id = (high << 8) | low;
-    const state = id <= this.ids ? this.state[id] : ID_STATE_FREE;
-    if (type === PacketType.puback && this.qos === 1 && state === ID_STATE_SENT) {
-      this.complete(id);
-    } else if (type === PacketType.pubrec && this.qos === 2 && state !== ID_STATE_FREE) {
+    const state = this.ids.stateOf(id);
+    if (type === PacketType.puback && this.qos === 1 && state === IdState.sent) {
+      this.ids.release(id);
+    } else if (type === PacketType.pubrec && this.qos === 2 && state !== IdState.free) {
       // A repeated PUBREC gets its PUBREL again.
-      this.state[id] = ID_STATE_RELEASED;
+      this.ids.markReleased(id);
       this.queueAck(ACK_FIRST_BYTE.pubrel, high, low);
-    } else if (type === PacketType.pubcomp && state === ID_STATE_RELEASED) {
-      this.complete(id);
+    } else if (type === PacketType.pubcomp && state === IdState.released) {
+      this.ids.release(id);
     } else {
       this.unexpected++;
     }
@@ -138,53 +197,46 @@ export class WindowedPublisher extends LoadClient implements Publisher {
   }
 
   protected override wantsTurnEnd(): boolean {
-    return this.running && this.window - this.outstanding >= this.refillAt;
+    return this.running && this.window - this.ids.inFlight >= this.refillAt;
   }
 
   protected override onTurnEnd(): void {
-    if (this.window - this.outstanding >= this.refillAt) this.refill();
+    if (this.window - this.ids.inFlight >= this.refillAt) this.refill();
   }
 
-  private complete(id: number): void {
-    this.state[id] = ID_STATE_FREE;
-    this.outstanding--;
-  }
-
-  /** Sends new packets up to the window, as at most two slices of the pre-encoded run (two when the ids wrap). */
+  /** Sends new packets up to the window, as slices of the pre-encoded run (two when the run wraps). */
   private refill(): void {
     const socket = this.socket!;
     if (!this.running || socket.destroyed) return;
-    const state = this.state;
-    let from = this.next;
-    let count = 0;
+    const run = this.run;
+    const ids = this.ids;
     const gate = this.gate;
-    while (this.outstanding < this.window) {
-      const id = this.next;
-      // An id still in flight (acks out of order) is not reused; wait for its ack.
-      if (state[id] !== ID_STATE_FREE) break;
+    const size = this.packetSize;
+    let from = this.cursor;
+    let slot = from;
+    while (ids.inFlight < this.window) {
       if (!gate.allows(1)) {
         gate.wait(this.resume);
         break;
       }
       gate.sent(1);
-      state[id] = ID_STATE_SENT;
-      this.outstanding++;
-      count++;
-      if (id === this.ids) {
-        this.writeSlice(from, count);
-        this.next = 1;
-        from = 1;
-        count = 0;
-      } else {
-        this.next = id + 1;
+      const id = ids.take();
+      const at = slot * size;
+      run[at + this.idAt] = id >>> 8;
+      run[at + this.idAt + 1] = id & 0xff;
+      writeSeq(run, at + this.payloadAt, this.sent++);
+      slot++;
+      if (slot === this.slots) {
+        this.writeSlice(from, slot);
+        from = 0;
+        slot = 0;
       }
     }
-    if (count > 0) this.writeSlice(from, count);
+    if (slot > from) this.writeSlice(from, slot);
+    this.cursor = slot;
   }
 
-  private writeSlice(fromId: number, count: number): void {
-    const start = (fromId - 1) * this.packetSize;
-    this.socket!.write(this.run.subarray(start, start + count * this.packetSize));
-    this.sent += count;
+  private writeSlice(fromSlot: number, toSlot: number): void {
+    this.socket!.write(this.run.subarray(fromSlot * this.packetSize, toSlot * this.packetSize));
   }
 }

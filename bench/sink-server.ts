@@ -1,16 +1,14 @@
 /**
  * A stand-in broker that measures the load generator's own ceiling. It acknowledges everything at once and, for every
- * PUBLISH a publisher sends, writes one pre-encoded PUBLISH (same payload size, the subscriber's topic and QoS) to
- * every subscriber: no topic matching, no sessions, no per-message state, so the generator meets the same traffic
- * shape as with a real broker at a cost to the sink far below any broker's. Acks from subscribers are read and
- * dropped. Listens on a free loopback port and prints it on stdout.
+ * PUBLISH a publisher sends, writes one PUBLISH (same payload size and sequence header, the subscriber's topic and
+ * QoS) to every subscriber, copied from a pre-encoded template: no topic matching, no sessions, no per-message state,
+ * so the generator meets the same traffic shape as with a real broker at a cost to the sink far below any broker's.
+ * Acks from subscribers are read and dropped. Listens on a free loopback port and prints it on stdout.
  */
 import { createServer, type Socket } from 'node:net';
 import { PacketWalker, type PacketHandler } from './packet-walker.js';
-import { ACK_FIRST_BYTE, PacketType, encodePublishRun, makePayload, type Qos } from './mqtt-wire.js';
+import { ACK_FIRST_BYTE, PacketType, SEQ_HEADER_BYTES, encodePublishRun, makePayload, type PublishRun, type Qos } from './mqtt-wire.js';
 
-/** Packets in a subscriber's pre-encoded run; QoS 1/2 packet ids cycle through it. */
-const MIRROR_RUN_PACKETS = 4096;
 const CONNACK = [0x20, 0x02, 0x00, 0x00];
 const TYPE_CONNECT = 1;
 const TYPE_SUBSCRIBE = 8;
@@ -23,15 +21,20 @@ const publishers = new Set<SinkConnection>();
 let blocked = 0;
 let payloadBytes = -1;
 let publishesReceived = 0;
+/** Sequence headers of the PUBLISH packets in the read being handled, back to back. */
+let headers = Buffer.allocUnsafe(64 * 1024);
+let headerCount = 0;
+/** Per read, the bytes for QoS 0 subscribers of one topic are built once and written to all of them. */
+const shared = new Map<string, { pass: number; bytes: Buffer }>();
+let readPass = 0;
 
 class SinkConnection implements PacketHandler {
   private readonly walker = new PacketWalker(this);
   private replies: number[] = [];
   private publishesInRead = 0;
   private subscription: { topic: string; qos: Qos } | undefined;
-  private mirror: Buffer | undefined;
-  private mirrorPacketSize = 0;
-  private mirrorNext = 0;
+  private template: PublishRun | undefined;
+  private nextId = 1;
   private waitingForDrain = false;
 
   constructor(private readonly socket: Socket) {
@@ -49,6 +52,14 @@ class SinkConnection implements PacketHandler {
       const qos = (first >> 1) & 3;
       const topicLength = (buf[body] << 8) | buf[body + 1];
       if (payloadBytes < 0) payloadBytes = length - 2 - topicLength - (qos > 0 ? 2 : 0);
+      const payloadAt = body + 2 + topicLength + (qos > 0 ? 2 : 0);
+      if ((headerCount + 1) * SEQ_HEADER_BYTES > headers.length) {
+        const grown = Buffer.allocUnsafe(headers.length * 2);
+        headers.copy(grown, 0, 0, headerCount * SEQ_HEADER_BYTES);
+        headers = grown;
+      }
+      buf.copy(headers, headerCount * SEQ_HEADER_BYTES, payloadAt, payloadAt + SEQ_HEADER_BYTES);
+      headerCount++;
       if (qos === 0) return;
       const idAt = body + 2 + topicLength;
       this.replies.push(qos === 1 ? ACK_FIRST_BYTE.puback : ACK_FIRST_BYTE.pubrec, 2, buf[idAt], buf[idAt + 1]);
@@ -69,26 +80,40 @@ class SinkConnection implements PacketHandler {
     }
   }
 
-  /** Writes `count` PUBLISH packets to this subscriber as slices of its pre-encoded run. */
+  /** Writes this read's PUBLISH packets (their sequence headers in `headers`) to this subscriber. */
   deliver(count: number): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
-    const mirror = this.mirror ?? this.encodeMirror();
-    let left = count;
-    let full = false;
-    while (left > 0) {
-      const n = Math.min(left, MIRROR_RUN_PACKETS - this.mirrorNext);
-      const start = this.mirrorNext * this.mirrorPacketSize;
-      full = !this.socket.write(mirror.subarray(start, start + n * this.mirrorPacketSize));
-      this.mirrorNext = (this.mirrorNext + n) % MIRROR_RUN_PACKETS;
-      left -= n;
-    }
+    const full = !this.socket.write(this.build(count));
     if (full && !this.waitingForDrain) {
       this.waitingForDrain = true;
       if (blocked++ === 0) for (const p of publishers) p.socket.pause();
     }
   }
 
+  private build(count: number): Buffer {
+    const { topic, qos } = this.subscription!;
+    const key = `${qos} ${topic}`;
+    const reuse = qos === 0 ? shared.get(key) : undefined;
+    if (reuse !== undefined && reuse.pass === readPass) return reuse.bytes;
+    const t = (this.template ??= encodePublishRun(topic, makePayload(Math.max(SEQ_HEADER_BYTES, payloadBytes)), qos, 1));
+    const size = t.packetSize;
+    const bytes = Buffer.allocUnsafe(count * size);
+    for (let i = 0; i < count; i++) {
+      const at = i * size;
+      t.bytes.copy(bytes, at);
+      headers.copy(bytes, at + t.payloadAt, i * SEQ_HEADER_BYTES, (i + 1) * SEQ_HEADER_BYTES);
+      if (qos > 0) {
+        bytes[at + t.idAt] = this.nextId >>> 8;
+        bytes[at + t.idAt + 1] = this.nextId & 0xff;
+        this.nextId = this.nextId === 65535 ? 1 : this.nextId + 1;
+      }
+    }
+    if (qos === 0) shared.set(key, { pass: readPass, bytes });
+    return bytes;
+  }
+
   private onData(chunk: Buffer): void {
+    headerCount = 0;
     this.walker.feed(chunk, 0, chunk.length);
     if (this.replies.length > 0) {
       this.socket.write(Buffer.from(this.replies));
@@ -102,6 +127,7 @@ class SinkConnection implements PacketHandler {
       publishers.add(this);
       if (blocked > 0) this.socket.pause();
     }
+    readPass++;
     for (const s of subscribers) s.deliver(count);
   }
 
@@ -115,14 +141,6 @@ class SinkConnection implements PacketHandler {
     subscribers.delete(this);
     publishers.delete(this);
     this.onDrain();
-  }
-
-  private encodeMirror(): Buffer {
-    const { topic, qos } = this.subscription!;
-    const run = encodePublishRun(topic, makePayload(Math.max(0, payloadBytes)), qos, MIRROR_RUN_PACKETS);
-    this.mirror = run.bytes;
-    this.mirrorPacketSize = run.packetSize;
-    return run.bytes;
   }
 }
 

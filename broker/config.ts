@@ -46,6 +46,9 @@ interface LineContext {
   listeners: ListenerOptions[];
   logTypes: Set<LogType> | undefined;
   sawAllowAnonymous: boolean;
+  /** Line of a metrics_host, which needs a metrics_port somewhere in the file. */
+  metricsHostLine: number;
+  line: number;
 }
 
 const SETTERS: Record<string, Setter> = {
@@ -127,6 +130,18 @@ const SETTERS: Record<string, Setter> = {
     if (parseBoolean(value) !== true) return 'log_timestamp false is not supported by the mqbench broker (lines always carry the time)';
     return undefined;
   },
+  metrics_port(value, ctx) {
+    const port = parseInteger(value, 0, 65535);
+    if (port === undefined) return `metrics_port must be 0-65535, got "${value}"`;
+    ctx.out.metrics = { host: ctx.out.metrics?.host ?? '127.0.0.1', port };
+    return undefined;
+  },
+  metrics_host(value, ctx) {
+    if (/\s/.test(value)) return `metrics_host expects one address, got "${value}"`;
+    ctx.out.metrics = { host: value, port: ctx.out.metrics?.port ?? -1 };
+    ctx.metricsHostLine = ctx.line;
+    return undefined;
+  },
   persistence(value) {
     if (parseBoolean(value) !== false) return 'persistence true is not supported by the mqbench broker (sessions and retained messages live in memory)';
     return undefined;
@@ -170,7 +185,7 @@ function parseDuration(text: string): number | undefined {
 
 export function parseConfig(text: string, file: string): ParsedConfig {
   const problems: ConfigProblem[] = [];
-  const ctx: LineContext = { out: {}, listeners: [], logTypes: undefined, sawAllowAnonymous: false };
+  const ctx: LineContext = { out: {}, listeners: [], logTypes: undefined, sawAllowAnonymous: false, metricsHostLine: 0, line: 0 };
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
@@ -179,6 +194,7 @@ export function parseConfig(text: string, file: string): ParsedConfig {
     const key = space < 0 ? line : line.slice(0, space);
     const value = space < 0 ? '' : line.slice(space + 1).trim();
     const setter = SETTERS[key];
+    ctx.line = i + 1;
     let message: string | undefined;
     if (setter) {
       message = value === '' && key !== 'listener' ? `${key} needs a value` : setter(value, ctx);
@@ -189,6 +205,10 @@ export function parseConfig(text: string, file: string): ParsedConfig {
       message = `unknown option "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
     }
     if (message) problems.push({ file, line: i + 1, message });
+  }
+  if (ctx.out.metrics !== undefined && ctx.out.metrics.port < 0) {
+    problems.push({ file, line: ctx.metricsHostLine, message: 'metrics_host needs a metrics_port line as well (0 picks a free port)' });
+    delete ctx.out.metrics;
   }
   const notices: string[] = [];
   if (ctx.listeners.length > 0) {

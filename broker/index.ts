@@ -2,12 +2,15 @@
  * The bundled MQTT 3.1 / 3.1.1 / 5.0 broker, in process: `startBroker(options) → { port, close(), stats() }`.
  */
 import { createRequire } from 'node:module';
+import { parkedCount } from './core/flow.js';
+import { brokerFamilies, renderExposition, startMetricsServer } from './metrics-http.js';
 import { ALL_LOG_TYPES, defaultBrokerOptions, type BrokerOptions } from './options.js';
 import { Broker } from './server.js';
 
 export type { AuthRequest, Authenticate, BrokerOptions, ListenerOptions, LogType } from './options.js';
 export { ConfigError, loadConfigFile, parseConfig } from './config.js';
 export { lineWriter } from './log.js';
+export { MetricsListenError } from './metrics-http.js';
 
 export interface StartBrokerOptions extends Partial<BrokerOptions> {
   /** Log everything, like `mosquitto -v` (overrides logTypes). */
@@ -34,6 +37,28 @@ export interface BrokerStatsSnapshot {
   /** Bytes held in packets still arriving, beyond each connection's first 64 KiB (bounded by partial_packet_budget). */
   partialPacketBytes: number;
   uptimeSeconds: number;
+  clientsMaximum: number;
+  /** Persistent sessions ended by their expiry. */
+  clientsExpired: number;
+  sharedSubscriptions: number;
+  /** Payload bytes of the retained messages. */
+  retainedBytes: number;
+  /** Queued messages whose v5 expiry passed before they could be sent. */
+  publishExpired: number;
+  /** Payload bytes of PUBLISH packets received / sent. */
+  publishBytesReceived: number;
+  publishBytesSent: number;
+  socketsAccepted: number;
+  connectsAccepted: number;
+  /**
+   * Outgoing QoS 1/2 messages over all sessions: queued beyond the in-flight window (and their payload bytes), in
+   * flight, and parked (see core/flow.ts). Counted on each call, by a walk over every session.
+   */
+  queuedMessages: number;
+  queuedBytes: number;
+  inflightMessages: number;
+  parkedMessages: number;
+  parkedBytes: number;
 }
 
 export interface RunningBroker {
@@ -41,6 +66,8 @@ export interface RunningBroker {
   host: string;
   port: number;
   listeners: { host: string; port: number }[];
+  /** Where `GET /metrics` is served, when the `metrics` option asked for it. */
+  metrics: { host: string; port: number; url: string } | undefined;
   stats(): BrokerStatsSnapshot;
   close(): Promise<void>;
 }
@@ -72,13 +99,24 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     await broker.close();
     throw err;
   }
-  return {
+  const running: RunningBroker = {
     host: bound[0].host,
     port: bound[0].port,
     listeners: bound,
+    metrics: undefined,
     stats: () => {
       const core = broker.core;
       const s = core.stats;
+      const queues = { queuedMessages: 0, queuedBytes: 0, inflightMessages: 0, parkedMessages: 0, parkedBytes: 0 };
+      for (const session of core.sessions.values()) {
+        queues.queuedMessages += session.queued;
+        queues.queuedBytes += session.queuedBytes;
+        queues.inflightMessages += session.inflight.size;
+      }
+      for (const session of core.parking) {
+        queues.parkedMessages += parkedCount(session);
+        queues.parkedBytes += session.parkedBytes;
+      }
       return {
         clientsConnected: s.clientsConnected,
         sessions: core.sessions.size,
@@ -95,8 +133,35 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
         matchCacheBytes: core.router.cachedBytes,
         partialPacketBytes: broker.partialBudget.used,
         uptimeSeconds: Math.floor((Date.now() - core.startedAt) / 1000),
+        clientsMaximum: s.clientsMaximum,
+        clientsExpired: s.clientsExpired,
+        sharedSubscriptions: core.router.sharedSubscriptionCount,
+        retainedBytes: core.retained.byteCount,
+        publishExpired: s.pubExpired,
+        publishBytesReceived: s.pubBytesReceived,
+        publishBytesSent: s.pubBytesSent,
+        socketsAccepted: s.socketsAccepted,
+        connectsAccepted: s.connectsAccepted,
+        ...queues,
       };
     },
     close: () => broker.close(),
   };
+  if (opts.metrics !== undefined) {
+    const version = brokerVersion();
+    let served;
+    try {
+      served = await startMetricsServer({ ...opts.metrics, render: () => renderExposition(brokerFamilies(running.stats(), version)) });
+    } catch (err) {
+      await broker.close();
+      throw err;
+    }
+    const metrics = served;
+    running.metrics = { host: metrics.host, port: metrics.port, url: metrics.url };
+    running.close = async () => {
+      await metrics.close();
+      await broker.close();
+    };
+  }
+  return running;
 }

@@ -74,6 +74,11 @@ export interface BrokerOptions {
   authenticate: Authenticate | undefined;
   /** Version string published on $SYS/broker/version. */
   version: string;
+  /**
+   * `metrics_port` / `metrics_host` (mqbench options; Mosquitto has none): serve `GET /metrics` in the Prometheus text
+   * format on this address (host default 127.0.0.1; port 0 picks a free one). Undefined serves nothing.
+   */
+  metrics: ListenerOptions | undefined;
 }
 
 
@@ -98,5 +103,6 @@ export function defaultBrokerOptions(): BrokerOptions {
     logSink: lineWriter(2).write,
     authenticate: undefined,
     version: 'mqbench broker',
+    metrics: undefined,
   };
 }

@@ -3,7 +3,9 @@
  * value changed. Load figures are Mosquitto's exponentially damped per-minute rates over 1, 5 and 15 minutes.
  */
 import type { Core } from './core/core.js';
-import { makeMessage } from './core/message.js';
+import { makeMessage, type Msg } from './core/message.js';
+import type { RetainStore } from './core/retain.js';
+import type { Session } from './core/session.js';
 import type { BrokerStats } from './core/stats.js';
 import { Timer } from '../src/util/timers.js';
 
@@ -34,6 +36,8 @@ export class SysTree {
   private readonly previous = new Map<string, number>();
   private readonly load = new Map<string, number>();
   private readonly counters: [string, Counter][];
+  /** The message store as counted for the update in progress (three topics read it; it is counted once). */
+  private stored: MessageStore | null = null;
 
   constructor(private readonly core: Core) {
     const b = core;
@@ -47,11 +51,11 @@ export class SysTree {
       ['clients/connected', () => s.clientsConnected],
       ['clients/maximum', () => s.clientsMaximum],
       ['clients/expired', () => s.clientsExpired],
-      ['messages/stored', () => b.retained.count],
+      ['messages/stored', () => this.store().count],
       ['messages/received', () => s.msgsReceived],
       ['messages/sent', () => s.msgsSent],
-      ['store/messages/count', () => b.retained.count],
-      ['store/messages/bytes', () => b.retained.byteCount],
+      ['store/messages/count', () => this.store().count],
+      ['store/messages/bytes', () => this.store().bytes],
       ['subscriptions/count', () => b.router.count],
       ['shared_subscriptions/count', () => b.router.sharedSubscriptionCount],
       ['retained messages/count', () => b.retained.count],
@@ -82,7 +86,9 @@ export class SysTree {
     b.tick();
     const nowS = Math.floor(Date.now() / 1000);
     this.publish('uptime', `${nowS - Math.floor(b.startedAt / 1000)} seconds`);
+    this.stored = null;
     for (const [topic, read] of this.counters) this.publish(topic, String(read()));
+    this.stored = null;
     const initial = this.lastUpdate === 0;
     const elapsed = initial ? 0 : nowS - this.lastUpdate;
     if (initial || elapsed > 0) {
@@ -103,6 +109,10 @@ export class SysTree {
     }
   }
 
+  private store(): MessageStore {
+    return (this.stored ??= messageStore(this.core.retained, this.core.sessions.values(), this.core.now()));
+  }
+
   /** Publish a retained $SYS value when it changed since the last time. */
   private publish(topic: string, value: string): void {
     const full = `$SYS/broker/${topic}`;
@@ -111,4 +121,49 @@ export class SysTree {
     const msg = makeMessage(full, Buffer.from(value), 0, true, null, 0, null);
     this.core.publish(msg, this.core.now());
   }
+}
+
+/** Mosquitto's message store, counted: messages and their payload bytes. */
+export interface MessageStore {
+  count: number;
+  bytes: number;
+}
+
+/**
+ * What `$SYS/broker/store/messages/count` (and `messages/stored`, `store/messages/bytes`) report, as Mosquitto
+ * defines it: the retained messages and the messages held for sessions (in flight, queued, parked), each message once
+ * however many sessions hold it and whether or not it is also retained (Mosquitto keeps one reference-counted copy).
+ * Counted when $SYS is published, by walking the sessions: nothing is added to the delivery path.
+ *
+ * Queued messages are counted per session from the session's own tally (`queued`, `queuedBytes`): a session offers
+ * no read-only view of its queue, so a message queued for several sessions counts once for each, where Mosquitto
+ * counts it once. In-flight and parked messages are seen one by one and counted once.
+ */
+export function messageStore(retained: RetainStore, sessions: Iterable<Session>, now: number): MessageStore {
+  const seen = new Set<Msg>();
+  let count = retained.count;
+  let bytes = retained.byteCount;
+  const hold = (m: Msg): void => {
+    if (seen.has(m)) return;
+    seen.add(m);
+    if (isRetained(retained, m, now)) return;
+    count++;
+    bytes += m.pLen;
+  };
+  for (const session of sessions) {
+    if (session.inflight.size > 0) for (const out of session.inflight.values()) hold(out.msg);
+    const parked = session.parked;
+    if (parked !== null) for (let i = session.parkedHead; i < parked.length; i++) hold(parked[i].msg);
+    count += session.queued;
+    bytes += session.queuedBytes;
+  }
+  return { count, bytes };
+}
+
+/** Is `m` the message retained for its topic now (already counted with the retained ones)? */
+function isRetained(retained: RetainStore, m: Msg, now: number): boolean {
+  // Never retained, or retained and replaced since: only the rare held message that was retained looks it up.
+  if (m.retainedAt === 0) return false;
+  const current = retained.match(m.topic, now);
+  return current.length === 1 && current[0] === m;
 }

@@ -190,7 +190,7 @@ export class Core implements Env {
       // [MQTT-3.1.2-8] the will goes out when the connection ends without DISCONNECT, after the v5 will delay
       // unless the session ends first [MQTT-3.1.3-9].
       if (will.delay > 0 && session.expiryInterval > 0) {
-        session.willTimer ??= new Timer(() => this.willDue(session), session);
+        session.willTimer ??= new Timer(this.willDue, session);
         this.timers.schedule(session.willTimer, Math.min(will.delay, session.expiryInterval) * 1000);
       } else {
         this.publishWill(session);
@@ -199,15 +199,18 @@ export class Core implements Env {
     if (session.expiryInterval === 0) {
       this.endSession(session);
     } else if (session.expiryInterval !== NEVER) {
-      session.expiryTimer ??= new Timer(() => this.expireSession(session), session);
+      session.expiryTimer ??= new Timer(this.expireSessionDue, session);
       this.timers.schedule(session.expiryTimer, session.expiryInterval * 1000);
     }
   }
 
-  private willDue(session: Session): void {
+  /** Session timers call these with their session: one function per broker, not a closure per session. */
+  private readonly willDue = (session: Session): void => {
     this.tick();
     this.publishWill(session);
-  }
+  };
+
+  private readonly expireSessionDue = (session: Session): void => this.expireSession(session);
 
   /** Publish `session`'s will now, once. A failure routing it is the session's fault, not the process's. */
   publishWill(session: Session): void {

@@ -22,14 +22,24 @@ export interface OpenTarget {
   close(): Promise<void>;
 }
 
+/**
+ * `sys_interval` of the brokers mqbench starts for a run that reads `$SYS` (the bundled broker, Mosquitto): once a
+ * second, so that even a short run has the broker's figures for every second. Aedes publishes no `$SYS/broker/...`.
+ */
+export const SYS_INTERVAL_SEC = 1;
+
 export async function openTarget(scenario: Scenario): Promise<OpenTarget> {
   const b = scenario.broker;
   const protocol = protocolName(b.protocolVersion);
   if (b.target.kind === 'bundled') {
-    const broker = await startBroker({ listeners: [{ host: '127.0.0.1', port: 0 }], logTypes: new Set(['error']) });
+    const broker = await startBroker({
+      listeners: [{ host: '127.0.0.1', port: 0 }],
+      logTypes: new Set(['error']),
+      ...(scenario.sysTopics ? { sysInterval: SYS_INTERVAL_SEC } : {}),
+    });
     await warmBroker(broker.host, broker.port);
     return {
-      endpoint: { transport: 'mqtt', hosts: [{ host: broker.host, port: broker.port }], path: '', tls: undefined },
+      endpoint: { transport: 'mqtt', hosts: [{ host: broker.host, port: broker.port }], path: '', tls: undefined, sources: b.sourceAddresses },
       target: { kind: 'bundled', url: `mqtt://${broker.host}:${broker.port}`, protocol },
       broker,
       label: 'the bundled broker',
@@ -37,9 +47,9 @@ export async function openTarget(scenario: Scenario): Promise<OpenTarget> {
     };
   }
   if (b.target.kind === 'local') {
-    const local = await startLocalBroker(b.target.broker);
+    const local = await startLocalBroker(b.target.broker, scenario.sysTopics ? [`sys_interval ${SYS_INTERVAL_SEC}`] : []);
     return {
-      endpoint: { transport: 'mqtt', hosts: [{ host: local.host, port: local.port }], path: '', tls: undefined },
+      endpoint: { transport: 'mqtt', hosts: [{ host: local.host, port: local.port }], path: '', tls: undefined, sources: b.sourceAddresses },
       target: { kind: 'remote', url: `mqtt://${local.host}:${local.port}`, protocol },
       broker: undefined,
       label: local.label,
@@ -48,7 +58,7 @@ export async function openTarget(scenario: Scenario): Promise<OpenTarget> {
   }
   const t = b.target;
   return {
-    endpoint: { transport: t.transport, hosts: t.hosts, path: t.path, tls: readTls(b.tls) },
+    endpoint: { transport: t.transport, hosts: t.hosts, path: t.path, tls: readTls(b.tls), sources: b.sourceAddresses },
     target: { kind: 'remote', url: t.url, protocol },
     broker: undefined,
     label: t.url,

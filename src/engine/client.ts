@@ -27,6 +27,9 @@ import { Publisher } from './publisher.js';
 import { Subscriptions } from './subscriptions.js';
 import { openLink, type Link, type LinkHandler } from './transport.js';
 
+/** Most QoS 1/2 messages in flight: two of the 65,535 packet ids stay free for a SUBSCRIBE and an UNSUBSCRIBE. */
+const MAX_WINDOW = 65_533;
+
 const State = {
   Idle: 0,
   /** Socket opening or CONNECT sent, waiting for CONNACK. */
@@ -38,6 +41,10 @@ const State = {
   Backoff: 4,
 } as const;
 type State = (typeof State)[keyof typeof State];
+
+/** What the connection timer does when it fires. */
+const ConnAction = { None: 0, ConnectTimeout: 1, Retry: 2 } as const;
+type ConnAction = (typeof ConnAction)[keyof typeof ConnAction];
 
 /** What the step in progress waits for; a reconnection resumes it rather than moving on. */
 type Awaiting = 'connect' | 'subscribe' | 'unsubscribe' | 'publish' | 'acks' | 'wait' | 'disconnect' | null;
@@ -113,16 +120,17 @@ export class SimClient implements LinkHandler, FrameSink {
   /** When the DISCONNECT step began waiting for the socket to close, µs. */
   private closingSinceUs = 0;
   /** Connect timeout or reconnect back-off (on the engine's timers: any length), and what it then does. */
-  private readonly connTimer = new Timer(() => this.connAction?.(), this);
-  private connAction: (() => void) | null = null;
+  private connTimer: Timer<SimClient> | null = null;
+  private connAction: ConnAction = ConnAction.None;
   /** A `wait` step's timer (on the engine's timers: any length). */
-  private stepTimer: Timer | null = null;
+  private stepTimer: Timer<SimClient> | null = null;
 
   // Publishing.
   private publisher: Publisher | null = null;
   private drainWanted = false;
   private seq = 0;
-  private readonly streams = new Map<string, PublishedStream>();
+  /** What this client publishes, per topic; made on its first publish. */
+  private streams: Map<string, PublishedStream> | null = null;
 
   constructor(
     readonly engine: Engine,
@@ -181,7 +189,7 @@ export class SimClient implements LinkHandler, FrameSink {
           return;
         case 'wait':
           this.awaiting = 'wait';
-          this.stepTimer ??= new Timer(() => this.stepDone('wait'), this);
+          this.stepTimer ??= new Timer<SimClient>(waitStepDone, this);
           engine.timers.schedule(this.stepTimer, step.durationMs);
           return;
         case 'disconnect':
@@ -193,6 +201,11 @@ export class SimClient implements LinkHandler, FrameSink {
   }
 
   /** The step waiting for `what` is done: go on with the next. */
+  /** A `wait` step's time is up. */
+  waitDone(): void {
+    this.stepDone('wait');
+  }
+
   private stepDone(what: Awaiting): void {
     if (this.awaiting !== what) return;
     this.awaiting = null;
@@ -243,14 +256,10 @@ export class SimClient implements LinkHandler, FrameSink {
     this.connectStartUs = engine.clock.nowUs();
     this.attemptsLeft--;
     this.reader = new FrameReader(this);
-    const link = openLink(engine.endpoint, this.hostIndex, this);
+    const link = openLink(engine.endpoint, this.hostIndex, this, engine.sourceFor(this.group, this.index));
     this.link = link;
     this.writer = new BatchWriter(link, engine.flushQueue, engine.bytes);
-    if (typeof (link as { on?: unknown }).on === 'function') {
-      (link as unknown as NodeJS.EventEmitter).on('drain', () => this.onDrain());
-    }
-    const timeout = this.connectStep!.timeoutMs;
-    this.connLater(timeout, () => this.connectFailed('connect-timeout', `no CONNACK within ${timeout} ms`));
+    this.connLater(this.connectStep!.timeoutMs, ConnAction.ConnectTimeout);
   }
 
   onLinkOpen(link: Link): void {
@@ -280,7 +289,7 @@ export class SimClient implements LinkHandler, FrameSink {
     this.backoffMs = step.backoffMs;
     const props = pkt.properties;
     this.keepaliveMs = (props?.serverKeepAlive ?? step.keepaliveSec) * 1000;
-    this.outbound.window = Math.min(props?.receiveMaximum ?? 65535, engine.maxInflight);
+    this.outbound.window = Math.min(props?.receiveMaximum ?? 65535, engine.maxInflight, MAX_WINDOW);
     this.lastTxMs = engine.nowMs;
     engine.clientConnected(this);
     if (!this.reconnecting) {
@@ -317,11 +326,7 @@ export class SimClient implements LinkHandler, FrameSink {
     this.state = State.Backoff;
     const wait = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, this.connectStep!.maxBackoffMs);
-    this.connLater(wait, () => {
-      if (this.engine.stopping) return;
-      if (this.reconnecting) this.attemptsLeft = 1;
-      this.openConnection();
-    });
+    this.connLater(wait, ConnAction.Retry);
   }
 
   /** After a reconnection: resend what was in flight if the session was kept, renew subscriptions if not. */
@@ -350,14 +355,32 @@ export class SimClient implements LinkHandler, FrameSink {
     }
   }
 
-  private connLater(ms: number, fn: () => void): void {
-    this.connAction = fn;
-    this.engine.timers.schedule(this.connTimer, ms);
+  private connLater(ms: number, action: ConnAction): void {
+    this.connAction = action;
+    this.engine.timers.schedule((this.connTimer ??= new Timer<SimClient>(connTimerDue, this)), ms);
   }
 
+  /** No timer kept once connected: an idle client holds none. */
   private clearConnTimer(): void {
-    this.engine.timers.cancel(this.connTimer);
-    this.connAction = null;
+    if (this.connTimer !== null) {
+      this.engine.timers.cancel(this.connTimer);
+      this.connTimer = null;
+    }
+    this.connAction = ConnAction.None;
+  }
+
+  /** The connect timeout or reconnect back-off is over. */
+  connTimerDue(): void {
+    const action = this.connAction;
+    this.connAction = ConnAction.None;
+    if (action === ConnAction.ConnectTimeout) {
+      const timeout = this.connectStep!.timeoutMs;
+      this.connectFailed('connect-timeout', `no CONNACK within ${timeout} ms`);
+    } else if (action === ConnAction.Retry) {
+      if (this.engine.stopping) return;
+      if (this.reconnecting) this.attemptsLeft = 1;
+      this.openConnection();
+    }
   }
 
   // ---- link events ----------------------------------------------------------------------------------------------
@@ -578,7 +601,7 @@ export class SimClient implements LinkHandler, FrameSink {
   }
 
   allocatePacketId(): number {
-    return this.outbound.allocatePacketId(this.subscriptions.reserves);
+    return this.outbound.allocatePacketId(this.subscriptions);
   }
 
   canSend(): boolean {
@@ -597,7 +620,7 @@ export class SimClient implements LinkHandler, FrameSink {
     this.drainWanted = true;
   }
 
-  private onDrain(): void {
+  onLinkDrain(): void {
     if (!this.drainWanted) return;
     this.drainWanted = false;
     if (this.publisher !== null) this.engine.wake(this.publisher);
@@ -608,10 +631,11 @@ export class SimClient implements LinkHandler, FrameSink {
   }
 
   streamFor(topic: string, qos: number): PublishedStream {
-    let s = this.streams.get(topic);
+    const streams = (this.streams ??= new Map());
+    let s = streams.get(topic);
     if (s === undefined) {
       s = { publisherId: this.publisherId, clientId: this.clientId, topic, qos, sent: 0, acknowledged: 0, firstUs: -1, lastUs: -1 };
-      this.streams.set(topic, s);
+      streams.set(topic, s);
       this.group.metrics.published.push(s);
     }
     s.qos = qos;
@@ -706,4 +730,12 @@ export class SimClient implements LinkHandler, FrameSink {
       this.state = State.Idle;
     }
   }
+}
+
+function connTimerDue(c: SimClient): void {
+  c.connTimerDue();
+}
+
+function waitStepDone(c: SimClient): void {
+  c.waitDone();
 }

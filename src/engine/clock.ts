@@ -14,9 +14,13 @@ export class RunClock {
     this.offsetUs = Number(hr - epochNs) / 1000 - p * 1000;
   }
 
-  /** Microseconds since the run's epoch (fractional). */
+  /**
+   * Whole microseconds since the run's epoch. Whole, so that the many fields holding times stay small integers, which
+   * V8 keeps in the object itself (a fraction would box each one in a heap number: about 16 bytes per field per client)
+   * — for the first 2^30 µs (17.9 minutes) of a run, and after that they simply cost their box.
+   */
   nowUs(): number {
-    return performance.now() * 1000 + this.offsetUs;
+    return Math.floor(performance.now() * 1000 + this.offsetUs);
   }
 
   /** Whole milliseconds since the run's epoch. */

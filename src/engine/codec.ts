@@ -11,6 +11,10 @@ import { framePacket, varintSize, writeVarint } from '../protocol/varint.js';
 import type { BatchWriter } from '../util/batch-writer.js';
 import { HEADER_BYTES, patchHeader, writeHeaderStart } from './payload.js';
 
+// mqtt-packet otherwise builds, on first use, a cache of 65,536 two-byte buffers (about 6 MB per worker thread) for
+// packet ids and keep-alives of the control packets, which are few.
+mqtt.writeToStream.cacheNumbers = false;
+
 /** A PUBLISH encoded once; `encode` copies it and patches what changes per message. */
 export class PublishTemplate {
   readonly bytes: Buffer;

@@ -17,7 +17,7 @@ import { FlowGate, type FlowGateInit } from './flow-gate.js';
 import { SimClient, emptySamples } from './client.js';
 import { RunClock } from './clock.js';
 import { payloadTemplate } from './codec.js';
-import { GroupMetrics, type GroupReport } from './group-metrics.js';
+import { GroupMetrics, type GroupProgress, type GroupReport } from './group-metrics.js';
 import type { Publisher } from './publisher.js';
 import type { Endpoint } from './transport.js';
 
@@ -70,6 +70,8 @@ export interface ProgressSnapshot {
   e2e: Float64Array;
   jtl: JtlRow[];
   finishedClients: number;
+  /** Per group (the scenario's order), running totals and latency buckets, for the live metrics endpoint. */
+  groups: GroupProgress[];
 }
 
 export interface EngineReport {
@@ -100,12 +102,15 @@ export interface GroupRuntime {
   name: string;
   config: ClientGroup;
   metrics: GroupMetrics;
+  /** Clients of the groups before this one: a client's place in the whole scenario is this plus its index. */
+  firstClient: number;
 }
 
 export class Engine {
   /** The run's clock; set by start(), when every worker is ready. */
   clock: RunClock;
   readonly endpoint: Endpoint;
+  private readonly sources: readonly string[];
   readonly flushQueue = new FlushQueue();
   readonly bytes = { bytesSent: 0 };
   /** Date.now() at the run's epoch, for wall-clock timestamps in results.jtl. */
@@ -156,7 +161,13 @@ export class Engine {
     this.endpoint = init.endpoint;
     this.flow = new FlowGate(init.flow);
     this.maxInflight = init.maxInflight;
-    this.groups = init.scenario.groups.map((config) => ({ name: config.name, config, metrics: new GroupMetrics(config.name) }));
+    let firstClient = 0;
+    this.groups = init.scenario.groups.map((config) => {
+      const g = { name: config.name, config, metrics: new GroupMetrics(config.name), firstClient };
+      firstClient += config.clients;
+      return g;
+    });
+    this.sources = init.endpoint.sources ?? [];
     if (init.shardOfSlot !== undefined) for (const g of this.groups) g.metrics.e2eBySource = new Map();
     const counts = new Map<string, number>();
     for (const c of init.clients) counts.set(c.clientId, (counts.get(c.clientId) ?? 0) + 1);
@@ -173,6 +184,15 @@ export class Engine {
   }
 
   /**
+   * The source address of a client by its place in the whole scenario, the same in every worker and shard, so the
+   * run's clients spread evenly over the addresses; undefined when none were given.
+   */
+  sourceFor(group: GroupRuntime, index: number): string | undefined {
+    const n = this.sources.length;
+    return n === 0 ? undefined : this.sources[(group.firstClient + index) % n];
+  }
+
+  /**
    * Start the clients on the run's timeline. `epochNs` is process.hrtime.bigint() and `epochWallMs` Date.now() at
    * the run's start, taken by the main thread once every worker was ready.
    */
@@ -182,7 +202,7 @@ export class Engine {
     const now = this.clock.nowMs();
     this.clients.forEach((c, i) => {
       const planned = this.init.clients[i];
-      this.timers.schedule(new Timer(() => c.start(), c), Math.max(0, planned.startOffsetMs - now));
+      this.timers.schedule(new Timer(startClient, c), Math.max(0, planned.startOffsetMs - now));
     });
     this.scheduleTick();
     for (const g of this.groups) {
@@ -477,10 +497,12 @@ export class Engine {
     const totals = {} as Record<CounterName, number>;
     const errors: Record<string, number> = {};
     let inflight = 0;
+    const groups: GroupProgress[] = [];
     for (const g of this.groups) {
       const t = g.metrics.series.totalsNow();
       for (const [k, v] of Object.entries(t.counters) as [CounterName, number][]) totals[k] = (totals[k] ?? 0) + v;
       for (const [k, v] of Object.entries(t.errors)) errors[k] = (errors[k] ?? 0) + v;
+      groups.push(g.metrics.progress(t));
       g.metrics.series.sample(second);
     }
     for (const g of this.groups) inflight += g.metrics.series.gauge(Gauge.inflight);
@@ -495,6 +517,7 @@ export class Engine {
       e2e: this.live.snapshot(),
       jtl,
       finishedClients: this.finished,
+      groups,
     };
   }
 
@@ -541,4 +564,8 @@ export function publisherId(c: PlannedClient): number {
 export function slotOfPublisher(flow: FlowGate, groups: number, id: number): number {
   const group = Math.floor(id / 0x10_0000);
   return group < groups ? flow.slot(group, id % 0x10_0000) : -1;
+}
+
+function startClient(c: SimClient): void {
+  c.start();
 }

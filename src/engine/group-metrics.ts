@@ -5,8 +5,18 @@
  */
 import { DeliveryTracker, type StreamDelivery } from '../metrics/delivery.js';
 import { LatencyHistogram, type EncodedHistogram } from '../metrics/histogram.js';
+import { PROMETHEUS_LATENCY_BUCKETS } from '../metrics/prometheus-buckets.js';
 import type { TrafficSpan } from '../metrics/rates.js';
-import { IntervalRecorder, SeriesRecorder, type CounterSeries, type IntervalSample } from '../metrics/series.js';
+import {
+  COUNTER_NAMES,
+  GAUGE_NAMES,
+  Gauge,
+  IntervalRecorder,
+  SeriesRecorder,
+  type CounterName,
+  type CounterSeries,
+  type IntervalSample,
+} from '../metrics/series.js';
 import type { SampleEvery } from '../scenario/schema.js';
 
 export type LatencyName = 'connect' | 'subscribe' | 'publish' | 'e2e' | 'retained';
@@ -65,6 +75,30 @@ export interface GroupReport {
    * payloads from publishers that are not the run's). Together they hold exactly what `latency.e2e` holds.
    */
   e2eBySource?: Record<string, EncodedHistogram>;
+}
+
+/** The latencies a worker reports once a second by fixed buckets (for the Prometheus histograms), in this order. */
+export const LIVE_LATENCIES = ['connect', 'publish', 'e2e'] as const satisfies readonly LatencyName[];
+export type LiveLatencyName = (typeof LIVE_LATENCIES)[number];
+
+/**
+ * Where things are in `GroupProgress.values`: counter totals (COUNTER_NAMES order), gauges (GAUGE_NAMES order), then
+ * for each of LIVE_LATENCIES its counts per PROMETHEUS_LATENCY_BUCKETS bucket (not cumulative) and the sum in µs.
+ */
+export const PROGRESS_LAYOUT = (() => {
+  const counters = 0;
+  const gauges = counters + COUNTER_NAMES.length;
+  const latency = gauges + GAUGE_NAMES.length;
+  const latencyStride = PROMETHEUS_LATENCY_BUCKETS.count + 1;
+  return { counters, gauges, latency, latencyStride, length: latency + LIVE_LATENCIES.length * latencyStride };
+})();
+
+/** One group's running totals in one worker, since the run started: posted with each progress snapshot. */
+export interface GroupProgress {
+  /** Laid out as PROGRESS_LAYOUT says (about 150 numbers). */
+  values: Float64Array;
+  /** Errors by kind. */
+  errors: Record<string, number>;
 }
 
 /** Numbers of per-second progress one group keeps in one worker (8 MB): beyond, queue depth stops being followed. */
@@ -153,6 +187,17 @@ export class GroupMetrics {
       rec.last = s.sent;
     }
     for (const t of this.receivers.values()) this.progressSpent += t.sampleProgress(second);
+  }
+
+  /** Running totals for the live metrics, given the series' totals of this moment: once a second, never per message. */
+  progress(totals: { counters: Record<CounterName, number>; errors: Record<string, number> }): GroupProgress {
+    const values = new Float64Array(PROGRESS_LAYOUT.length);
+    for (let c = 0; c < COUNTER_NAMES.length; c++) values[PROGRESS_LAYOUT.counters + c] = totals.counters[COUNTER_NAMES[c]];
+    for (let g = 0; g < GAUGE_NAMES.length; g++) values[PROGRESS_LAYOUT.gauges + g] = this.series.gauge(Gauge[GAUGE_NAMES[g]]);
+    LIVE_LATENCIES.forEach((name, i) => {
+      this[name].countInto(PROMETHEUS_LATENCY_BUCKETS, values, PROGRESS_LAYOUT.latency + i * PROGRESS_LAYOUT.latencyStride);
+    });
+    return { values, errors: totals.errors };
   }
 
   /** Close a time interval (called by the engine's timer for groups sampled by time). */

@@ -29,8 +29,8 @@ const BATCH_SMALL_READ = 16 * 1024;
 const BATCH_PAUSE_MS = 1;
 
 export class Receiver {
-  /** Incoming QoS 2 packet ids received and not yet released by PUBREL. */
-  private readonly inboundQos2 = new Set<number>();
+  /** Incoming QoS 2 packet ids received and not yet released by PUBREL; made on the first QoS 2 delivery. */
+  private inboundQos2: Set<number> | null = null;
   /** A slow consumer's pace: the earliest time the next message may be taken, µs (0: not paced). */
   private consumeNextUs = 0;
   consumeIntervalUs = 0;
@@ -43,7 +43,7 @@ export class Receiver {
   /** Filters this client subscribes with retain as published (MQTT 5); null: none; undefined: not looked up yet. */
   private rapFilters: string[] | null | undefined = undefined;
   /** This client's subscription records, gathered from the group's as they appear (`coverageSeen` read so far). */
-  private readonly ownCoverage: Coverage[] = [];
+  private ownCoverage: Coverage[] | null = null;
   private coverageSeen = 0;
 
   constructor(private readonly client: SimClient) {}
@@ -73,15 +73,16 @@ export class Receiver {
     ) {
       this.batchPaused = true;
       link.pause();
-      setTimeout(this.endBatchPause, BATCH_PAUSE_MS);
+      setTimeout(endBatchPause, BATCH_PAUSE_MS, this);
     }
   }
 
-  private readonly endBatchPause = (): void => {
+  /** The pause after a small late read is over. */
+  resumeAfterBatchPause(): void {
     this.batchPaused = false;
     const link = this.client.link;
     if (link !== null && this.consumeTimer === null) link.resume();
-  };
+  }
 
   /** A PUBLISH; returns false to stop reading (a slow consumer's pause, or a protocol problem). */
   onPublish(h: number, buf: Buffer, start: number, end: number): boolean {
@@ -114,11 +115,12 @@ export class Receiver {
     const writer = c.writer!;
     if (qos === 2) {
       // A repeat of a QoS 2 message awaiting PUBREL is the same delivery, not a second one [MQTT-4.3.3-2].
-      if (this.inboundQos2.has(packetId)) {
+      const pending = (this.inboundQos2 ??= new Set());
+      if (pending.has(packetId)) {
         writeAck(writer, PUBREC, packetId);
         return true;
       }
-      this.inboundQos2.add(packetId);
+      pending.add(packetId);
     }
     const g = c.group.metrics;
     g.series.add(Counter.messagesReceived);
@@ -182,11 +184,13 @@ export class Receiver {
     const all = c.group.metrics.coverage;
     for (; this.coverageSeen < all.length; this.coverageSeen++) {
       const cov = all[this.coverageSeen];
-      if (cov.clientId === c.clientId) this.ownCoverage.push(cov);
+      if (cov.clientId === c.clientId) (this.ownCoverage ??= []).push(cov);
     }
+    const own = this.ownCoverage;
+    if (own === null) return -1;
     const now = c.rxNowUs;
     let since = -1;
-    for (const cov of this.ownCoverage) {
+    for (const cov of own) {
       if (cov.fromUs > now || cov.toUs < now || cov.fromUs <= since) continue;
       const filter = cov.filter.startsWith('$share/') ? cov.filter.split('/').slice(2).join('/') : cov.filter;
       if (topicMatches(filter, topic)) since = cov.fromUs;
@@ -195,13 +199,13 @@ export class Receiver {
   }
 
   onPubrel(packetId: number): void {
-    this.inboundQos2.delete(packetId);
+    this.inboundQos2?.delete(packetId);
     writeAck(this.client.writer!, PUBCOMP, packetId);
   }
 
   /** The broker forgot the session: no PUBREL will come for what was received. */
   forget(): void {
-    this.inboundQos2.clear();
+    this.inboundQos2?.clear();
   }
 
   /** A slow consumer: after each message, stop reading until the next one is due. */
@@ -256,4 +260,8 @@ function retainAsPublishedFilters(steps: readonly Step[], vars: { clientId: stri
   };
   walk(steps);
   return out.length > 0 ? out : null;
+}
+
+function endBatchPause(receiver: Receiver): void {
+  receiver.resumeAfterBatchPause();
 }

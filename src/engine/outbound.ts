@@ -19,9 +19,14 @@ interface Inflight {
   released: boolean;
 }
 
+const NO_FLOWS: Map<number, Inflight> = new Map();
+
 export class OutboundFlows {
-  /** In send order (a Map keeps insertion order): the first is the oldest. */
-  private readonly inflight = new Map<number, Inflight>();
+  /**
+   * In send order (a Map keeps insertion order): the first is the oldest. Until this client first publishes at QoS
+   * 1 or 2 it is the shared empty map, never written: idle clients hold no map of their own.
+   */
+  private inflight: Map<number, Inflight> = NO_FLOWS;
   private nextPacketId = 1;
   /** Outgoing QoS 1/2 messages the broker may hold unacknowledged. */
   window = 20;
@@ -37,14 +42,19 @@ export class OutboundFlows {
   }
 
   /** A packet id in use by no flow here and not `reserved` (a SUBSCRIBE or UNSUBSCRIBE awaiting its answer). */
-  allocatePacketId(reserved: (id: number) => boolean): number {
+  allocatePacketId(reserved: { reserves(id: number): boolean }): number {
     let id = this.nextPacketId;
-    while (this.inflight.has(id) || reserved(id)) id = id === 65535 ? 1 : id + 1;
+    // The window (at most MAX_WINDOW) leaves ids free, so this ends; the bound makes sure of it.
+    for (let tries = 0; this.inflight.has(id) || reserved.reserves(id); tries++) {
+      if (tries === 65535) throw new Error('no free packet id');
+      id = id === 65535 ? 1 : id + 1;
+    }
     this.nextPacketId = id === 65535 ? 1 : id + 1;
     return id;
   }
 
   add(packetId: number, stream: PublishedStream, template: PublishTemplate, seq: number, qos: number, sentUs: number): void {
+    if (this.inflight === NO_FLOWS) this.inflight = new Map();
     this.inflight.set(packetId, { stream, template, seq, qos, sentUs, released: false });
     this.client.group.metrics.series.adjustGauge(Gauge.inflight, 1);
   }

@@ -13,39 +13,62 @@ interface Frame {
 }
 
 export class StepProgram {
-  private readonly frames: Frame[] = [];
+  /**
+   * The innermost frame. The frames it is nested in (outer `repeat` levels, then the group's steps) wait in
+   * `outer`, which exists only once a `repeat` is entered: most clients never make it.
+   */
+  private steps: Step[] | null;
+  private pc = 0;
+  private times = 1;
+  private endUs = Infinity;
+  private outer: Frame[] | null = null;
 
   constructor(steps: Step[]) {
-    this.frames.push({ steps, pc: 0, times: 1, endUs: Infinity });
+    this.steps = steps;
   }
 
   /** The next step to run at `nowUs` (never a `repeat`: its body is entered), or null when the program is over. */
   next(nowUs: number): Exclude<Step, { kind: 'repeat' }> | null {
     for (;;) {
-      const frame = this.frames[this.frames.length - 1];
-      if (frame === undefined) return null;
-      if (frame.pc >= frame.steps.length || nowUs >= frame.endUs) {
-        frame.times--;
-        if (frame.pc >= frame.steps.length && frame.times > 0 && nowUs < frame.endUs) {
-          frame.pc = 0;
+      const steps = this.steps;
+      if (steps === null) return null;
+      if (this.pc >= steps.length || nowUs >= this.endUs) {
+        this.times--;
+        if (this.pc >= steps.length && this.times > 0 && nowUs < this.endUs) {
+          this.pc = 0;
           continue;
         }
-        this.frames.pop();
+        this.pop();
         continue;
       }
-      const step = frame.steps[frame.pc++];
+      const step = steps[this.pc++];
       if (step.kind !== 'repeat') return step;
-      this.frames.push({
-        steps: step.steps,
-        pc: 0,
-        times: step.times ?? Infinity,
-        endUs: step.durationMs !== undefined ? nowUs + step.durationMs * 1000 : Infinity,
-      });
+      // The scenario reader refuses an empty body; skipping one here keeps this loop from spinning on it regardless.
+      if (step.steps.length === 0) continue;
+      (this.outer ??= []).push({ steps, pc: this.pc, times: this.times, endUs: this.endUs });
+      this.steps = step.steps;
+      this.pc = 0;
+      this.times = step.times ?? Infinity;
+      this.endUs = step.durationMs !== undefined ? nowUs + step.durationMs * 1000 : Infinity;
     }
   }
 
   /** Drop what is left (the client gave up). */
   clear(): void {
-    this.frames.length = 0;
+    this.steps = null;
+    this.outer = null;
+  }
+
+  /** Leave the innermost frame for the one around it. */
+  private pop(): void {
+    const f = this.outer?.pop();
+    if (f === undefined) {
+      this.steps = null;
+      return;
+    }
+    this.steps = f.steps;
+    this.pc = f.pc;
+    this.times = f.times;
+    this.endUs = f.endUs;
   }
 }

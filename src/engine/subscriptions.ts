@@ -19,20 +19,26 @@ interface ActiveSub {
   coverageIndex: number;
 }
 
+const NONE: ActiveSub[] = [];
+Object.freeze(NONE);
+
 interface Pending {
   packetId: number;
   startUs: number;
 }
 
 export class Subscriptions {
-  private readonly subs: ActiveSub[] = [];
+  /** In force. Replaced rather than pushed to while empty, so one subscription costs one slot, not a grown array's 17. */
+  private subs: ActiveSub[] = NONE;
   private pendingSubscribe: (Pending & { subs: ActiveSub[]; renewal: boolean }) | null = null;
   private pendingUnsubscribe: (Pending & { filters: string[] }) | null = null;
 
   constructor(private readonly client: SimClient) {}
 
   /** Is `id` the packet id of a SUBSCRIBE or UNSUBSCRIBE awaiting its answer? */
-  readonly reserves = (id: number): boolean => id === this.pendingSubscribe?.packetId || id === this.pendingUnsubscribe?.packetId;
+  reserves(id: number): boolean {
+    return id === this.pendingSubscribe?.packetId || id === this.pendingUnsubscribe?.packetId;
+  }
 
   /** When the request awaiting its answer was sent, µs, and what it is; undefined when none is. */
   awaited(): { startUs: number; what: 'suback' | 'unsuback' } | undefined {
@@ -101,8 +107,8 @@ export class Subscriptions {
       s.granted = code;
       s.coverageIndex = g.coverage.length;
       g.coverage.push({ clientId: c.clientId, filter: s.filter, qos: code, fromUs: now, toUs: Infinity });
-      if (!this.subs.includes(s)) this.subs.push(s);
     });
+    this.keep(failed === 0 ? pending.subs : pending.subs.filter((s) => s.granted >= 0));
     if (failed > 0) {
       g.series.add(Counter.subscribesFailed);
       g.series.error('suback-failure');
@@ -112,6 +118,16 @@ export class Subscriptions {
     }
     engine.jtlSample(pending.startUs, latency, 'subscribe', c, failed === 0, failed > 0 ? 'SUBACK failure' : '', 0);
     return !pending.renewal;
+  }
+
+  /** Add `granted` to the subscriptions in force (each once). */
+  private keep(granted: ActiveSub[]): void {
+    if (this.subs.length === 0) {
+      this.subs = granted;
+      return;
+    }
+    if (this.subs === granted) return;
+    for (const s of granted) if (!this.subs.includes(s)) this.subs.push(s);
   }
 
   unsubscribe(step: UnsubscribeStep, nowUs: number): void {
@@ -143,7 +159,7 @@ export class Subscriptions {
       if (i < 0) continue;
       const s = this.subs[i];
       if (s.coverageIndex >= 0) g.coverage[s.coverageIndex].toUs = now;
-      this.subs.splice(i, 1);
+      this.subs = this.subs.filter((_, j) => j !== i);
     }
     c.engine.jtlSample(pending.startUs, now - pending.startUs, 'unsubscribe', c, true, '', 0);
     return true;
@@ -174,6 +190,6 @@ export class Subscriptions {
       if (s.coverageIndex >= 0 && g.coverage[s.coverageIndex].toUs === Infinity) g.coverage[s.coverageIndex].toUs = nowUs;
       s.coverageIndex = -1;
     }
-    this.subs.length = 0;
+    this.subs = NONE;
   }
 }

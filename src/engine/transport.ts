@@ -27,6 +27,8 @@ export interface Endpoint {
   /** WebSocket path. */
   path: string;
   tls: TlsMaterial | undefined;
+  /** Local addresses to connect from (a client keeps one: see Engine.sourceFor); absent or empty: the system's choice. */
+  sources?: readonly string[];
 }
 
 /** Events of a link, each with the link they come from (a client may already be on its next one). */
@@ -35,6 +37,8 @@ export interface LinkHandler {
   onLinkData(chunk: Buffer, link: Link): void;
   /** The link is gone. `error` is an errno-like code ("ECONNREFUSED") or null for an orderly close. */
   onLinkClose(error: string | null, link: Link): void;
+  /** What was written has gone out after a write was held back (TCP and TLS links). */
+  onLinkDrain?(link: Link): void;
 }
 
 export interface Link extends ByteSink {
@@ -53,31 +57,21 @@ export interface Link extends ByteSink {
  */
 const sharedReadBuffer = Buffer.allocUnsafe(64 * 1024);
 
-export function openLink(endpoint: Endpoint, hostIndex: number, handler: LinkHandler): Link {
+/** `localAddress`: the source address to connect from, or undefined for the system's choice. */
+export function openLink(endpoint: Endpoint, hostIndex: number, handler: LinkHandler, localAddress?: string): Link {
   const { host, port } = endpoint.hosts[hostIndex % endpoint.hosts.length];
   switch (endpoint.transport) {
     case 'mqtt': {
-      let link: Link | undefined;
-      const socket = netConnect({
-        host,
-        port,
-        noDelay: true,
-        onread: {
-          buffer: sharedReadBuffer,
-          callback: (n: number, buf: Uint8Array) => {
-            handler.onLinkData((buf as Buffer).subarray(0, n), link!);
-            return true;
-          },
-        },
-      });
-      link = socketLink(socket, 'connect', handler);
-      return link;
+      const socket = netConnect({ host, port, localAddress, noDelay: true, onread: { buffer: sharedReadBuffer, callback: onSharedRead } });
+      return socketLink(socket, 'connect', handler);
     }
     case 'mqtts': {
       const t = endpoint.tls!;
+      // tls.connect hands socket options such as localAddress to the TCP connection it makes (not in its types).
       const socket = tlsConnect({
         host,
         port,
+        ...({ localAddress } as object),
         ca: t.ca,
         cert: t.cert,
         key: t.key,
@@ -91,7 +85,7 @@ export function openLink(endpoint: Endpoint, hostIndex: number, handler: LinkHan
     }
     case 'ws':
     case 'wss':
-      return webSocketLink(endpoint, host, port, handler);
+      return webSocketLink(endpoint, host, port, handler, localAddress);
   }
 }
 
@@ -99,25 +93,59 @@ function isIp(host: string): boolean {
   return /^[\d.]+$/.test(host) || host.includes(':');
 }
 
+/**
+ * A socket is its own link. Its handler and what its close reports live on the socket, and the listeners are the
+ * same functions for every socket: a hundred thousand idle clients hold no closures of their own.
+ */
+const HANDLER = Symbol('linkHandler');
+const ERROR = Symbol('linkError');
+const CLOSED = Symbol('linkClosed');
+type LinkSocket = (Socket | TLSSocket) & Link & { [HANDLER]: LinkHandler; [ERROR]: string | null; [CLOSED]: boolean };
+
 function socketLink(socket: Socket | TLSSocket, openEvent: 'connect' | 'secureConnect', handler: LinkHandler): Link {
-  const link = socket as Link;
-  let closed = false;
-  let error: string | null = null;
-  socket.once(openEvent, () => handler.onLinkOpen(link));
-  socket.on('data', (chunk: Buffer) => handler.onLinkData(chunk, link));
-  socket.on('error', (err: NodeJS.ErrnoException) => {
-    error ??= err.code ?? err.message;
-  });
-  socket.on('close', () => {
-    if (closed) return;
-    closed = true;
-    handler.onLinkClose(error, link);
-  });
+  const link = socket as LinkSocket;
+  link[HANDLER] = handler;
+  link[ERROR] = null;
+  link[CLOSED] = false;
+  socket.once(openEvent, onSocketOpen);
+  // Plain TCP reads arrive through onSharedRead instead (no 'data' events).
+  if (openEvent === 'secureConnect') socket.on('data', onSocketData);
+  socket.on('error', onSocketError);
+  socket.on('close', onSocketClose);
+  socket.on('drain', onSocketDrain);
   return link;
 }
 
+function onSocketDrain(this: LinkSocket): void {
+  this[HANDLER].onLinkDrain?.(this);
+}
+
+/** Node calls a socket's `onread` callback as a method of the socket. */
+function onSharedRead(this: LinkSocket, n: number, buf: Uint8Array): boolean {
+  this[HANDLER].onLinkData((buf as Buffer).subarray(0, n), this);
+  return true;
+}
+
+function onSocketOpen(this: LinkSocket): void {
+  this[HANDLER].onLinkOpen(this);
+}
+
+function onSocketData(this: LinkSocket, chunk: Buffer): void {
+  this[HANDLER].onLinkData(chunk, this);
+}
+
+function onSocketError(this: LinkSocket, err: NodeJS.ErrnoException): void {
+  this[ERROR] ??= err.code ?? err.message;
+}
+
+function onSocketClose(this: LinkSocket): void {
+  if (this[CLOSED]) return;
+  this[CLOSED] = true;
+  this[HANDLER].onLinkClose(this[ERROR], this);
+}
+
 /** A WebSocket as a byte stream: each binary message is a chunk of the MQTT stream [MQTT-6.0.0-2]. */
-function webSocketLink(endpoint: Endpoint, host: string, port: number, handler: LinkHandler): Link {
+function webSocketLink(endpoint: Endpoint, host: string, port: number, handler: LinkHandler, localAddress: string | undefined): Link {
   const scheme = endpoint.transport === 'wss' ? 'wss' : 'ws';
   const hostPart = host.includes(':') ? `[${host}]` : host;
   const t = endpoint.tls;
@@ -131,6 +159,7 @@ function webSocketLink(endpoint: Endpoint, host: string, port: number, handler: 
     rejectUnauthorized: t ? t.verify : undefined,
     // Passed through to tls.connect for SNI and the certificate name check.
     servername: t?.serverName,
+    localAddress,
   };
   const ws = new WebSocket(`${scheme}://${hostPart}:${port}${endpoint.path || '/mqtt'}`, ['mqtt'], options);
   ws.binaryType = 'nodebuffer';

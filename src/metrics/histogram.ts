@@ -76,6 +76,8 @@ export class LatencyHistogram {
   private sum = 0;
   private below = 0;
   private above = 0;
+  // The last countInto() result and the count it was taken at: a histogram that did not change is not scanned again.
+  private bucketCache: { buckets: FixedBuckets; count: number; values: Float64Array } | null = null;
 
   /** Records one latency in µs. Never throws: out-of-range and NaN values are clamped and counted. */
   record(us: number): void {
@@ -108,6 +110,7 @@ export class LatencyHistogram {
     this.sum = 0;
     this.below = 0;
     this.above = 0;
+    this.bucketCache = null;
   }
 
   encode(): EncodedHistogram {
@@ -177,6 +180,42 @@ export class LatencyHistogram {
     this.above += other.above;
   }
 
+  /**
+   * Counts per bucket of `buckets` (not cumulative: the last is the overflow bucket) at `out[offset...]`, then the
+   * sum of the recorded values (µs) after them: `buckets.count + 1` numbers. Everything recorded or merged so far,
+   * exactly: every bucket edge is an edge of this histogram's own slots. A walk over the counts (about 22,000 slots)
+   * when the histogram changed since the previous call, a copy otherwise; nothing is added to `record()`.
+   */
+  countInto(buckets: FixedBuckets, out: Float64Array, offset: number): void {
+    const n = this.count;
+    let cache = this.bucketCache;
+    if (cache === null || cache.buckets !== buckets || cache.count !== n) {
+      const values = cache !== null && cache.buckets === buckets ? cache.values : new Float64Array(buckets.count + 1);
+      values.fill(0);
+      const slotBucket = buckets.slotBucket;
+      const pending = this.pending;
+      if (this.pendingCount > 0) {
+        for (let i = 0; i < COUNTS_LENGTH; i++) {
+          const c = pending[i];
+          if (c !== 0) values[slotBucket[i]] += c;
+        }
+      }
+      if (this.hdr.totalCount > 0) {
+        // Counts folded in by flush() or merged: the same slot layout (see the file comment).
+        const hdr = this.hdr as unknown as JsHistogram;
+        const length = Math.min(hdr.countsArrayLength, COUNTS_LENGTH);
+        for (let i = 0; i < length; i++) {
+          const c = hdr.getCountAtIndex(i);
+          if (c !== 0) values[slotBucket[i]] += c;
+        }
+      }
+      values[buckets.count] = this.sum;
+      cache = { buckets, count: n, values };
+      this.bucketCache = cache;
+    }
+    out.set(cache.values, offset);
+  }
+
   /** HdrHistogram's value at a percentile in [0, 100]; 0 for an empty histogram. */
   valueAtPercentile(percentile: number): number {
     this.flush();
@@ -232,6 +271,39 @@ export class LatencyHistogram {
   }
 }
 
+/**
+ * Fixed bucket boundaries over the latency histogram, for exporting it as a Prometheus histogram: bucket i counts the
+ * values below `edgesUs[i]` and at or above the edge before it; the last bucket, everything from the last edge up.
+ * Values are recorded in whole microseconds (truncated), so "below E µs" is exact for a latency measured to the
+ * nanosecond. Each edge must be an edge of the histogram's own slots (any integer below 2048; above, a multiple of
+ * the slot width there, which powers of two and 1.5 × powers of two always are); the constructor checks.
+ */
+export class FixedBuckets {
+  /** Buckets, the overflow bucket included: edgesUs.length + 1. */
+  readonly count: number;
+  /** For each slot of the counts array, the bucket its values fall in. */
+  readonly slotBucket: Uint8Array;
+
+  constructor(readonly edgesUs: readonly number[]) {
+    if (edgesUs.length === 0 || edgesUs.length > 254) throw new RangeError(`1 to 254 bucket edges, got ${edgesUs.length}`);
+    for (let i = 0; i < edgesUs.length; i++) {
+      const e = edgesUs[i];
+      if (!Number.isInteger(e) || e <= 0 || e > MAX_LATENCY_US || (i > 0 && e <= edgesUs[i - 1])) {
+        throw new RangeError(`bucket edges must be increasing integers in 1..${MAX_LATENCY_US} µs, got ${e}`);
+      }
+      if (lowestValueOfIndex(indexOfValue(e)) !== e) throw new RangeError(`bucket edge ${e} µs is not an edge of the histogram's slots`);
+    }
+    this.count = edgesUs.length + 1;
+    this.slotBucket = new Uint8Array(COUNTS_LENGTH);
+    let bucket = 0;
+    for (let i = 0; i < COUNTS_LENGTH; i++) {
+      const low = lowestValueOfIndex(i);
+      while (bucket < edgesUs.length && low >= edgesUs[bucket]) bucket++;
+      this.slotBucket[i] = bucket;
+    }
+  }
+}
+
 /** Merges encoded histograms (e.g. one per worker) into a new histogram. */
 export function mergeEncodedHistograms(encoded: readonly EncodedHistogram[]): LatencyHistogram {
   const h = new LatencyHistogram();
@@ -248,6 +320,19 @@ function createHdr(): Histogram {
     highestTrackableValue: MAX_LATENCY_US,
     numberOfSignificantValueDigits: SIGNIFICANT_DIGITS,
   });
+}
+
+function indexOfValue(v: number): number {
+  const b = BUCKET_BASE - Math.clz32(v);
+  const bucket = b > 0 ? b : 0;
+  return (bucket << SUB_BUCKET_HALF_MAGNITUDE) + (v >>> bucket);
+}
+
+function lowestValueOfIndex(index: number): number {
+  if (index < 2 * SUB_BUCKET_HALF_COUNT) return index;
+  const bucket = (index >>> SUB_BUCKET_HALF_MAGNITUDE) - 1;
+  const subBucket = (index & (SUB_BUCKET_HALF_COUNT - 1)) + SUB_BUCKET_HALF_COUNT;
+  return subBucket * 2 ** bucket;
 }
 
 function highestValueOfIndex(index: number): number {

@@ -12,7 +12,8 @@
  * a message in transit at that instant (in a socket, in the broker) counts as behind, and publishers and subscribers
  * in different workers are read up to a few milliseconds apart. A message the broker dropped stays behind to the
  * end, where the depth equals that subscriber's lost plus in flight at stop. Streams a subscriber joined late, shared
- * subscriptions and retained copies are not counted. The broker's own view ($SYS) is not read.
+ * subscriptions and retained copies are not counted. The broker's own view ($SYS) is read apart (run/sys-observer.ts)
+ * and shown beside it.
  */
 
 /** The count a progress record ([second, count] pairs, seconds ascending) had reached by the end of `second`. */

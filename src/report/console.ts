@@ -4,6 +4,7 @@
  */
 import type { RunResult } from '../run/result.js';
 import {
+  brokerStoreLine,
   deliveryLine,
   describeTarget,
   errorKinds,
@@ -69,10 +70,16 @@ export function renderSummary(r: RunResult, options: SummaryOptions = { color: f
     lines.push(`${' '.repeat(10)}${v.held === false ? paint('red', text) : text}`);
   }
 
+  let backlogs = 0;
   for (const g of r.groups) {
     const backlog = queueDepthLine(g);
-    if (backlog !== undefined && queueDepthNotable(g)) lines.push(`${label('backlog')}${oneLine(g.name)}: ${oneLine(backlog)}`);
+    if (backlog === undefined || !queueDepthNotable(g)) continue;
+    lines.push(`${label('backlog')}${oneLine(g.name)}: ${oneLine(backlog)}`);
+    backlogs++;
   }
+  // Beside a backlog, what the broker itself said about it.
+  const store = backlogs > 0 ? brokerStoreLine(r) : undefined;
+  if (store !== undefined) lines.push(`${label('')}${oneLine(store)}`);
   const retained = retainedLine(r, false);
   if (retained !== undefined) lines.push(`${label('retained')}${oneLine(retained)}`);
 

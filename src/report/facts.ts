@@ -5,7 +5,7 @@
 import type { DeliveryCounts, DeliveryVerdict } from '../metrics/delivery.js';
 import type { LatencySummary } from '../metrics/histogram.js';
 import type { CounterName } from '../metrics/series.js';
-import { LATENCY_NAMES, type GroupResult, type LatencyName, type RunResult, type SpanMs } from '../run/result.js';
+import { LATENCY_NAMES, type BrokerSys, type GroupResult, type LatencyName, type RunResult, type SpanMs, type SysPoint } from '../run/result.js';
 import { formatCount, formatDuration, formatMs, formatRate, plural } from './format.js';
 import { partialText } from './shards.js';
 
@@ -132,7 +132,8 @@ export const QUEUE_DEPTH_MEANING =
   'Messages each subscriber was behind — sent to it and not yet received by it — at the end of each second of the run, ' +
   "counted from the publishers' and subscribers' own tallies: exact counts, read within milliseconds of the second's end, " +
   'so a message in transit then counts as behind. Only streams a subscriber was subscribed to for their whole life ' +
-  '(those delivery accounting judges); a message the broker dropped stays behind to the end. Not read from the broker.';
+  '(those delivery accounting judges); a message the broker dropped stays behind to the end. Not read from the broker: ' +
+  "the broker's own count follows, when it publishes one.";
 
 /** A group's backlog in one line: "up to 215 behind at the end of second 1 (laggard); 0 at the end". */
 export function queueDepthLine(g: GroupResult): string | undefined {
@@ -162,6 +163,84 @@ export function queueDepthNotable(g: GroupResult): boolean {
   const rate = g.totals.receivedPerSec;
   const limit = rate === null ? 0 : rate / 10;
   return q.total.some((n) => n > limit);
+}
+
+/** What the broker's own figures are and how they line up with queue depth, in every report's words. */
+export const BROKER_SYS_MEANING =
+  "What the broker itself published on $SYS during the run, read by one extra connection that counts in none of the run's " +
+  'figures: $SYS/broker/store/messages/count, the messages in its store — retained ones (its own $SYS values among them) ' +
+  'and those held for sessions, in flight or queued — and $SYS/broker/retained messages/count; held for sessions is the ' +
+  'first less the second. A broker publishes them every sys_interval seconds, each only when it changed (mqbench starts ' +
+  'the bundled broker and Mosquitto with sys_interval 1); a value counts from the second it arrived in until the next one.';
+
+/**
+ * One value per second 0..seconds-1 of a $SYS series: the last value that had arrived by the end of that second (a
+ * broker publishes a value only when it changed); NaN before the first.
+ */
+export function sysPerSecond(points: readonly SysPoint[], seconds: number): number[] {
+  const out = new Array<number>(seconds).fill(Number.NaN);
+  let i = 0;
+  let value = Number.NaN;
+  for (let s = 0; s < seconds; s++) {
+    while (i < points.length && points[i].second <= s) value = points[i++].value;
+    out[s] = value;
+  }
+  return out;
+}
+
+/** The seconds a run's $SYS figures cover: up to the last value that arrived, and at least the queue depth's seconds. */
+export function sysSeconds(r: RunResult): number {
+  const sys = r.broker.sys;
+  let seconds = 0;
+  for (const g of r.groups) if (g.queueDepth !== undefined) seconds = Math.max(seconds, g.queueDepth.seconds);
+  if (sys === null) return seconds;
+  for (const points of [sys.storedMessages, sys.retainedMessages, sys.dropped, sys.clientsConnected]) {
+    if (points.length > 0) seconds = Math.max(seconds, points[points.length - 1].second + 1);
+  }
+  return seconds;
+}
+
+/** Messages the broker held for sessions, per second: its store count less its retained count; NaN where one is unknown. */
+export function brokerHeldPerSecond(sys: BrokerSys, seconds: number): number[] {
+  const stored = sysPerSecond(sys.storedMessages, seconds);
+  const retained = sysPerSecond(sys.retainedMessages, seconds);
+  return stored.map((n, s) => Math.max(0, n - retained[s]));
+}
+
+/** The engine's queue depth summed over every group, per second (0 where a group's series had ended). */
+export function behindPerSecond(r: RunResult, seconds: number): number[] {
+  const out = new Array<number>(seconds).fill(0);
+  for (const g of r.groups) {
+    const q = g.queueDepth;
+    if (q === undefined) continue;
+    for (let s = 0; s < Math.min(seconds, q.seconds); s++) out[s] += q.total[s];
+  }
+  return out;
+}
+
+/**
+ * The broker's store in one line: "the broker's store ($SYS/broker/store/messages/count): up to 276 messages at
+ * second 1, 61 retained among them; 61 at the end; 0 dropped during the run", or why there is nothing to say.
+ * Undefined when $SYS was not read (`sysTopics: false`).
+ */
+export function brokerStoreLine(r: RunResult): string | undefined {
+  const sys = r.broker.sys;
+  if (sys === null) return undefined;
+  if (sys.missing !== null) return `the broker published no $SYS figures: ${sys.missing}`;
+  const stored = sys.storedMessages;
+  if (stored.length === 0) return 'the broker published no $SYS/broker/store/messages/count (other $SYS figures arrived)';
+  let peak = stored[0];
+  for (const p of stored) if (p.value > peak.value) peak = p;
+  const retained = sysPerSecond(sys.retainedMessages, peak.second + 1)[peak.second];
+  const among = Number.isFinite(retained) ? `, ${formatCount(retained)} retained among them` : '';
+  const last = stored[stored.length - 1];
+  const dropped = sys.dropped;
+  const drops =
+    dropped.length > 0 ? `; ${formatCount(dropped[dropped.length - 1].value - dropped[0].value)} dropped during the run` : '';
+  return (
+    `the broker's store ($SYS/broker/store/messages/count): up to ${plural(peak.value, 'message')} at second ` +
+    `${formatCount(peak.second)}${among}; ${formatCount(last.value)} at the end${drops}`
+  );
 }
 
 /** How every report explains its message rates (see metrics/rates.ts). */

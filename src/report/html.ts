@@ -8,6 +8,10 @@ import type { DeliveryCounts, DeliverySummary } from '../metrics/delivery.js';
 import { LATENCY_MEANING, LATENCY_NAMES, type GroupResult, type LatencyName, type RunResult } from '../run/result.js';
 import {
   ALL_CLIENTS,
+  behindPerSecond,
+  BROKER_SYS_MEANING,
+  brokerHeldPerSecond,
+  brokerStoreLine,
   COUNTER_LABELS,
   deliveryColumns,
   deliveryLine,
@@ -24,6 +28,8 @@ import {
   sentence,
   spanClause,
   STOPPED_BY,
+  sysPerSecond,
+  sysSeconds,
   trafficText,
   verdictOf,
 } from './facts.js';
@@ -381,7 +387,8 @@ function delivery(r: RunResult): string {
 
 function queueDepth(r: RunResult): string {
   const groups = r.groups.filter((g) => g.queueDepth !== undefined && g.queueDepth.seconds > 0);
-  if (groups.length === 0) return '<p>None: no subscriber had a stream to follow.</p>';
+  const broker = brokerView(r);
+  if (groups.length === 0) return ['<p>None: no subscriber had a stream to follow.</p>', ...broker].join('\n');
   const out: string[] = [`<p class="muted">${esc(QUEUE_DEPTH_MEANING)}</p>`];
   for (const g of groups) {
     const q = g.queueDepth!;
@@ -407,7 +414,36 @@ function queueDepth(r: RunResult): string {
       );
     }
   }
+  out.push(...broker);
   return out.join('\n');
+}
+
+/**
+ * The broker's $SYS figures: its store and what it held for sessions, in one chart with the engine's queue depth
+ * summed over every group; nothing when $SYS was not read.
+ */
+function brokerView(r: RunResult): string[] {
+  const line = brokerStoreLine(r);
+  const sys = r.broker.sys;
+  if (line === undefined || sys === null) return [];
+  const out = ["<h3>The broker's view ($SYS)</h3>", `<p class="muted">${esc(BROKER_SYS_MEANING)}</p>`, `<p>${esc(sentence(line))}</p>`];
+  if (sys.storedMessages.length === 0) return out;
+  const seconds = sysSeconds(r);
+  const lines: SeriesLine[] = [
+    { ...paletteLine('store, broker ($SYS)', 2), values: sysPerSecond(sys.storedMessages, seconds) },
+    { ...paletteLine('held for sessions, broker ($SYS)', 3), values: brokerHeldPerSecond(sys, seconds) },
+  ];
+  if (r.groups.some((g) => g.queueDepth !== undefined)) lines.push({ ...paletteLine('behind, all subscribers (mqbench)', 0), values: behindPerSecond(r, seconds) });
+  out.push(
+    figure(
+      seriesChart("Queue depth: the broker's view", lines, {
+        xTitle: 'time since start', yTitle: 'messages', format: formatCount, xKind: 'seconds', positionName: 'second',
+      }),
+      "The broker's own counts as it published them on $SYS (each holds until the next), beside the messages mqbench's " +
+        'subscribers were behind at the end of each second.',
+    ),
+  );
+  return out;
 }
 
 function errors(r: RunResult): string {

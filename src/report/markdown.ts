@@ -4,6 +4,10 @@
 import type { DeliverySummary } from '../metrics/delivery.js';
 import { LATENCY_MEANING, LATENCY_NAMES, type GroupResult, type RunResult } from '../run/result.js';
 import {
+  behindPerSecond,
+  BROKER_SYS_MEANING,
+  brokerHeldPerSecond,
+  brokerStoreLine,
   COUNTER_LABELS,
   deliveryColumns,
   deliveryLine,
@@ -20,6 +24,8 @@ import {
   sentence,
   spanClause,
   STOPPED_BY,
+  sysPerSecond,
+  sysSeconds,
   trafficText,
   verdictOf,
 } from './facts.js';
@@ -168,6 +174,8 @@ export function renderMarkdown(r: RunResult): string {
 
   out.push('## Queue depth', '');
   out.push(...queueDepthSection(r), '');
+  const broker = brokerSection(r);
+  if (broker.length > 0) out.push("### The broker's view ($SYS)", '', ...broker, '');
 
   out.push('## Errors', '');
   out.push(...errorsSection(r), '');
@@ -308,6 +316,32 @@ function queueDepthSection(r: RunResult): string[] {
     if (q.seconds > shown) out.push(`The first ${formatCount(shown)} of ${formatCount(q.seconds)} seconds; summary.json has them all.`, '');
   }
   while (out[out.length - 1] === '') out.pop();
+  return out;
+}
+
+/** The broker's $SYS figures beside the engine's queue depth, second by second; nothing when $SYS was not read. */
+function brokerSection(r: RunResult): string[] {
+  const line = brokerStoreLine(r);
+  const sys = r.broker.sys;
+  if (line === undefined || sys === null) return [];
+  const out = [md(BROKER_SYS_MEANING), '', md(sentence(line))];
+  if (sys.storedMessages.length === 0) return out;
+  const seconds = sysSeconds(r);
+  const shown = Math.min(seconds, INTERVAL_ROWS);
+  const stored = sysPerSecond(sys.storedMessages, seconds);
+  const retained = sysPerSecond(sys.retainedMessages, seconds);
+  const held = brokerHeldPerSecond(sys, seconds);
+  const dropped = sysPerSecond(sys.dropped, seconds);
+  const behind = behindPerSecond(r, seconds);
+  const followed = r.groups.some((g) => g.queueDepth !== undefined);
+  const cell = (n: number) => (Number.isFinite(n) ? formatCount(n) : '–');
+  const rows: string[][] = [];
+  for (let s = 0; s < shown; s++) {
+    rows.push([formatCount(s), cell(stored[s]), cell(retained[s]), cell(held[s]), ...(followed ? [formatCount(behind[s])] : []), cell(dropped[s])]);
+  }
+  const header = ['second', 'store', 'retained', 'held for sessions', ...(followed ? ['behind (all subscribers, mqbench)'] : []), 'dropped since the broker started'];
+  out.push('', ...table(header, rows, header.map(() => 'right' as const)));
+  if (seconds > shown) out.push('', `The first ${formatCount(shown)} of ${formatCount(seconds)} seconds; summary.json has every value.`);
   return out;
 }
 

@@ -23,6 +23,7 @@ import type { EngineReport } from '../engine/engine.js';
 import type { Coverage, GroupReport, PublishedStream } from '../engine/group-metrics.js';
 import {
   LATENCY_NAMES,
+  type BrokerSys,
   type GroupResult,
   type LatencyName,
   type PercentileCurve,
@@ -41,6 +42,8 @@ export interface RunFacts {
   durationMs: number;
   stoppedBy: RunResult['stoppedBy'];
   workers: number;
+  /** What the broker published on `$SYS` during the run; null when it was not read (`sysTopics: false`). */
+  brokerSys: BrokerSys | null;
 }
 
 export interface Aggregated {
@@ -278,6 +281,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
     thresholds,
     errorExamples,
     takeovers: { count: takeoverCount, clientIds: takeoverIds },
+    broker: { sys: facts.brokerSys },
     notes,
     passed: facts.stoppedBy !== 'interrupted' && thresholds.every((t) => t.passed),
   };

@@ -96,6 +96,36 @@ export interface ErrorExampleRow {
 /** A latency percentile curve: [percentile (0-100), value µs] points, as HdrHistogram's percentile iteration gives. */
 export type PercentileCurve = [percentile: number, valueUs: number][];
 
+/** One value of a `$SYS` topic and the second of the run (from its start, as the per-second series) it arrived in. */
+export interface SysPoint {
+  second: number;
+  value: number;
+}
+
+/**
+ * What the broker itself published on `$SYS/broker/...` during the run, read by one extra connection of the main
+ * thread (run/sys-observer.ts). A broker publishes a topic only when its value changed (Mosquitto and the bundled
+ * broker do), so each value holds until the next; the first may be the retained value from before the run.
+ */
+export interface BrokerSys {
+  /**
+   * `$SYS/broker/store/messages/count`: Mosquitto's message store, the retained messages (its own `$SYS` values
+   * among them) and the messages held for sessions (in flight, queued), each message once.
+   */
+  storedMessages: SysPoint[];
+  /** `$SYS/broker/retained messages/count`, the broker's `$SYS` values included. */
+  retainedMessages: SysPoint[];
+  /** `$SYS/broker/publish/messages/dropped`: messages dropped since the broker started. */
+  dropped: SysPoint[];
+  /** `$SYS/broker/clients/connected`: the connection that reads these included. */
+  clientsConnected: SysPoint[];
+  /**
+   * Why no value arrived, when none did: "the broker refused the connection that reads them (CONNACK 5 Not
+   * Authorized)", "no $SYS message arrived during the run". Null when values arrived.
+   */
+  missing: string | null;
+}
+
 export interface RunResult {
   tool: { name: 'mqbench'; version: string };
   scenario: { name: string; description: string; file: string };
@@ -136,6 +166,8 @@ export interface RunResult {
   errorExamples: ErrorExampleRow[];
   /** Client ids whose connections were closed because another client connected with the same id. */
   takeovers: { count: number; clientIds: string[] };
+  /** The broker's own figures, from `$SYS`; `sys` is null when the scenario turned reading them off (`sysTopics: false`). */
+  broker: { sys: BrokerSys | null };
   /** Plain-language findings (e.g. why a reconnect loop happened). */
   notes: string[];
   /** Every threshold held, and the run was not interrupted. */

@@ -9,17 +9,24 @@ import type { CounterName } from '../metrics/series.js';
 import { planRun, type PlanOptions, type RunPlan } from '../scenario/plan.js';
 import type { Scenario, Step } from '../scenario/schema.js';
 import { FlowGate, type FlowGateInit } from '../engine/flow-gate.js';
-import { newEpoch } from '../engine/clock.js';
+import { newEpoch, RunClock } from '../engine/clock.js';
 import type { EngineInit, EngineReport, JtlRow, ProgressSnapshot } from '../engine/engine.js';
 import type { Endpoint, TlsMaterial } from '../engine/transport.js';
 import { RunPool } from '../pool/pool.js';
 import type { FromWorker } from '../pool/messages.js';
 import { aggregate, type Aggregated, type RunFacts } from './aggregate.js';
-import type { RunResult } from './result.js';
+import type { BrokerSys, RunResult } from './result.js';
+import { SysObserver } from './sys-observer.js';
+import { portShortfall, unbindableSource } from '../util/source-addresses.js';
 import { Timer, Timers } from '../util/timers.js';
 
 export class BrokerUnreachableError extends Error {
   readonly code = 'BROKER_UNREACHABLE';
+}
+
+/** The source addresses cannot carry the run: not this machine's, or too few for its clients' local ports. */
+export class SourceAddressError extends Error {
+  readonly code = 'SOURCE_ADDRESSES';
 }
 
 export interface RunSetup {
@@ -66,8 +73,10 @@ export interface RunHooks {
   onProgress?(p: RunProgress): void;
   /** results.jtl rows, as they come (about once a second). */
   onJtl?(rows: JtlRow[]): void;
-  /** The workers' reports and the run's facts, as aggregated (a shard keeps them for the merge). */
-  onReports?(reports: EngineReport[], facts: RunFacts): void;
+  /** Each worker's progress snapshot as it comes (once a second per worker), for the live metrics endpoint. */
+  onSnapshot?(worker: number, snapshot: ProgressSnapshot): void;
+  /** The workers' final reports once they have stopped, and the run's facts, before they are aggregated (a shard keeps them for the merge). */
+  onReports?(reports: readonly EngineReport[], facts: RunFacts): void;
   /**
    * Aborting stops the run as its end would (clients stop, subscribers receive for the drain time, everyone
    * disconnects); the result says it was interrupted.
@@ -80,9 +89,11 @@ export const DEFAULT_MAX_INFLIGHT = 20;
 
 export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promise<Aggregated> {
   const { scenario } = setup;
-  await checkReachable(setup.endpoint, setup.target.url);
   const coordinator = setup.coordinator;
   const plan = colocateSharedIds(planRun(scenario, setup.workers, coordinator?.plan));
+  // A shard's local ports are for its own share of the clients.
+  await checkSources(setup.endpoint, plan.totalClients);
+  await checkReachable(setup.endpoint, setup.target.url);
   const flow = flowGateFor(scenario);
   const inits: EngineInit[] = plan.workers.map((w) => ({
     scenario,
@@ -107,6 +118,7 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
         if (++readyWorkers === inits.length) markReady();
       } else if (m.type === 'progress') {
         if (m.snapshot.jtl.length > 0) hooks.onJtl?.(m.snapshot.jtl);
+        hooks.onSnapshot?.(m.worker, m.snapshot);
         const view = progress.add(m.worker, m.snapshot);
         if (view) hooks.onProgress?.(view);
       } else if (m.type === 'idle' && ++idleWorkers === inits.length && scenario.durationMs === undefined) {
@@ -128,27 +140,39 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
   });
   const durationTimer = new Timer(() => finish('duration'));
   let stoppedBy: RunResult['stoppedBy'];
+  let observer: SysObserver | undefined;
+  let brokerSys: BrokerSys | null = null;
+  let results;
   try {
-    // The timeline starts once every worker has built its clients (thread start-up is not part of the run).
-    await Promise.race([allReady, finished, pool.failure()]);
-    // A shard's timeline starts at the run's start instant, the same for every shard.
-    const epoch = coordinator
-      ? await Promise.race([coordinator.start(hooks.signal), finished.then(() => undefined), pool.failure()])
-      : undefined;
-    epochWallMs = epoch?.epochWallMs ?? Date.now();
-    const epochNs = epoch?.epochNs ?? newEpoch();
-    pool.start(epochNs, epochWallMs);
-    hooks.onStart?.();
-    const sinceEpochMs = Number(process.hrtime.bigint() - epochNs) / 1e6;
-    if (scenario.durationMs !== undefined) timers.schedule(durationTimer, Math.max(0, scenario.durationMs - sinceEpochMs));
-    stoppedBy = await Promise.race([finished, pool.failure(), coordinationFailed]);
+    try {
+      // The timeline starts once every worker has built its clients (thread start-up is not part of the run).
+      await Promise.race([allReady, finished, pool.failure()]);
+      // A shard's timeline starts at the run's start instant, the same for every shard.
+      const start = coordinator
+        ? await Promise.race([coordinator.start(hooks.signal), finished.then(() => undefined), pool.failure()])
+        : undefined;
+      epochWallMs = start?.epochWallMs ?? Date.now();
+      const epoch = start?.epochNs ?? newEpoch();
+      pool.start(epoch, epochWallMs);
+      if (scenario.sysTopics) {
+        observer = sysObserver(setup, new RunClock(epoch));
+        observer.start();
+      }
+      hooks.onStart?.();
+      const sinceEpochMs = Number(process.hrtime.bigint() - epoch) / 1e6;
+      if (scenario.durationMs !== undefined) timers.schedule(durationTimer, Math.max(0, scenario.durationMs - sinceEpochMs));
+      stoppedBy = await Promise.race([finished, pool.failure(), coordinationFailed]);
+    } finally {
+      timers.close();
+      hooks.signal?.removeEventListener('abort', onAbort);
+    }
+    // However the run ended, subscribers receive for the drain time: what is still on its way then is in flight at
+    // stop, not lost. The workers' stop is bounded (drain, then disconnect), whatever the broker does.
+    results = await pool.stop(scenario.drainMs);
   } finally {
-    timers.close();
-    hooks.signal?.removeEventListener('abort', onAbort);
+    // The broker's figures are read through the drain, so that they show the backlog going (or staying).
+    if (observer !== undefined) brokerSys = observer.stop();
   }
-  // However the run ended, subscribers receive for the drain time: what is still on its way then is in flight at
-  // stop, not lost. The workers' stop is bounded (drain, then disconnect), whatever the broker does.
-  const results = await pool.stop(scenario.drainMs);
   const reports: EngineReport[] = results.sort((a, b) => a.worker - b.worker).map((r) => r.report);
   for (const r of reports) if (r.jtl.length > 0) hooks.onJtl?.(r.jtl);
   const endedAt = new Date();
@@ -161,9 +185,27 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
     durationMs: endedAt.getTime() - epochWallMs,
     stoppedBy,
     workers: inits.length,
+    brokerSys,
   };
   hooks.onReports?.(reports, facts);
   return aggregate(facts, reports);
+}
+
+/**
+ * The connection that reads the broker's `$SYS` figures: the clients' transport, TLS and failover hosts, the
+ * scenario's protocol, and the credentials its clients use (the broker's, else the first group's own).
+ */
+function sysObserver(setup: RunSetup, clock: RunClock): SysObserver {
+  const { broker, groups } = setup.scenario;
+  const withCredentials = broker.username !== undefined ? broker : groups.find((g) => g.username !== undefined) ?? broker;
+  return new SysObserver({
+    endpoint: setup.endpoint,
+    protocolVersion: broker.protocolVersion,
+    username: withCredentials.username,
+    password: withCredentials.password,
+    replyTimeoutMs: setup.scenario.replyTimeoutMs,
+    second: () => Math.floor(clock.nowUs() / 1_000_000),
+  });
 }
 
 /** Messages outstanding (sent, not yet received) over all unpaced publishers of a run. */
@@ -209,12 +251,26 @@ function colocateSharedIds(plan: RunPlan): RunPlan {
   return { ...plan, workers };
 }
 
-/** Fail fast, with the reason, when no host of the endpoint accepts a connection. */
+/**
+ * Before anything connects: every source address is one of this machine's, and together they have local ports for
+ * every client (one each at a time) towards the broker.
+ */
+async function checkSources(endpoint: Endpoint, clients: number): Promise<void> {
+  const sources = endpoint.sources ?? [];
+  const first = endpoint.hosts[0];
+  const short = portShortfall(clients, sources, `${first.host}:${first.port}`);
+  if (short !== undefined) throw new SourceAddressError(short);
+  const unbindable = sources.length > 0 ? await unbindableSource(sources) : undefined;
+  if (unbindable !== undefined) throw new SourceAddressError(unbindable);
+}
+
+/** Fail fast, with the reason, when no host of the endpoint accepts a connection (from the first source address). */
 async function checkReachable(endpoint: Endpoint, url: string): Promise<void> {
   const failures: string[] = [];
+  const localAddress = endpoint.sources?.[0];
   for (const { host, port } of endpoint.hosts) {
     const error = await new Promise<string | null>((resolve) => {
-      const s = netConnect({ host, port });
+      const s = netConnect({ host, port, localAddress });
       const timer = setTimeout(() => {
         s.destroy();
         resolve('no answer within 5 s');

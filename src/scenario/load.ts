@@ -29,6 +29,8 @@ export interface ScenarioOverrides {
   workers?: string | number;
   /** `--reply-timeout`: e.g. "10s". */
   replyTimeout?: string;
+  /** `--source-ip`: addresses, ranges and interfaces clients connect from, e.g. "127.0.0.2-127.0.0.9". */
+  sourceIp?: string;
 }
 
 export interface LoadOptions {
@@ -87,7 +89,7 @@ export function applyOverrides(scenario: Scenario, overrides: ScenarioOverrides)
   return loadScenarioText(scenario.source.text, scenario.source.file, { ...before, overrides: merged });
 }
 
-const TOP_KEYS = ['name', 'description', 'broker', 'duration', 'drain', 'replyTimeout', 'workers', 'out', 'thresholds', 'groups'];
+const TOP_KEYS = ['name', 'description', 'broker', 'duration', 'drain', 'replyTimeout', 'sysTopics', 'workers', 'out', 'thresholds', 'groups'];
 const TOP_SYNONYMS: Record<string, string> = {
   target: 'broker',
   server: 'broker',
@@ -103,6 +105,8 @@ const TOP_SYNONYMS: Record<string, string> = {
   output: 'out',
   outdir: 'out',
   threads: 'workers',
+  sys: 'sysTopics',
+  $sys: 'sysTopics',
 };
 
 function readScenario(ctx: ReadContext, root: RawNode, text: string, file: string, overrides: ScenarioOverrides): Scenario | undefined {
@@ -121,7 +125,7 @@ function readScenario(ctx: ReadContext, root: RawNode, text: string, file: strin
   const description = descriptionNode ? r.string(descriptionNode, 'description') : undefined;
 
   const brokerNode = top.take('broker');
-  const broker = readBroker(ctx, brokerNode, cli('--broker', overrides.broker, true));
+  const broker = readBroker(ctx, brokerNode, cli('--broker', overrides.broker, true), cli('--source-ip', overrides.sourceIp, true));
 
   const durationNode = cli('--duration', overrides.duration) ?? top.take('duration');
   const durationMs = durationNode ? readRunDuration(ctx, durationNode) : undefined;
@@ -129,6 +133,9 @@ function readScenario(ctx: ReadContext, root: RawNode, text: string, file: strin
   const drainMs = drainNode ? r.duration(drainNode, 'drain') ?? DEFAULTS.drainMs : DEFAULTS.drainMs;
   const replyNode = cli('--reply-timeout', overrides.replyTimeout) ?? top.take('replyTimeout');
   const replyTimeoutMs = replyNode ? readReplyTimeout(ctx, replyNode) : DEFAULTS.replyTimeoutMs;
+
+  const sysNode = top.take('sysTopics');
+  const sysTopics = sysNode ? r.boolean(sysNode, 'sysTopics') ?? true : true;
 
   const workersNode = cli('--workers', overrides.workers) ?? top.take('workers');
   const workers = workersNode ? readWorkers(ctx, workersNode) : 'auto';
@@ -156,6 +163,7 @@ function readScenario(ctx: ReadContext, root: RawNode, text: string, file: strin
     durationMs,
     drainMs,
     replyTimeoutMs,
+    sysTopics,
     workers: workers ?? 'auto',
     out,
     thresholds: thresholds.map((t) => t.threshold),

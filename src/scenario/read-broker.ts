@@ -1,10 +1,11 @@
 /** The `broker:` section: bundled or a URL with failover hosts, protocol version, credentials and TLS files. */
+import { expandSourceAddresses } from '../util/source-addresses.js';
 import { suggest } from '../util/suggest.js';
 import { describe, readExistingFile, type ReadContext } from './reader.js';
 import { DEFAULTS, type BrokerSettings, type HostPort, type ProtocolVersion, type RemoteTarget, type TlsSettings, type Transport } from './schema.js';
 import type { RawNode, RawScalar } from './source-tree.js';
 
-const BROKER_KEYS = ['url', 'hosts', 'protocol', 'username', 'password', 'tls'] as const;
+const BROKER_KEYS = ['url', 'hosts', 'protocol', 'username', 'password', 'tls', 'sourceAddresses'] as const;
 const BROKER_SYNONYMS: Record<string, string> = {
   host: 'url',
   server: 'url',
@@ -16,6 +17,11 @@ const BROKER_SYNONYMS: Record<string, string> = {
   user: 'username',
   pass: 'password',
   ssl: 'tls',
+  sourceaddress: 'sourceAddresses',
+  sourceip: 'sourceAddresses',
+  sourceips: 'sourceAddresses',
+  localaddress: 'sourceAddresses',
+  ifaddr: 'sourceAddresses',
 };
 const TLS_KEYS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'verify', 'serverName'] as const;
 const TLS_SYNONYMS: Record<string, string> = {
@@ -44,15 +50,24 @@ const SCHEME_HINTS: Record<string, string> = {
 };
 const DEFAULT_WS_PATH = '/mqtt';
 
-/** `broker:` (absent: bundled). `override` is `--broker` from the command line. */
-export function readBroker(ctx: ReadContext, node: RawNode | undefined, override: RawScalar | undefined): BrokerSettings {
+/**
+ * `broker:` (absent: bundled). `override` is `--broker` from the command line, `sourceOverride` `--source-ip`.
+ */
+export function readBroker(
+  ctx: ReadContext,
+  node: RawNode | undefined,
+  override: RawScalar | undefined,
+  sourceOverride?: RawScalar,
+): BrokerSettings {
   const settings: BrokerSettings = {
     target: { kind: 'bundled' },
     protocolVersion: DEFAULTS.protocolVersion,
     username: undefined,
     password: undefined,
     tls: undefined,
+    sourceAddresses: [],
   };
+  if (sourceOverride) settings.sourceAddresses = readSourceAddresses(ctx, sourceOverride);
   if (node === undefined || (node.kind === 'scalar' && node.value === null)) {
     if (override) applyUrl(ctx, settings, override, undefined);
     return settings;
@@ -75,6 +90,8 @@ export function readBroker(ctx: ReadContext, node: RawNode | undefined, override
   if (usernameNode) settings.username = ctx.r.string(usernameNode, 'username');
   if (passwordNode) settings.password = ctx.r.string(passwordNode, 'password');
   const tlsNode = m.take('tls');
+  const sourcesNode = m.take('sourceAddresses');
+  if (sourcesNode && !sourceOverride) settings.sourceAddresses = readSourceAddresses(ctx, sourcesNode);
   m.finish();
   // A --broker URL replaces the written one and its failover hosts; TLS files stay only if the new URL uses TLS.
   const chosenUrl = override ?? urlNode;
@@ -259,4 +276,27 @@ export function readProtocol(ctx: ReadContext, node: RawNode): ProtocolVersion |
         : 'write 3.1, 3.1.1 or 5';
   ctx.problems.at(node.place, `protocol must be 3.1, 3.1.1 or 5, got ${describe(node)}`, hint);
   return undefined;
+}
+
+/** `sourceAddresses`: one string (commas or spaces between entries) or a list of them. */
+function readSourceAddresses(ctx: ReadContext, node: RawNode): string[] {
+  const fromCommandLine = node.place.line === 0;
+  const label = fromCommandLine ? '--source-ip' : 'sourceAddresses';
+  const items = node.kind === 'seq' ? node.items : [node];
+  const texts: string[] = [];
+  for (const item of items) {
+    const text = ctx.r.string(item, label, { nonEmpty: true });
+    if (text !== undefined) texts.push(text);
+  }
+  if (texts.length !== items.length) return [];
+  if (texts.length === 0) {
+    ctx.problems.at(node.place, `${label} is empty`, 'e.g. 127.0.0.2-127.0.0.9');
+    return [];
+  }
+  const expanded = expandSourceAddresses(texts.join(','));
+  if ('error' in expanded) {
+    ctx.problems.at(node.place, `${label}: ${expanded.error}`, expanded.hint);
+    return [];
+  }
+  return expanded.addresses;
 }

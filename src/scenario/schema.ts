@@ -53,6 +53,11 @@ export interface Scenario {
    * rest of a packet that started arriving, the close after DISCONNECT) before counting a timeout.
    */
   replyTimeoutMs: number;
+  /**
+   * Read the broker's own figures from `$SYS/broker/...` during the run, over one extra connection of the main
+   * thread (see run/sys-observer.ts); false opens no such connection.
+   */
+  sysTopics: boolean;
   /** Worker threads; 'auto' leaves the choice to the runner. */
   workers: number | 'auto';
   /** Report folder; undefined: the runner's default. */
@@ -76,13 +81,18 @@ export interface BrokerSettings {
   password: string | undefined;
   /** Present for mqtts:// and wss:// targets only. */
   tls: TlsSettings | undefined;
+  /** Local addresses clients connect from, spread evenly (client n uses address n mod length); empty: the system's choice. */
+  sourceAddresses: string[];
 }
 
 export interface BundledTarget {
   kind: 'bundled';
 }
 
-/** A broker mqbench starts as a process of its own for the run, with its defaults (as `mqbench compare` does). */
+/**
+ * A broker mqbench starts as a process of its own for the run, with its defaults (as `mqbench compare` does), except
+ * that it publishes $SYS every second when the run reads it (`sysTopics`).
+ */
 export interface LocalTarget {
   kind: 'local';
   broker: 'mosquitto' | 'aedes';

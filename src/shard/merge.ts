@@ -193,6 +193,7 @@ export function mergeShards(inputs: readonly MergeInput[], options: MergeOptions
 
   // The run's facts on shard 0's clock: results are stamped by each shard's system clock, moved by its correction.
   const toRef = (t: (typeof timing)[number], realMs: number) => realMs - t.file.facts.engineEpochWallMs + t.epochUs / 1000;
+  const reference = timing.find((t) => t.file.shard.index === 0);
   const endedMs = Math.max(...timing.map((t) => toRef(t, Date.parse(t.file.facts.endedAt))));
   const stopped = timing.map((t) => t.file.facts.stoppedBy);
   const stoppedBy: RunResult['stoppedBy'] = stopped.includes('interrupted') ? 'interrupted' : stopped.includes('duration') ? 'duration' : 'completed';
@@ -206,6 +207,8 @@ export function mergeShards(inputs: readonly MergeInput[], options: MergeOptions
       durationMs: Math.round(endedMs - zeroUs / 1000),
       stoppedBy,
       workers: timing.reduce((n, t) => n + t.file.facts.workers, 0),
+      // The broker's $SYS figures are read by shard 0 alone (one reader, on the run's timeline: its shift is 0).
+      brokerSys: reference?.file.summary.broker?.sys ?? null,
     },
     reports,
   );
@@ -239,6 +242,7 @@ export function mergeShards(inputs: readonly MergeInput[], options: MergeOptions
   const result = aggregated.result;
   result.shards = section;
   result.notes.push(...shardNotes(section, timing));
+  if (reference === undefined && scenario.sysTopics) result.notes.push("The broker's $SYS figures are read by shard 0, which is not merged: there are none here.");
   if (fromMissing > 0) {
     result.notes.push(
       `${fromMissing} end-to-end latenc${fromMissing === 1 ? 'y' : 'ies'} of messages from publishers of shards not merged ` +

@@ -1,6 +1,7 @@
 /**
  * Runs a scenario written inline against a fresh bundled broker through `runScenario`, for tests that check what a
- * run reports. The broker stops when the returned `stop` is called (tests call it from afterEach).
+ * run reports. The broker publishes $SYS every second, as the one `mqbench run` starts does. The broker stops when the
+ * returned `stop` is called (tests call it from afterEach).
  */
 import { loadScenarioText } from '../../src/scenario/index.js';
 import { runScenario, type RunHooks } from '../../src/run/run.js';
@@ -13,7 +14,7 @@ export async function runInline(
   hooks: RunHooks = {},
   workers = 2,
 ): Promise<Aggregated> {
-  const b = await startTestBroker('bundled');
+  const b = await startTestBroker('bundled', ['sys_interval 1']);
   stops.push(() => b.stop());
   const loaded = loadScenarioText(yaml, 'inline.yaml');
   if ('problems' in loaded) throw new Error(loaded.problems.map((p) => `${p.line}:${p.col} ${p.message}`).join('\n'));

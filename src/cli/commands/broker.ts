@@ -7,7 +7,7 @@ import { parseCommandArgs } from '../args.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { FD_OVERHEAD, fdShortfall, raiseFdLimit } from '../../util/fd-limit.js';
 
-export const usage = `Usage: mqbench broker [--host 127.0.0.1] [--port 1883] [-v] [-c mosquitto.conf]
+export const usage = `Usage: mqbench broker [--host 127.0.0.1] [--port 1883] [-v] [-c mosquitto.conf] [--metrics-port 9234]
 
 Runs the bundled MQTT 3.1/3.1.1/5.0 broker until interrupted (Ctrl-C).
 
@@ -16,6 +16,9 @@ Options:
   -p, --port <n>     port to listen on; 0 picks a free port (default 1883)
   -c, --config <f>   read the supported mosquitto.conf options from <f>
   -v, --verbose      log every packet, like mosquitto -v
+  --metrics-port <n> serve GET /metrics (Prometheus text format) on this port; 0 picks a free port
+                     (config file: metrics_port)
+  --metrics-host <a> address for the metrics (default 127.0.0.1; config file: metrics_host)
   -h, --help         show this help`;
 
 export async function brokerCommand(argv: string[]): Promise<number> {
@@ -26,6 +29,8 @@ export async function brokerCommand(argv: string[]): Promise<number> {
       port: { type: 'string', short: 'p' },
       config: { type: 'string', short: 'c' },
       verbose: { type: 'boolean', short: 'v' },
+      'metrics-port': { type: 'string' },
+      'metrics-host': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     false,
@@ -56,6 +61,13 @@ export async function brokerCommand(argv: string[]): Promise<number> {
     const listener = { host: values.host ?? first?.host ?? '127.0.0.1', port: values.port === undefined && first ? first.port : port };
     options.listeners = [listener, ...(options.listeners?.slice(1) ?? [])];
   }
+  if (values['metrics-port'] !== undefined || values['metrics-host'] !== undefined) {
+    const text = values['metrics-port'];
+    const port = text === undefined ? options.metrics?.port : /^\d+$/.test(text) ? Number(text) : NaN;
+    if (port === undefined) throw new CliError('--metrics-host needs --metrics-port (or metrics_port in the config file)');
+    if (!(port >= 0 && port <= 65535)) throw new CliError(`--metrics-port must be 0-65535, got "${text}"`);
+    options.metrics = { host: values['metrics-host'] ?? options.metrics?.host ?? '127.0.0.1', port };
+  }
   options.verbose = values.verbose;
   // Each client is a file descriptor: raise the soft limit to the hard one, and refuse a max_connections it cannot hold.
   const limits = raiseFdLimit();
@@ -75,6 +87,7 @@ export async function brokerCommand(argv: string[]): Promise<number> {
     throw new CliError((err as Error).message, EXIT.unavailable);
   }
   for (const l of broker.listeners) say(`${stamp()} Listening on ${l.host}:${l.port}`);
+  if (broker.metrics) say(`${stamp()} Metrics on ${broker.metrics.url}`);
   say(`${stamp()} ${version} running`);
   await new Promise<void>((resolve) => {
     const stop = () => {

@@ -18,7 +18,7 @@ import {
   renderProgressLog,
   renderSummary,
 } from '../../report/index.js';
-import { BrokerUnreachableError, runScenario, type RunProgress } from '../../run/run.js';
+import { BrokerUnreachableError, SourceAddressError, runScenario, type RunProgress } from '../../run/run.js';
 import { formatProblems, loadScenarioFile, planRun, resolveWorkerCount, type Scenario } from '../../scenario/index.js';
 import { parseCommandArgs } from '../args.js';
 import { CliError, EXIT } from '../exit-codes.js';
@@ -26,6 +26,8 @@ import { openTarget } from '../target.js';
 import { BrokerStartError } from '../../launch/local-broker.js';
 import { MosquittoNotFoundError } from '../../launch/mosquitto.js';
 import { FD_OVERHEAD, fdShortfall, raiseFdLimit } from '../../util/fd-limit.js';
+import { portShortfall } from '../../util/source-addresses.js';
+import { METRICS_OPTIONS, METRICS_USAGE, RunMetrics, readMetricsOptions, shardLabel, type MetricsSettings } from '../run-metrics.js';
 import type { EngineReport } from '../../engine/engine.js';
 import type { RunFacts } from '../../run/aggregate.js';
 import { ControlLinkError } from '../../shard/control-link.js';
@@ -49,6 +51,9 @@ Options (each overrides the scenario):
   --clients <n|g=n,...>     clients: a count (one group) or per group, e.g. publishers=10,subscribers=2
   --workers <n|auto>        worker threads (default: one per CPU, no more than clients)
   --out <dir>               report folder
+  --source-ip <list>        local addresses clients connect from, spread evenly: 127.0.0.2-127.0.0.9, 10.0.0.5,
+                            eth0 (its addresses); each address has its own range of local ports
+${METRICS_USAGE}
   --no-progress             no live line while running
   -h, --help                show this help
 
@@ -62,8 +67,8 @@ One run across several machines (see docs/distributed.md):
 
 Ctrl-C or SIGTERM stops the run as its end would: clients stop, subscribers receive for the drain time, and the
 reports are written. Exit codes: 0 passed, 1 a threshold failed, 2 invalid scenario or options (or too few file
-descriptors for the run), 3 broker unreachable, 130 stopped by Ctrl-C, 143 stopped by SIGTERM. A shard exits 0 when it
-ran; its thresholds are evaluated by mqbench merge.
+descriptors or local ports for the run), 3 broker unreachable, 130 stopped by Ctrl-C, 143 stopped by SIGTERM. A
+shard exits 0 when it ran; its thresholds are evaluated by mqbench merge.
 The scenario format is described in docs/scenarios.md.`;
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -76,6 +81,8 @@ export async function runCommand(argv: string[]): Promise<number> {
       workers: { type: 'string' },
       out: { type: 'string' },
       'reply-timeout': { type: 'string' },
+      'source-ip': { type: 'string' },
+      ...METRICS_OPTIONS,
       progress: { type: 'boolean', default: true },
       'no-progress': { type: 'boolean' },
       shard: { type: 'string' },
@@ -94,6 +101,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new CliError(`expected one scenario file, got ${positionals.length}\n\n${usage}`);
   // Sharding options are checked before the scenario is read: a mistake there is as plain as a mistyped option.
   const sharding = readSharding(values.shard, values.shards, values['start-at'], values['run-id']);
+  const metrics = readMetricsOptions(values);
   const file = positionals[0];
   const loaded = loadScenarioFile(file, {
     overrides: {
@@ -103,6 +111,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       workers: values.workers,
       out: values.out,
       replyTimeout: values['reply-timeout'],
+      sourceIp: values['source-ip'],
     },
   });
   if ('problems' in loaded) throw new CliError(`${formatProblems(loaded.problems)}`, EXIT.usage);
@@ -116,10 +125,10 @@ export async function runCommand(argv: string[]): Promise<number> {
       EXIT.usage,
     );
   }
-  return execute(scenario, showProgress, sharding);
+  return execute(scenario, showProgress, sharding, metrics && { settings: metrics, shard: shardLabel(sharding?.spec) });
 }
 
-async function execute(scenario: Scenario, showProgress: boolean, sharding?: Sharding): Promise<number> {
+async function execute(scenario: Scenario, showProgress: boolean, sharding?: Sharding, metrics?: Metrics): Promise<number> {
   const totalClients = scenario.groups.reduce((n, g) => n + g.clients, 0);
   const fingerprint = sharding === undefined ? '' : scenarioFingerprint(scenario);
   const key = sharding === undefined ? '' : runKey(fingerprint, sharding.spec.count, sharding.runId);
@@ -128,9 +137,9 @@ async function execute(scenario: Scenario, showProgress: boolean, sharding?: Sha
   const workers = resolveWorkerCount(scenario.workers, clients, availableParallelism());
   const shardPart = sharding === undefined || sharding.spec.count === 1 ? '' : `-shard${sharding.spec.index}of${sharding.spec.count}`;
   const outDir = resolve(scenario.out ?? join('reports', `${safeName(scenario.name)}${shardPart}-${timestamp(new Date())}`));
-  if (sharding === undefined) return executeIn({ scenario, showProgress, clients, totalClients, workers, outDir, fingerprint, key });
+  if (sharding === undefined) return executeIn({ scenario, showProgress, clients, totalClients, workers, outDir, fingerprint, key, metrics });
   try {
-    return await executeIn({ scenario, showProgress, clients, totalClients, workers, outDir, fingerprint, key, sharding });
+    return await executeIn({ scenario, showProgress, clients, totalClients, workers, outDir, fingerprint, key, sharding, metrics });
   } catch (err) {
     // A shard that did not run says so in its folder: the merge then names it and its reason, not only its absence.
     recordShardFailure(outDir, err, { scenario, clients, identity: { fingerprint, key, sharding, startAtMs: sharding.startAtMs } });
@@ -149,15 +158,28 @@ interface Execution {
   fingerprint: string;
   key: string;
   sharding?: Sharding;
+  metrics?: Metrics;
+}
+
+/** --metrics-port and its settings, with the shard label of this process. */
+interface Metrics {
+  settings: MetricsSettings;
+  shard: string;
 }
 
 async function executeIn(x: Execution): Promise<number> {
-  const { scenario, showProgress, clients, totalClients, workers, outDir, fingerprint, key, sharding } = x;
+  const { scenario, showProgress, clients, totalClients, workers, outDir, fingerprint, key, sharding, metrics } = x;
   checkDescriptors(scenario, clients);
+  // Listening first: a metrics port that cannot be had stops the run before any broker starts.
+  const runMetrics =
+    metrics && (await RunMetrics.start(metrics.settings, scenario.groups.map((g) => g.name), { scenario: scenario.name, shard: metrics.shard }));
+  if (runMetrics) process.stderr.write(`mqbench: metrics at ${runMetrics.url}\n`);
+  const metricsHooks = runMetrics?.hooks();
   let target;
   try {
     target = await openTarget(scenario);
   } catch (err) {
+    await runMetrics?.close();
     if (err instanceof BrokerStartError || err instanceof MosquittoNotFoundError) throw new CliError(err.message, EXIT.unavailable);
     throw err;
   }
@@ -179,6 +201,7 @@ async function executeIn(x: Execution): Promise<number> {
       });
     } catch (err) {
       await target.close();
+      await runMetrics?.close();
       if (err instanceof ControlLinkError) throw new CliError(`cannot reach the broker at ${target.target.url}: ${err.message}`, EXIT.unavailable);
       throw err;
     }
@@ -223,7 +246,8 @@ async function executeIn(x: Execution): Promise<number> {
       outcome = await runScenario(
         {
           // A shard's own report judges no threshold: a share of the clients cannot hold the run's limits.
-          scenario: coordinator === undefined ? scenario : { ...scenario, thresholds: [] },
+          // Shard 0 alone reads the broker's $SYS figures: one reader, on the run's timeline.
+          scenario: coordinator === undefined ? scenario : { ...scenario, thresholds: [], sysTopics: scenario.sysTopics && coordinator.isReference },
           endpoint: target.endpoint,
           target: target.target,
           workers,
@@ -231,10 +255,16 @@ async function executeIn(x: Execution): Promise<number> {
           coordinator,
         },
         {
-          onReports: coordinator === undefined ? undefined : (reports, facts) => (shardReports = { reports, facts }),
           signal: abort.signal,
+          ...metricsHooks,
+          onReports: (reports, facts) => {
+            metricsHooks?.onReports?.(reports, facts);
+            // A shard keeps the workers' reports for shard.json.
+            if (coordinator !== undefined) shardReports = { reports: [...reports], facts };
+          },
           // The report folder is made once the broker has answered: a run that never started leaves none behind.
           onStart: () => {
+            metricsHooks?.onStart();
             mkdirSync(outDir, { recursive: true });
             jtl = createWriteStream(join(outDir, 'results.jtl'));
             jtl.write(JTL_HEADER);
@@ -246,9 +276,11 @@ async function executeIn(x: Execution): Promise<number> {
     } catch (err) {
       if (err instanceof BrokerUnreachableError) throw new CliError(err.message, EXIT.unavailable);
       if (err instanceof ShardStartError) throw new CliError(err.message, EXIT.usage);
+      if (err instanceof SourceAddressError) throw new CliError(err.message, EXIT.usage);
       throw err;
     }
     if (showProgress && tty) process.stderr.write('\n');
+    runMetrics?.finish(outcome);
     const { result, histograms } = outcome;
     let shardClock: ShardClock | undefined;
     if (coordinator !== undefined) {
@@ -283,14 +315,18 @@ async function executeIn(x: Execution): Promise<number> {
     if (stoppedBySignal !== undefined) return stoppedBySignal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
     if (sharding !== undefined) {
       process.stdout.write(`Shard ${sharding.spec.index} of ${sharding.spec.count}: ${join(outDir, SHARD_FILE)}; merge every shard's folder with mqbench merge.\n`);
-      return EXIT.ok;
     }
-    return result.passed ? EXIT.ok : EXIT.failed;
+    // A shard's figures are judged by the merge: it ran, whatever they are.
+    const code = sharding !== undefined || result.passed ? EXIT.ok : EXIT.failed;
+    // A signal while the final totals wait for their scrape ends the wait; the run itself had completed.
+    await runMetrics?.linger(abort.signal, (line) => process.stderr.write(line + '\n'));
+    return code;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     jtl?.end();
     if (coordinatorOpen) await coordinator?.abandon().catch(() => undefined);
+    await runMetrics?.close();
     await target.close();
   }
 }
@@ -302,14 +338,23 @@ function shareOf(scenario: Scenario, spec: ShardSpec): number {
 
 /**
  * Refuse up front, with the numbers, a run that would run out of file descriptors halfway (each client is a socket;
- * the bundled broker in this process holds the other end of each). The soft limit is raised to the hard limit first.
+ * the bundled broker in this process holds the other end of each) or of local ports (each client holds one on its
+ * source address). The soft limit is raised to the hard limit first. Both shortfalls are named at once.
  */
 function checkDescriptors(scenario: Scenario, clients: number): void {
   const limits = raiseFdLimit();
   const bundled = scenario.broker.target.kind === 'bundled';
   const needed = clients * (bundled ? 2 : 1) + FD_OVERHEAD;
-  const problem = fdShortfall(needed, limits, `${clients} client${clients === 1 ? '' : 's'}${bundled ? ' and the bundled broker in this process' : ''}`);
-  if (problem) throw new CliError(problem, EXIT.usage);
+  const problems = [
+    fdShortfall(needed, limits, `${clients} client${clients === 1 ? '' : 's'}${bundled ? ' and the bundled broker in this process' : ''}`),
+    portShortfall(clients, scenario.broker.sourceAddresses, targetLabel(scenario)),
+  ].filter((p) => p !== undefined);
+  if (problems.length > 0) throw new CliError(problems.join('\n'), EXIT.usage);
+}
+
+function targetLabel(scenario: Scenario): string {
+  const t = scenario.broker.target;
+  return t.kind === 'remote' ? `${t.hosts[0].host}:${t.hosts[0].port}` : t.kind === 'bundled' ? 'the bundled broker' : t.broker;
 }
 
 function printProgress(p: RunProgress, tty: boolean): void {

@@ -92,6 +92,45 @@ describe.each(testBrokerKinds())('%s broker: $SYS topics', (kind) => {
     expect(updates.map((p) => Number(p.payload.toString())).some((n) => n >= before + 5)).toBe(true);
   });
 
+  it('with sys_interval 1: store/messages/count is the retained messages plus those held for a durable session, and falls back once they are delivered', async () => {
+    const b = res.add(await startTestBroker(kind, ['sys_interval 1']));
+    const watcher = await res.connect(b, 4, { clientId: uniqueName('sys-store') });
+    await watcher.subscribe(
+      [
+        { topic: '$SYS/broker/store/messages/count', qos: 0 },
+        { topic: '$SYS/broker/messages/stored', qos: 0 },
+        { topic: '$SYS/broker/retained messages/count', qos: 0 },
+      ],
+      0,
+    );
+    const values = new Map<string, number>();
+    // Messages held beyond the retained ones ($SYS values are retained too, and counted in the store).
+    const held = () => (values.get('$SYS/broker/store/messages/count') ?? NaN) - (values.get('$SYS/broker/retained messages/count') ?? NaN);
+    const heldReaches = async (want: number, ms: number) => {
+      await collect(watcher, ms, (all) => {
+        for (const p of all.splice(0)) values.set(p.topic, Number(p.payload.toString()));
+        return held() === want;
+      });
+      return held();
+    };
+    expect(await heldReaches(0, 4_000)).toBe(0);
+
+    const id = uniqueName('sys-durable');
+    const topic = uniqueName('sys-backlog');
+    const durable = await res.connect(b, 4, { clientId: id, clean: false });
+    await durable.subscribe(`${topic}/#`, 1);
+    await durable.disconnect();
+    const pub = await res.connect(b, 4, { clientId: uniqueName('sys-pub') });
+    for (let i = 0; i < 10; i++) await pub.publish(`${topic}/a`, `m${i}`, { qos: 1 });
+    // Ten messages queued for the session that went away.
+    expect(await heldReaches(10, 4_000)).toBe(10);
+    expect(values.get('$SYS/broker/messages/stored')).toBe(values.get('$SYS/broker/store/messages/count'));
+
+    const back = await res.connect(b, 4, { clientId: id, clean: false });
+    for (let i = 0; i < 10; i++) expect((await back.receive()).payload.toString()).toBe(`m${i}`);
+    expect(await heldReaches(0, 4_000)).toBe(0);
+  }, 20_000);
+
   it('clients cannot publish to $SYS: acknowledged (0x87 for MQTT 5), neither delivered nor retained', async () => {
     const b = res.add(await startTestBroker(kind, ['sys_interval 0']));
     const topic = `$SYS/${uniqueName('forged')}`;

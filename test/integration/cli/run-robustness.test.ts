@@ -126,9 +126,11 @@ describe('mqbench run, counting', () => {
         'groups:',
         '  - name: leavers',
         '    clients: 3',
-        '    steps: [connect, { wait: 1s }, disconnect]',
+        // Gauges are read once a second: the leavers stay over two readings so one of them sees all four, even on a
+        // loaded machine where a reading comes late.
+        '    steps: [connect, { wait: 2500ms }, disconnect]',
         '  - name: keeper',
-        '    steps: [connect, { wait: 5s }, disconnect]',
+        '    steps: [connect, { wait: 6s }, disconnect]',
         '',
       ].join('\n'),
     );

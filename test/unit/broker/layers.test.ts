@@ -15,7 +15,7 @@ function layerOf(file: string): number {
   if (file.startsWith('core/')) return 1;
   if (file.startsWith('handlers/')) return 2;
   if (file === 'connection.ts') return 3;
-  if (file === 'server.ts' || file === 'sys.ts') return 4;
+  if (file === 'server.ts' || file === 'sys.ts' || file === 'metrics-http.ts') return 4;
   if (file === 'config.ts' || file === 'index.ts') return 5;
   throw new Error(`broker/${file} has no layer: add it to the layer table of this test`);
 }

@@ -196,6 +196,7 @@ export function fanoutResult(): RunResult {
       { kind: 'takeover', clientId: HOSTILE_ID, detail: 'closed by the broker\nafter "another" <client>', atMs: 2_345 },
     ],
     takeovers: { count: 1, clientIds: [HOSTILE_ID] },
+    broker: { sys: null },
     notes: ['sub-7 reconnected 3 times: its client id is shared with another client'],
     passed: false,
   };
@@ -224,6 +225,7 @@ export function emptyResult(): RunResult {
     thresholds: [],
     errorExamples: [],
     takeovers: { count: 0, clientIds: [] },
+    broker: { sys: null },
     notes: [],
     passed: true,
   };
@@ -302,5 +304,13 @@ export function slowConsumerResult(): RunResult {
       },
     },
   ];
+  // The bundled broker's own view: 61 retained $SYS values, the backlog on top (published once a second, on change).
+  r.broker.sys = {
+    storedMessages: [{ second: 0, value: 61 }, { second: 1, value: 180 }, { second: 2, value: 276 }, { second: 3, value: 61 }],
+    retainedMessages: [{ second: 0, value: 61 }],
+    dropped: [{ second: 0, value: 4 }],
+    clientsConnected: [{ second: 0, value: 1 }, { second: 1, value: 3 }, { second: 3, value: 2 }],
+    missing: null,
+  };
   return r;
 }

@@ -26,6 +26,7 @@ describe('defaults', () => {
       broker: { target: { kind: 'bundled' }, protocolVersion: 4, username: undefined, password: undefined, tls: undefined },
       durationMs: undefined,
       drainMs: 1_000,
+      sysTopics: true,
       workers: 'auto',
       out: undefined,
       thresholds: [],

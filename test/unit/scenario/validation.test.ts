@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { formatProblems, ScenarioError } from '../../../src/scenario/errors.js';
 import { loadScenarioFile } from '../../../src/scenario/load.js';
-import { FILE, problems, where, yaml } from './load-helpers.js';
+import { FILE, load, problems, where, yaml } from './load-helpers.js';
 
 /** A scenario with one group whose steps are the given lines (each indented for the steps list). */
 function steps(...lines: string[]): string {
@@ -43,6 +43,17 @@ describe('validation reports each mistake at its line and column', () => {
       '7:32 unknown key "retain_handling" in subscribe / did you mean "retainHandling"?',
       '8:23 unknown key "flurb" in disconnect / known keys: abrupt, reasonCode',
     ]);
+  });
+
+  it('sysTopics: true or false, a misspelling suggested, anything else refused at its place', () => {
+    const group = ['groups:', '  - name: g', '    steps:', '      - connect'];
+    expect(load(yaml('sysTopics: false', ...group)).sysTopics).toBe(false);
+    expect(load(yaml('sysTopics: "true"', ...group)).sysTopics).toBe(true);
+    expect(problems(yaml('sysTopics: off', ...group))).toEqual([
+      { file: FILE, line: 1, col: 12, message: 'sysTopics must be true or false, got "off"', hint: 'write false' },
+    ]);
+    expect(where(yaml('sys_topics: false', ...group))).toEqual(['1:1 unknown key "sys_topics" at the top of the scenario']);
+    expect(problems(yaml('sys: false', ...group))[0].hint).toBe('did you mean "sysTopics"?');
   });
 
   it('QoS 3', () => {
