@@ -282,6 +282,24 @@ describe('mqbench run --shard and mqbench merge', () => {
       expect(none.stderr).toMatch(/no shard of the run ran: nothing to merge/);
     }, 30_000);
 
+    it('reports a shard that was interrupted, and the merged run as interrupted', async () => {
+      expect(shardDirs).toHaveLength(4);
+      // As a shard stopped by SIGTERM leaves it: its results so far, stoppedBy "interrupted".
+      const stopped = join(work, 'stopped-2');
+      cpSync(shardDirs[2], stopped, { recursive: true });
+      const file = JSON.parse(readFileSync(join(stopped, 'shard.json'), 'utf8'));
+      file.facts.stoppedBy = 'interrupted';
+      writeFileSync(join(stopped, 'shard.json'), JSON.stringify(file));
+      const m = await mqbench(['merge', shardDirs[0], shardDirs[1], stopped, shardDirs[3], '--out', join(work, 'stopped-merged')]);
+      expect(m.code, m.stderr).toBe(1);
+      expect(m.stdout).toMatch(/FAILED\s+interrupted/);
+      expect(m.stdout).toMatch(/shard 2: clock .*interrupted\)/);
+      const merged = summary(join(work, 'stopped-merged'));
+      expect(merged.stoppedBy).toBe('interrupted');
+      expect(merged.notes.join('\n')).toMatch(/Shard 2 was interrupted \(Ctrl-C or SIGTERM\) before the run's end/);
+      expect(merged.shards.shards.map((r: { stoppedBy: string }) => r.stoppedBy)).toEqual(['completed', 'completed', 'interrupted', 'completed']);
+    });
+
     it('refuses a shard given twice and shards of another scenario', async () => {
       expect(shardDirs).toHaveLength(4);
       const twice = await mqbench(['merge', ...shardDirs, shardDirs[1]]);
