@@ -70,7 +70,7 @@ while :; do
     echo "  hint: kubectl get pods shows which are Pending (no room on the nodes) or pulling their image; raise --ready-timeout or use fewer shards" >&2
     exit 1
   fi
-  sleep 2
+  sleep 1
 done
 latest=0
 for f in "$ready"/[0-9]*; do

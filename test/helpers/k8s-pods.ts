@@ -75,14 +75,12 @@ export function projectVolume(objects: Plain[], volume: Plain, dir: string): voi
   }
 }
 
-/** Replace each pod path in a word by its local folder; the longest paths first, whole path segments only. */
+/** Replace each pod path in a word by its local folder, in one pass (a local folder may contain a pod path), whole path segments only. */
 export function mapPaths(word: string, paths: Record<string, string>): string {
-  let out = word;
-  for (const from of Object.keys(paths).sort((a, b) => b.length - a.length)) {
-    const escaped = from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    out = out.replace(new RegExp(`(?<![\\w.-])${escaped}(?=/|[^\\w.-]|$)`, 'g'), paths[from]);
-  }
-  return out;
+  const keys = Object.keys(paths).sort((a, b) => b.length - a.length);
+  if (keys.length === 0) return word;
+  const alternatives = keys.map((k) => k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  return word.replace(new RegExp(`(?<![\\w.-])(${alternatives})(?=/|[^\\w.-]|$)`, 'g'), (m) => paths[m]);
 }
 
 export interface PodIdentity {

@@ -51,6 +51,7 @@ Options:
 Exit codes: 0 written, 2 invalid scenario or options (each listed; nothing is printed then).`;
 
 const MAX_SHARDS = 1000;
+const MIN_START_DELAY_MS = 5_000;
 /** Clients one shard may open to one broker address: the source-port range the pods get, less room for reconnects. */
 export const MAX_CLIENTS_PER_SHARD = 50_000;
 const QUANTITY = /^(\d+(\.\d+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
@@ -101,7 +102,9 @@ export async function k8sCommand(argv: string[]): Promise<number> {
     return parsed.value;
   };
   const startDelayMs = duration('start-delay', values['start-delay'], '60s');
-  if (startDelayMs !== undefined && startDelayMs < 1_000) fail('--start-delay must be at least 1s: every shard must learn the start instant before it comes');
+  if (startDelayMs !== undefined && startDelayMs < MIN_START_DELAY_MS) {
+    fail(`--start-delay must be at least ${formatDurationMs(MIN_START_DELAY_MS)}: every shard must see the last one ready (it looks every second) before the start`);
+  }
   const readyTimeoutMs = duration('ready-timeout', values['ready-timeout'], '10m');
   if (readyTimeoutMs !== undefined && readyTimeoutMs < 1_000) fail('--ready-timeout must be at least 1s');
   if (values['start-at'] !== undefined && (values['start-delay'] !== undefined || values['ready-timeout'] !== undefined)) {
