@@ -5,6 +5,7 @@ import { brokerVersion } from '../../broker/index.js';
 import { brokerCommand } from './commands/broker.js';
 import { compareCommand } from './commands/compare.js';
 import { conformanceCommand } from './commands/conformance.js';
+import { k8sCommand } from './commands/k8s.js';
 import { mergeCommand } from './commands/merge.js';
 import { runCommand } from './commands/run.js';
 import { suggest } from '../util/suggest.js';
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   compare: { run: compareCommand, summary: 'run scenarios against several brokers side by side (bundled, mosquitto, aedes, URLs)' },
   conformance: { run: conformanceCommand, summary: 'check a broker against the MQTT 3.1.1 and 5.0 specs' },
   broker: { run: brokerCommand, summary: 'run the bundled MQTT broker' },
+  k8s: { run: k8sCommand, summary: 'print Kubernetes manifests that run a scenario split over N pods, then merge it' },
 };
 
 function mainUsage(): string {
