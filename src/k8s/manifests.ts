@@ -159,7 +159,8 @@ function indexEnv(): IEnvVar {
 }
 
 function shardsJob(p: ManifestPlan, n: ReturnType<typeof names>, hasSecret: boolean): IJob {
-  const env: IEnvVar[] = [indexEnv()];
+  // The Job's uid names this run, so two runs of one scenario on one broker do not share coordination topics.
+  const env: IEnvVar[] = [indexEnv(), { name: 'MQBENCH_JOB_UID', valueFrom: { fieldRef: { fieldPath: JOB_UID } } }];
   for (const k of Object.keys(p.bundle.env)) env.push({ name: k, valueFrom: { secretKeyRef: { name: n.secret, key: `env.${k}` } } });
   const runArgs = [shellQuote(`${POD_PATHS.scenario}/${p.bundle.scenarioPodPath}`), '--shards', String(p.shards)];
   if (p.broker) {
@@ -169,7 +170,9 @@ function shardsJob(p: ManifestPlan, n: ReturnType<typeof names>, hasSecret: bool
     } else runArgs.push('--broker', shellQuote(p.broker.url));
   }
   if (p.workers !== undefined) runArgs.push('--workers', String(p.workers));
-  if (p.metrics?.passFlag) runArgs.push('--metrics-port', String(p.metrics.port));
+  // Bound to every address of the pod: Prometheus scrapes it from outside.
+  if (p.metrics?.passFlag) runArgs.push('--metrics-port', String(p.metrics.port), '--metrics-host', '0.0.0.0');
+  runArgs.push('--run-id', '"$MQBENCH_JOB_UID"');
 
   const projections: IVolumeProjection[] = [
     { configMap: { name: n.configMap, items: p.bundle.files.filter((f) => !f.secret).map((f) => ({ key: f.key, path: f.podPath })) } },

@@ -21,7 +21,7 @@ export const usage = `Usage: mqbench k8s <scenario.yaml> --shards <n> --broker <
 Prints the Kubernetes manifests of one run split over n pods: a ConfigMap with the scenario (and a Secret with its
 TLS files and the environment variables it reads), a PersistentVolumeClaim for the results, an Indexed Job whose
 pod i runs "mqbench run --shards n" as shard i, and a Job that waits for every shard's results and merges them
-("mqbench merge"). Apply them with kubectl apply -f; the walkthrough is docs/kubernetes.md.
+("mqbench merge"). Apply them with kubectl apply -f; the walkthrough is in docs/distributed.md ("On Kubernetes").
 
 Options:
   --shards <n>            pods that share the scenario's clients, 1 to 1000 (required)
@@ -207,7 +207,7 @@ export async function k8sCommand(argv: string[]): Promise<number> {
     `kubectl apply -f <this file>`,
     `kubectl wait --for=condition=complete job/${n.mergeJob} --timeout=${deadlineSec + MERGE_EXTRA_SEC}s   # fails if the run failed`,
     `kubectl logs job/${n.mergeJob}                                     # the merged summary`,
-    `Results: PersistentVolumeClaim ${n.claim}, /shard-<i>/ per shard and /merged/. See docs/kubernetes.md.`,
+    `Results: PersistentVolumeClaim ${n.claim}, /shard-<i>/ per shard and /merged/. See docs/distributed.md ("On Kubernetes").`,
   ];
   const yaml = renderManifests(objects, header);
 

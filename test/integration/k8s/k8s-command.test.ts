@@ -124,7 +124,7 @@ describe('mqbench k8s: the manifests', () => {
     expect(script).toContain('i="$JOB_COMPLETION_INDEX"');
     expect(script).toContain('out="/results/shard-$i"');
     expect(script).toContain(
-      'node /app/bin/mqbench.js run /scenario/qos2.yaml --shards 2 --broker mqtt://mosquitto.mqtt.svc:1883 --workers 2 --start-at "$start_at" --out "$out" &',
+      'node /app/bin/mqbench.js run /scenario/qos2.yaml --shards 2 --broker mqtt://mosquitto.mqtt.svc:1883 --workers 2 --metrics-port 9464 --metrics-host 0.0.0.0 --run-id "$MQBENCH_JOB_UID" --start-at "$start_at" --out "$out" &',
     );
     expect(script).toContain('start_at=$(cat /sync/start-at)');
     // The shards start together: each waits for the others in an init container with a bounded wait.
@@ -203,7 +203,7 @@ describe('mqbench k8s: the manifests', () => {
     expect(shard.resources.limits).toEqual({ cpu: '500m', memory: '768Mi' });
     const script = shard.command![2];
     // No --broker: the scenario's own URL, with its TLS files; half a CPU still runs one worker thread.
-    expect(script).toContain('node /app/bin/mqbench.js run /scenario/scenarios/tls.yaml --shards 3 --workers 1 --start-at "$start_at" --out "$out" &');
+    expect(script).toContain('node /app/bin/mqbench.js run /scenario/scenarios/tls.yaml --shards 3 --workers 1 --run-id "$MQBENCH_JOB_UID" --start-at "$start_at" --out "$out" &');
     const fixed = /start_at=(\S+)\n/.exec(script)![1];
     expect(Date.parse(fixed) - Date.now()).toBeGreaterThan(14 * 60_000);
     expect(Date.parse(fixed) - Date.now()).toBeLessThan(15 * 60_000 + 1);
@@ -229,7 +229,7 @@ describe('mqbench k8s: the manifests', () => {
     expect(text).not.toContain('pa55word');
     expect(Buffer.from((find(objects, 'Secret').data as Record<string, string>)['broker-url'], 'base64').toString()).toBe('mqtts://user:pa55word@broker.example.com:8883');
     const shard = podSpec(find(objects, 'Job', 'shard')).containers[0] as unknown as Container;
-    expect(shard.command![2]).toContain('--shards 1 --broker "$MQBENCH_BROKER_URL" --workers 2');
+    expect(shard.command![2]).toContain('--shards 1 --broker "$MQBENCH_BROKER_URL" --workers 2 --metrics-port 9464 --metrics-host 0.0.0.0 --run-id "$MQBENCH_JOB_UID"');
     expect(shard.env).toContainEqual({ name: 'MQBENCH_BROKER_URL', valueFrom: { secretKeyRef: { name: 'cred-c-secret', key: 'broker-url' } } });
     expect((find(objects, 'PersistentVolumeClaim').spec as Plain).accessModes).toEqual(['ReadWriteOnce']);
   });

@@ -166,7 +166,7 @@ if (mode === 'until-sigterm') {
       argsFile,
       ran: runContainer(c, {
         paths: { ...v.pods[1], '/app/bin/mqbench.js': standIn },
-        env: { ...containerEnv(c, o, { index: 1 }), MQBENCH_STAND_IN: mode, MQBENCH_STAND_IN_ARGS: argsFile },
+        env: { ...containerEnv(c, o, { index: 1, jobUid: 'uid-run' }), MQBENCH_STAND_IN: mode, MQBENCH_STAND_IN_ARGS: argsFile },
         timeoutMs: 30_000,
         onSpawn,
       }),
@@ -189,6 +189,13 @@ if (mode === 'until-sigterm') {
       'mqtt://mosquitto.mqtt.svc:1883',
       '--workers',
       '2',
+      // Reachable by Prometheus from outside the pod; the Job's uid tells this run from another of the same scenario.
+      '--metrics-port',
+      '9464',
+      '--metrics-host',
+      '0.0.0.0',
+      '--run-id',
+      'uid-run',
       '--start-at',
       '1767225600000',
       '--out',
