@@ -29,6 +29,16 @@ export interface PublishedStream {
   qos: number;
   sent: number;
   acknowledged: number;
+  /** One past the highest sequence acknowledged (see metrics/acknowledged.ts). */
+  ackedThrough: number;
+  /** Sequences that will never be acknowledged (dropped with a lost session, refused): ranges; null: none. */
+  unacknowledged: number[] | null;
+  /**
+   * `ackedThrough` when each broker fault happened (0 for faults before the stream's first message); -1 while the
+   * connection that was open at the fault has not yet ended (acknowledgements it carries came before the fault).
+   * Null when the run has had no fault.
+   */
+  faultFrontiers: number[] | null;
   /** Send time of the first and last message, µs since the run's epoch. */
   firstUs: number;
   lastUs: number;
@@ -203,7 +213,12 @@ export class GroupMetrics {
       series: this.series.series(),
       intervals: this.intervalSamples,
       receivers: [...this.receivers].map(([clientId, t]) => ({ clientId, streams: t.streams() })),
-      published: this.published.map((s) => ({ ...s, progress: this.sentProgress.get(s)?.progress ?? [] })),
+      published: this.published.map((s) => ({
+        ...s,
+        progress: this.sentProgress.get(s)?.progress ?? [],
+        // A connection still open at the end that was open at a fault: what it carried, it carried before the fault.
+        faultFrontiers: s.faultFrontiers?.map((f) => (f < 0 ? s.ackedThrough : f)) ?? null,
+      })),
       coverage: this.coverage,
       received: { ...this.received },
       connected: { ...this.connected },
