@@ -111,6 +111,7 @@ export function fanoutResult(): RunResult {
     delivery: { qos0: counts(), qos1: counts(), qos2: counts() },
     intervals: [],
     intervalEvery: undefined,
+    faults: [],
   };
   const subscribers: GroupResult = {
     name: 'subscribers',
@@ -129,6 +130,7 @@ export function fanoutResult(): RunResult {
       { second: 2, messages: 50_000, latency: latency({ count: 50_000, min: 90, p50: 430, p90: 1_900, p99: 4_300, max: 1_234_000, mean: 620 }) },
     ],
     intervalEvery: '1s',
+    faults: [],
   };
   return {
     tool: { name: 'mqbench', version: '0.1.0' },
@@ -196,6 +198,7 @@ export function fanoutResult(): RunResult {
       { kind: 'takeover', clientId: HOSTILE_ID, detail: 'closed by the broker\nafter "another" <client>', atMs: 2_345 },
     ],
     takeovers: { count: 1, clientIds: [HOSTILE_ID] },
+    faults: [],
     broker: { sys: null },
     notes: ['sub-7 reconnected 3 times: its client id is shared with another client'],
     passed: false,
@@ -225,6 +228,7 @@ export function emptyResult(): RunResult {
     thresholds: [],
     errorExamples: [],
     takeovers: { count: 0, clientIds: [] },
+    faults: [],
     broker: { sys: null },
     notes: [],
     passed: true,
@@ -252,6 +256,7 @@ export function retainedResult(): RunResult {
       delivery: { qos0: counts(), qos1: counts(), qos2: counts() },
       intervals: [],
       intervalEvery: undefined,
+      faults: [],
     },
   ];
   return r;
@@ -295,6 +300,7 @@ export function slowConsumerResult(): RunResult {
       delivery: { qos0: counts(), qos1: counts({ streams: 1, sent: 300, acknowledged: 300, received: 300 }), qos2: counts() },
       intervals: [],
       intervalEvery: undefined,
+      faults: [],
       queueDepth: {
         subscribers: 1,
         seconds: 4,
