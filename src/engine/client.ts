@@ -19,7 +19,7 @@ import { Timer } from '../util/timers.js';
 import { connectPacket, connectErrorKind } from './connect-packet.js';
 import { decodeControl, lastDecodeError, writeGenerated, writePingreq, type PublishTemplate } from './codec.js';
 import type { Engine, GroupRuntime } from './engine.js';
-import type { PublishedStream } from './group-metrics.js';
+import { takenThrough, type PublishedStream } from './group-metrics.js';
 import { Receiver } from './inbound.js';
 import { OutboundFlows } from './outbound.js';
 import { StepProgram } from './program.js';
@@ -455,7 +455,7 @@ export class SimClient implements LinkHandler, FrameSink {
     const streams = this.streams;
     if (streams === null) return;
     const open = this.link !== null;
-    for (const s of streams.values()) (s.faultFrontiers ??= []).push(open ? -1 : s.ackedThrough);
+    for (const s of streams.values()) (s.faultFrontiers ??= []).push(open ? -1 : takenThrough(s));
     if (open) this.faultPending = true;
   }
 
@@ -487,7 +487,7 @@ export class SimClient implements LinkHandler, FrameSink {
     this.faultPending = false;
     for (const s of this.streams!.values()) {
       const marks = s.faultFrontiers!;
-      for (let i = 0; i < marks.length; i++) if (marks[i] < 0) marks[i] = s.ackedThrough;
+      for (let i = 0; i < marks.length; i++) if (marks[i] < 0) marks[i] = takenThrough(s);
     }
   }
 
@@ -659,6 +659,7 @@ export class SimClient implements LinkHandler, FrameSink {
         sent: 0,
         acknowledged: 0,
         ackedThrough: 0,
+        recThrough: 0,
         unacknowledged: null,
         // Nothing of a stream that begins after a fault was acknowledged before it.
         faultFrontiers: faults > 0 ? new Array<number>(faults).fill(0) : null,

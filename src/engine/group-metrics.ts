@@ -31,12 +31,15 @@ export interface PublishedStream {
   acknowledged: number;
   /** One past the highest sequence acknowledged (see metrics/acknowledged.ts). */
   ackedThrough: number;
+  /** QoS 2: one past the highest sequence the broker answered with PUBREC (it owns the message from then on). */
+  recThrough: number;
   /** Sequences that will never be acknowledged (dropped with a lost session, refused): ranges; null: none. */
   unacknowledged: number[] | null;
   /**
-   * `ackedThrough` when each broker fault happened (0 for faults before the stream's first message); -1 while the
-   * connection that was open at the fault has not yet ended (acknowledgements it carries came before the fault).
-   * Null when the run has had no fault.
+   * What the broker had taken when each broker fault happened: `ackedThrough`, or for QoS 2 `recThrough` when that
+   * is further (a message answered with PUBREC before the fault and completed after it was the old broker's to keep).
+   * 0 for faults before the stream's first message; -1 while the connection that was open at the fault has not yet
+   * ended (acknowledgements it carries came before the fault). Null when the run has had no fault.
    */
   faultFrontiers: number[] | null;
   /** Send time of the first and last message, µs since the run's epoch. */
@@ -217,7 +220,7 @@ export class GroupMetrics {
         ...s,
         progress: this.sentProgress.get(s)?.progress ?? [],
         // A connection still open at the end that was open at a fault: what it carried, it carried before the fault.
-        faultFrontiers: s.faultFrontiers?.map((f) => (f < 0 ? s.ackedThrough : f)) ?? null,
+        faultFrontiers: s.faultFrontiers?.map((f) => (f < 0 ? takenThrough(s) : f)) ?? null,
       })),
       coverage: this.coverage,
       received: { ...this.received },
@@ -225,4 +228,9 @@ export class GroupMetrics {
       progressCutAt: this.progressCutAt,
     };
   }
+}
+
+/** What the broker had taken of a stream: acknowledged, or for QoS 2 answered with PUBREC. */
+export function takenThrough(s: PublishedStream): number {
+  return Math.max(s.ackedThrough, s.recThrough);
 }

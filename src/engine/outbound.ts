@@ -87,6 +87,7 @@ export class OutboundFlows {
       return;
     }
     f.released = true;
+    if (f.seq >= f.stream.recThrough) f.stream.recThrough = f.seq + 1;
     writeAck(writer, PUBREL, packetId);
   }
 

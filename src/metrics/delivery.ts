@@ -108,7 +108,10 @@ export interface StreamExpectation {
   ackedThrough?: number;
   /** Sequences below `ackedThrough` never to be acknowledged, as in AckedSet (acknowledged.ts). */
   unacknowledged?: readonly number[];
-  /** `ackedThrough` when each of the run's faults happened, in order: what the broker had acknowledged before it. */
+  /**
+   * What the broker had acknowledged when each of the run's faults happened, in order, as a frontier like
+   * `ackedThrough` (for QoS 2 counting PUBREC: the broker owns a message from then on).
+   */
   faultFrontiers?: readonly number[];
 }
 

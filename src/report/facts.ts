@@ -386,12 +386,12 @@ export const FAULTS_MEANING =
   'have had them never received, counted per subscriber as the delivery table counts. Duplicated after: messages a ' +
   'subscriber received again after the fault, before the next one.';
 
-/** What a fault did, in one line: "kill-broker (SIGKILL) at 3.0 s: killed by SIGKILL, back after 212 ms". */
+/** What a fault did, in one line: "kill-broker (SIGKILL) at 3.0 s: the broker was killed by SIGKILL, back after 212 ms". */
 export function faultLine(f: FaultResult): string {
   const head = `${f.action} (${f.signal}) at ${formatDuration(f.atMs)}`;
   if (f.firedAtMs === null) return `${head}: did not happen, the run ended first`;
   const late = f.firedAtMs - f.atMs >= 100 ? ` (sent at ${formatDuration(f.firedAtMs)})` : '';
-  const exit = f.brokerExit === null ? 'the broker could not be stopped' : `the broker ${f.brokerExit}`;
+  const exit = f.brokerExit === null ? 'the broker could not be stopped' : `the broker ${f.brokerExit.startsWith('killed') ? 'was ' : ''}${f.brokerExit}`;
   const down = f.downForMs > 0 ? `, kept down ${formatDuration(f.downForMs)}` : '';
   if (f.backAtMs === null) return `${head}${late}: ${exit}${down}; ${f.error ?? 'it did not come back'}`;
   return `${head}${late}: ${exit}${down}, back after ${formatDuration(f.backAtMs - f.firedAtMs)}`;
