@@ -295,6 +295,9 @@ export class SimClient implements LinkHandler, FrameSink {
     this.lastTxMs = engine.nowMs;
     engine.clientConnected(this);
     if (!this.reconnecting) {
+      // A connect step after a disconnect step, to a session the broker no longer has (it restarted without it, or
+      // it expired): what the client holds for that session goes, as after a reconnection.
+      if (pkt.sessionPresent !== true && this.subscriptions.inForce) this.resumeSession(false, now);
       this.stepDone('connect');
       return;
     }
@@ -335,8 +338,8 @@ export class SimClient implements LinkHandler, FrameSink {
     });
   }
 
-  /** After a reconnection: resend what was in flight if the session was kept, renew subscriptions if not. */
-  private resumeAfterReconnect(sessionPresent: boolean, nowUs: number): void {
+  /** Resend what was in flight if the session was kept; if not, drop it and renew the subscriptions. */
+  private resumeSession(sessionPresent: boolean, nowUs: number): void {
     if (sessionPresent) {
       this.outbound.resend(this.writer!);
     } else {
@@ -345,6 +348,11 @@ export class SimClient implements LinkHandler, FrameSink {
       this.receiver.forget();
     }
     this.subscriptions.resume(sessionPresent, nowUs);
+  }
+
+  /** After a reconnection: the session resumed or renewed, and the step in progress goes on. */
+  private resumeAfterReconnect(sessionPresent: boolean, nowUs: number): void {
+    this.resumeSession(sessionPresent, nowUs);
     // The step that was in progress when the connection went continues.
     switch (this.awaiting) {
       case 'connect':
