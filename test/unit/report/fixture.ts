@@ -320,3 +320,51 @@ export function slowConsumerResult(): RunResult {
   };
   return r;
 }
+
+/**
+ * The durability example on Mosquitto: kill -9 at 2 s lost 65 QoS 1 and 75 QoS 2 messages the broker had acknowledged
+ * before it, and 44 came twice after it; a second fault, a restart, lost nothing; a third never happened.
+ */
+export function faultsResult(): RunResult {
+  const r = emptyResult();
+  r.scenario = { name: 'durability', description: '', file: 'scenarios/durability.yaml' };
+  r.stoppedBy = 'duration';
+  const fault = (index: number, action: 'kill-broker' | 'restart-broker', atMs: number) => ({
+    index,
+    action,
+    signal: action === 'kill-broker' ? ('SIGKILL' as const) : ('SIGTERM' as const),
+    atMs,
+    downForMs: 0,
+    firedAtMs: atMs + 1,
+    brokerExit: action === 'kill-broker' ? 'killed by SIGKILL' : 'exited with code 0',
+    stoppedAtMs: atMs + 3,
+    backAtMs: atMs + 68,
+    pidBefore: 100 + index,
+    pidAfter: 200 + index,
+    error: null,
+    unconfirmedWorkers: 0,
+    delivery: { qos0: zeroFault(), qos1: zeroFault(), qos2: zeroFault() },
+  });
+  const kill = fault(1, 'kill-broker', 2_000);
+  kill.delivery.qos1 = { acknowledged: 220, lostAcknowledged: 65, duplicated: 33 };
+  kill.delivery.qos2 = { acknowledged: 220, lostAcknowledged: 75, duplicated: 11 };
+  const restart = fault(2, 'restart-broker', 3_000);
+  restart.delivery.qos1 = { acknowledged: 100, lostAcknowledged: 0, duplicated: 0 };
+  const never = { ...fault(3, 'kill-broker', 3_900), firedAtMs: null, brokerExit: null, stoppedAtMs: null, backAtMs: null, pidBefore: null, pidAfter: null };
+  r.faults = [kill, restart, never];
+  return r;
+}
+
+/** A run whose broker did not come back after its fault. */
+export function brokerLostResult(): RunResult {
+  const r = faultsResult();
+  r.stoppedBy = 'broker-lost';
+  r.passed = false;
+  const f = r.faults[0];
+  r.faults = [{ ...f, backAtMs: null, pidAfter: null, error: 'the broker did not come back within 2 s after fault 1 (kill-broker): the bundled broker failed to start on 127.0.0.1:4242: exited with code 3 during start-up' }];
+  return r;
+}
+
+function zeroFault(): { acknowledged: number; lostAcknowledged: number; duplicated: number } {
+  return { acknowledged: 0, lostAcknowledged: 0, duplicated: 0 };
+}
