@@ -157,12 +157,13 @@ async function guardedRun(
     if (t.running?.exitStatus() === undefined) incident(err.message);
   }
   const died = t.running?.exitStatus();
-  if (t.running !== undefined && died !== undefined) {
+  if (t.running !== undefined && (died !== undefined || run?.brokerLost !== undefined)) {
     // Its figures measured a broker that was not there for the whole run: the round is lost; the next starts afresh.
     const dead = t.running;
     await dead.stop();
     t.running = await startLocalBroker(t.spec as LocalBrokerKind, opts.conf, launchOptions(scenario));
-    incident(`${t.label} ${died} during the run${lastLines(dead.output())}; started again for the next round`);
+    const what = run?.brokerLost !== undefined ? `: ${run.brokerLost}` : ` ${died} during the run${lastLines(dead.output())}`;
+    incident(`${t.label}${what}; started again for the next round`);
     return undefined;
   }
   return run;
@@ -302,6 +303,7 @@ function runOf(
     ...(r.faults.length > 0
       ? { faultsLost: r.faults.reduce((n, f) => n + f.delivery.qos1.lostAcknowledged + f.delivery.qos2.lostAcknowledged, 0) }
       : {}),
+    ...(r.stoppedBy === 'broker-lost' ? { brokerLost: r.faults.find((f) => f.error !== null)?.error ?? 'the broker did not come back after a fault' } : {}),
     peakConnected,
     process: proc ? { cpuSeconds: proc.cpuSeconds, peakRssBytes: proc.peakRssBytes } : undefined,
     messagesPerCpuSecond: proc && proc.cpuSeconds > 0 && received > 0 ? received / proc.cpuSeconds : undefined,

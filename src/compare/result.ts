@@ -42,6 +42,8 @@ export interface CompareRun {
    * delivered, over all its faults; undefined without faults.
    */
   faultsLost?: number;
+  /** Why the broker did not come back after one of the scenario's faults (the round is then lost). */
+  brokerLost?: string;
   /** Peak clients connected at once. */
   peakConnected: number;
   /** The broker process over the run; undefined for a broker mqbench did not start. */
