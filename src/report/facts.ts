@@ -392,7 +392,8 @@ export function faultLine(f: FaultResult): string {
   if (f.firedAtMs === null) return `${head}: did not happen, the run ended first`;
   const late = f.firedAtMs - f.atMs >= 100 ? ` (sent at ${formatDuration(f.firedAtMs)})` : '';
   const exit = f.brokerExit === null ? 'the broker could not be stopped' : `the broker ${f.brokerExit.startsWith('killed') ? 'was ' : ''}${f.brokerExit}`;
-  const down = f.downForMs > 0 ? `, kept down ${formatDuration(f.downForMs)}` : '';
+  const cutShort = f.backAtMs !== null && f.stoppedAtMs !== null && f.backAtMs - f.stoppedAtMs < f.downForMs;
+  const down = f.downForMs <= 0 ? '' : cutShort ? `, to stay down ${formatDuration(f.downForMs)} but started again when the run ended` : `, kept down ${formatDuration(f.downForMs)}`;
   if (f.backAtMs === null) return `${head}${late}: ${exit}${down}; ${f.error ?? 'it did not come back'}`;
   return `${head}${late}: ${exit}${down}, back after ${formatDuration(f.backAtMs - f.firedAtMs)}`;
 }
