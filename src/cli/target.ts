@@ -1,12 +1,12 @@
 /**
- * Where a run's clients connect: the bundled broker, started in this process on a free loopback port; a Mosquitto
- * or Aedes started as a process of its own for the run (as `mqbench compare` does); or the remote broker the scenario
- * names.
+ * Where a run's clients connect: the bundled broker, started in this process on a free loopback port (or as a process
+ * of its own when the scenario's faults stop and start it, or it keeps its data on disk); a Mosquitto or Aedes started
+ * as a process of its own for the run (as `mqbench compare` does); or the remote broker the scenario names.
  */
 import { connect } from 'node:net';
 import mqtt from 'mqtt-packet';
 import { startBroker, type RunningBroker } from '../../broker/index.js';
-import { startLocalBroker } from '../launch/local-broker.js';
+import { startLocalBroker, type LocalBroker } from '../launch/local-broker.js';
 import type { Endpoint } from '../engine/transport.js';
 import type { RunResult } from '../run/result.js';
 import { readTls } from '../run/run.js';
@@ -17,6 +17,8 @@ export interface OpenTarget {
   target: RunResult['target'];
   /** The bundled broker, when the run started one in this process. */
   broker: RunningBroker | undefined;
+  /** The broker process the run started (bundled as a process, Mosquitto, Aedes): what faults stop and start. */
+  process: LocalBroker | undefined;
   /** What the broker is, for the run's first line: "the bundled broker", "mosquitto 2.0.11", the URL. */
   label: string;
   close(): Promise<void>;
@@ -31,6 +33,20 @@ export const SYS_INTERVAL_SEC = 1;
 export async function openTarget(scenario: Scenario): Promise<OpenTarget> {
   const b = scenario.broker;
   const protocol = protocolName(b.protocolVersion);
+  const sys = scenario.sysTopics ? [`sys_interval ${SYS_INTERVAL_SEC}`] : [];
+  const persistence = b.persistence !== undefined ? { persistence: b.persistence } : {};
+  if (b.target.kind === 'bundled' && (scenario.faults.length > 0 || b.persistence !== undefined)) {
+    // A broker to kill -9 and start again, or one with files of its own, runs as a process of its own.
+    const local = await startLocalBroker('bundled', sys, persistence);
+    return {
+      endpoint: { transport: 'mqtt', hosts: [{ host: local.host, port: local.port }], path: '', tls: undefined },
+      target: { kind: 'bundled', url: `mqtt://${local.host}:${local.port}`, protocol },
+      broker: undefined,
+      process: local,
+      label: `the bundled broker (a process of its own${b.persistence !== undefined ? ', persistence on' : ''})`,
+      close: () => local.stop(),
+    };
+  }
   if (b.target.kind === 'bundled') {
     const broker = await startBroker({
       listeners: [{ host: '127.0.0.1', port: 0 }],
@@ -42,17 +58,19 @@ export async function openTarget(scenario: Scenario): Promise<OpenTarget> {
       endpoint: { transport: 'mqtt', hosts: [{ host: broker.host, port: broker.port }], path: '', tls: undefined, sources: b.sourceAddresses },
       target: { kind: 'bundled', url: `mqtt://${broker.host}:${broker.port}`, protocol },
       broker,
+      process: undefined,
       label: 'the bundled broker',
       close: () => broker.close(),
     };
   }
   if (b.target.kind === 'local') {
-    const local = await startLocalBroker(b.target.broker, scenario.sysTopics ? [`sys_interval ${SYS_INTERVAL_SEC}`] : []);
+    const local = await startLocalBroker(b.target.broker, sys, persistence);
     return {
       endpoint: { transport: 'mqtt', hosts: [{ host: local.host, port: local.port }], path: '', tls: undefined, sources: b.sourceAddresses },
       target: { kind: 'remote', url: `mqtt://${local.host}:${local.port}`, protocol },
       broker: undefined,
-      label: local.label,
+      process: local,
+      label: `${local.label}${b.persistence !== undefined ? ' (persistence on)' : ''}`,
       close: () => local.stop(),
     };
   }
@@ -61,6 +79,7 @@ export async function openTarget(scenario: Scenario): Promise<OpenTarget> {
     endpoint: { transport: t.transport, hosts: t.hosts, path: t.path, tls: readTls(b.tls), sources: b.sourceAddresses },
     target: { kind: 'remote', url: t.url, protocol },
     broker: undefined,
+    process: undefined,
     label: t.url,
     close: async () => undefined,
   };

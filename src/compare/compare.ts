@@ -6,7 +6,7 @@
 import { cpus, totalmem } from 'node:os';
 import { median, spreadOf } from './median.js';
 import type { Endpoint } from '../engine/transport.js';
-import { startLocalBroker, type LocalBroker, type LocalBrokerKind } from '../launch/local-broker.js';
+import { startLocalBroker, type LocalBroker, type LocalBrokerKind, type LocalBrokerOptions } from '../launch/local-broker.js';
 import { ProcessWindow } from '../launch/proc.js';
 import { BrokerUnreachableError, readTls, runScenario } from '../run/run.js';
 import type { RunResult } from '../run/result.js';
@@ -77,7 +77,7 @@ export async function compare(opts: CompareOptions): Promise<CompareResult> {
     }
   }
   for (const scenario of opts.scenarios) {
-    const targets = await startTargets(opts, labels);
+    const targets = await startTargets(opts, labels, scenario);
     try {
       for (const t of targets) {
         if (!brokers.some((b) => b.label === t.label)) brokers.push(infoOf(t));
@@ -92,8 +92,9 @@ export async function compare(opts: CompareOptions): Promise<CompareResult> {
             incidents.push({ scenario: scenario.name, broker: t.label, round, what });
             opts.onStatus?.(`${scenario.name}: round ${round} against ${t.label} lost: ${what}`);
           };
-          // Every round on a broker process of its own: nothing (memory, sessions, retained messages) carries over.
-          if (round > 1) await restart(t, opts);
+          // Every round on a broker process of its own: nothing (memory, sessions, retained messages, files) carries
+          // over.
+          if (round > 1) await restart(t, opts, scenario);
           const run = await guardedRun(forTarget.get(t)!, t, round, opts, scenarioRuns, incident);
           if (run === undefined) continue;
           scenarioRuns.push(run);
@@ -105,7 +106,9 @@ export async function compare(opts: CompareOptions): Promise<CompareResult> {
       if (opts.saturate && hasPacedPublish(scenario.groups.flatMap((g) => g.steps))) {
         for (const t of targets) {
           if (opts.signal?.aborted) break;
-          saturation.push(await saturate(forTarget.get(t)!, t, opts, opts.saturate, (round, what) => incidents.push({ scenario: scenario.name, broker: t.label, round, what })));
+          saturation.push(
+            await saturate(forTarget.get(t)!, t, opts, opts.saturate, (round, what) => incidents.push({ scenario: scenario.name, broker: t.label, round, what })),
+          );
         }
       }
     } finally {
@@ -154,12 +157,13 @@ async function guardedRun(
     if (t.running?.exitStatus() === undefined) incident(err.message);
   }
   const died = t.running?.exitStatus();
-  if (t.running !== undefined && died !== undefined) {
+  if (t.running !== undefined && (died !== undefined || run?.brokerLost !== undefined)) {
     // Its figures measured a broker that was not there for the whole run: the round is lost; the next starts afresh.
     const dead = t.running;
     await dead.stop();
-    t.running = await startLocalBroker(t.spec as LocalBrokerKind, opts.conf);
-    incident(`${t.label} ${died} during the run${lastLines(dead.output())}; started again for the next round`);
+    t.running = await startLocalBroker(t.spec as LocalBrokerKind, opts.conf, launchOptions(scenario));
+    const what = run?.brokerLost !== undefined ? `: ${run.brokerLost}` : ` ${died} during the run${lastLines(dead.output())}`;
+    incident(`${t.label}${what}; started again for the next round`);
     return undefined;
   }
   return run;
@@ -188,10 +192,15 @@ function scenarioFor(scenario: Scenario, t: Target): Scenario {
 }
 
 /** A fresh process for a broker mqbench started (a URL is left as it is). */
-async function restart(t: Target, opts: CompareOptions): Promise<void> {
+async function restart(t: Target, opts: CompareOptions, scenario: Scenario): Promise<void> {
   if (t.running === undefined) return;
   await t.running.stop();
-  t.running = await startLocalBroker(t.spec as LocalBrokerKind, opts.conf);
+  t.running = await startLocalBroker(t.spec as LocalBrokerKind, opts.conf, launchOptions(scenario));
+}
+
+/** What the scenario asks of a broker mqbench starts: persistence in a directory of its own. */
+function launchOptions(scenario: Scenario): LocalBrokerOptions {
+  return scenario.broker.persistence !== undefined ? { persistence: scenario.broker.persistence } : {};
 }
 
 /** "bundled", "bundled #2" when a broker is named twice. */
@@ -204,12 +213,12 @@ function uniqueLabels(specs: string[]): string[] {
   });
 }
 
-async function startTargets(opts: CompareOptions, labels: string[]): Promise<Target[]> {
+async function startTargets(opts: CompareOptions, labels: string[], scenario: Scenario): Promise<Target[]> {
   const targets: Target[] = [];
   try {
     for (const [i, spec] of opts.brokers.entries()) {
       if (LOCAL.includes(spec)) {
-        const running = await startLocalBroker(spec as LocalBrokerKind, opts.conf);
+        const running = await startLocalBroker(spec as LocalBrokerKind, opts.conf, launchOptions(scenario));
         const label = labels[i] === spec ? running.label : `${running.label}${labels[i].slice(spec.length)}`;
         targets.push({ spec, label, kind: spec as LocalBrokerKind, running });
       } else {
@@ -250,7 +259,8 @@ function endpointOf(t: Target, scenario: Scenario): { endpoint: Endpoint; url: s
 
 async function runOnce(scenario: Scenario, t: Target, round: number, opts: CompareOptions): Promise<CompareRun> {
   const { endpoint, url } = endpointOf(t, scenario);
-  const window = t.running ? new ProcessWindow(t.running.pid) : undefined;
+  // A fault replaces the broker process: CPU and memory of one process no longer describe the round.
+  const window = t.running && scenario.faults.length === 0 ? new ProcessWindow(t.running.pid) : undefined;
   const started = Date.now();
   const { result } = await runScenario(
     {
@@ -259,6 +269,7 @@ async function runOnce(scenario: Scenario, t: Target, round: number, opts: Compa
       target: { kind: t.kind === 'bundled' ? 'bundled' : 'remote', url, protocol: protocolName(scenario.broker.protocolVersion) },
       workers: opts.workers,
       version: opts.version,
+      broker: t.running,
     },
     { signal: opts.signal },
   );
@@ -289,6 +300,10 @@ function runOf(
     errors: r.totals.errorsTotal,
     lost: r.delivery.total.lost,
     duplicated: r.delivery.total.duplicated,
+    ...(r.faults.length > 0
+      ? { faultsLost: r.faults.reduce((n, f) => n + f.delivery.qos1.lostAcknowledged + f.delivery.qos2.lostAcknowledged, 0) }
+      : {}),
+    ...(r.stoppedBy === 'broker-lost' ? { brokerLost: r.faults.find((f) => f.error !== null)?.error ?? 'the broker did not come back after a fault' } : {}),
     peakConnected,
     process: proc ? { cpuSeconds: proc.cpuSeconds, peakRssBytes: proc.peakRssBytes } : undefined,
     messagesPerCpuSecond: proc && proc.cpuSeconds > 0 && received > 0 ? received / proc.cpuSeconds : undefined,
@@ -332,6 +347,7 @@ function summarise(scenario: Scenario, targets: Target[], runs: CompareRun[]): S
       p999: median(defined(latency.map((l) => l?.p99_9))),
       errors: mine.reduce((n, r) => n + r.errors, 0),
       lost: mine.reduce((n, r) => n + r.lost, 0),
+      ...(scenario.faults.length > 0 ? { faultsLost: mine.reduce((n, r) => n + (r.faultsLost ?? 0), 0) } : {}),
       cpuSeconds: withProc.length > 0 ? spreadOf(withProc.map((r) => r.process!.cpuSeconds)) : undefined,
       peakRssBytes: withProc.length > 0 ? spreadOf(withProc.map((r) => r.process!.peakRssBytes)) : undefined,
       messagesPerCpuSecond: median(defined(mine.map((r) => r.messagesPerCpuSecond))),
@@ -355,7 +371,14 @@ function summarise(scenario: Scenario, targets: Target[], runs: CompareRun[]): S
       if (Number.isFinite(ratio)) ratios[other.broker] = ratio;
     }
   }
-  return { scenario: scenario.name, description: scenario.description, measure, brokers, ratios };
+  return {
+    scenario: scenario.name,
+    description: scenario.description,
+    measure,
+    brokers,
+    ratios,
+    ...(scenario.faults.length > 0 ? { faults: scenario.faults.length } : {}),
+  };
 }
 
 function hasPacedPublish(steps: Step[]): boolean {
@@ -401,7 +424,7 @@ async function saturate(
     if (opts.signal?.aborted) break;
     const offered = offeredRate(scenario, factor);
     opts.onStatus?.(`${scenario.name}: saturation step ${k + 1} against ${t.label}, offering ${Math.round(offered)} msg/s`);
-    await restart(t, opts);
+    await restart(t, opts, scenario);
     const run = await guardedRun(scaled(scenario, factor), t, k + 1, opts, [], (what) => incident(k + 1, what)).catch((err: unknown) => {
       if (err instanceof BrokerUnreachableError) {
         incident(k + 1, err.message);

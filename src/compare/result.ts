@@ -37,6 +37,13 @@ export interface CompareRun {
   errors: number;
   lost: number;
   duplicated: number;
+  /**
+   * For a scenario with broker faults: messages the broker acknowledged (QoS 1 and 2) before a fault and never
+   * delivered, over all its faults; undefined without faults.
+   */
+  faultsLost?: number;
+  /** Why the broker did not come back after one of the scenario's faults (the round is then lost). */
+  brokerLost?: string;
   /** Peak clients connected at once. */
   peakConnected: number;
   /** The broker process over the run; undefined for a broker mqbench did not start. */
@@ -74,6 +81,8 @@ export interface BrokerSummary {
   p999: number | undefined;
   errors: number;
   lost: number;
+  /** faultsLost summed over rounds, like errors and lost; undefined for a scenario without faults. */
+  faultsLost?: number;
   cpuSeconds: Spread | undefined;
   peakRssBytes: Spread | undefined;
   messagesPerCpuSecond: number | undefined;
@@ -87,6 +96,8 @@ export interface ScenarioComparison {
   description: string;
   /** The figure the scenario is about: message throughput, connection rate, or memory per connection. */
   measure: 'throughput' | 'connect-rate' | 'memory';
+  /** Broker faults the scenario has (kill-broker, restart-broker); absent or 0: none. */
+  faults?: number;
   brokers: BrokerSummary[];
   /** Bundled broker ÷ each other broker, on `measure` (for memory: other ÷ bundled, so above 1 means the bundled broker uses less). */
   ratios: Record<string, number>;

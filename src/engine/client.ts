@@ -19,7 +19,7 @@ import { Timer } from '../util/timers.js';
 import { connectPacket, connectErrorKind } from './connect-packet.js';
 import { decodeControl, lastDecodeError, writeGenerated, writePingreq, type PublishTemplate } from './codec.js';
 import type { Engine, GroupRuntime } from './engine.js';
-import type { PublishedStream } from './group-metrics.js';
+import { takenThrough, type PublishedStream } from './group-metrics.js';
 import { Receiver } from './inbound.js';
 import { OutboundFlows } from './outbound.js';
 import { StepProgram } from './program.js';
@@ -131,6 +131,8 @@ export class SimClient implements LinkHandler, FrameSink {
   private seq = 0;
   /** What this client publishes, per topic; made on its first publish. */
   private streams: Map<string, PublishedStream> | null = null;
+  /** A broker fault was marked while a link was open: its streams' frontiers are set when that link ends. */
+  private faultPending = false;
 
   constructor(
     readonly engine: Engine,
@@ -293,6 +295,9 @@ export class SimClient implements LinkHandler, FrameSink {
     this.lastTxMs = engine.nowMs;
     engine.clientConnected(this);
     if (!this.reconnecting) {
+      // A connect step after a disconnect step, to a session the broker no longer has (it restarted without it, or
+      // it expired): what the client holds for that session goes, as after a reconnection.
+      if (pkt.sessionPresent !== true && this.subscriptions.inForce) this.resumeSession(false, now);
       this.stepDone('connect');
       return;
     }
@@ -329,8 +334,8 @@ export class SimClient implements LinkHandler, FrameSink {
     this.connLater(wait, ConnAction.Retry);
   }
 
-  /** After a reconnection: resend what was in flight if the session was kept, renew subscriptions if not. */
-  private resumeAfterReconnect(sessionPresent: boolean, nowUs: number): void {
+  /** Resend what was in flight if the session was kept; if not, drop it and renew the subscriptions. */
+  private resumeSession(sessionPresent: boolean, nowUs: number): void {
     if (sessionPresent) {
       this.outbound.resend(this.writer!);
     } else {
@@ -339,6 +344,11 @@ export class SimClient implements LinkHandler, FrameSink {
       this.receiver.forget();
     }
     this.subscriptions.resume(sessionPresent, nowUs);
+  }
+
+  /** After a reconnection: the session resumed or renewed, and the step in progress goes on. */
+  private resumeAfterReconnect(sessionPresent: boolean, nowUs: number): void {
+    this.resumeSession(sessionPresent, nowUs);
     // The step that was in progress when the connection went continues.
     switch (this.awaiting) {
       case 'connect':
@@ -454,6 +464,19 @@ export class SimClient implements LinkHandler, FrameSink {
   }
 
   /**
+   * A broker fault happened (the broker process has exited; it is not started again before every worker has marked
+   * this): what each stream had acknowledged before it. A link still open may yet bring acknowledgements the broker
+   * sent before it stopped, so with a link the frontiers are taken when it ends.
+   */
+  markFault(): void {
+    const streams = this.streams;
+    if (streams === null) return;
+    const open = this.link !== null;
+    for (const s of streams.values()) (s.faultFrontiers ??= []).push(open ? -1 : takenThrough(s));
+    if (open) this.faultPending = true;
+  }
+
+  /**
    * Let go of the current link: no more of its events are handled here. A connected client's connection stops
    * counting, and subscriptions stop covering what is published unless the session outlives the connection.
    */
@@ -462,6 +485,7 @@ export class SimClient implements LinkHandler, FrameSink {
     if (link === null) return;
     this.link = null;
     this.writer = null;
+    if (this.faultPending) this.settleFaultMarks();
     this.reader?.kill();
     this.reader = null;
     this.receiver.stop();
@@ -473,6 +497,15 @@ export class SimClient implements LinkHandler, FrameSink {
     const persistent = step !== null && (this.protocolVersion === 5 ? step.sessionExpirySec > 0 : !step.clean);
     this.subscriptions.endCoverage(persistent, this.engine.clock.nowUs());
     if (!link.destroyed) link.destroy();
+  }
+
+  /** The link that was open at a fault has ended: its acknowledgements all came from before the fault. */
+  private settleFaultMarks(): void {
+    this.faultPending = false;
+    for (const s of this.streams!.values()) {
+      const marks = s.faultFrontiers!;
+      for (let i = 0; i < marks.length; i++) if (marks[i] < 0) marks[i] = takenThrough(s);
+    }
   }
 
   // ---- reading ------------------------------------------------------------------------------------------------
@@ -634,7 +667,22 @@ export class SimClient implements LinkHandler, FrameSink {
     const streams = (this.streams ??= new Map());
     let s = streams.get(topic);
     if (s === undefined) {
-      s = { publisherId: this.publisherId, clientId: this.clientId, topic, qos, sent: 0, acknowledged: 0, firstUs: -1, lastUs: -1 };
+      const faults = this.engine.faultsMarked;
+      s = {
+        publisherId: this.publisherId,
+        clientId: this.clientId,
+        topic,
+        qos,
+        sent: 0,
+        acknowledged: 0,
+        ackedThrough: 0,
+        recThrough: 0,
+        unacknowledged: null,
+        // Nothing of a stream that begins after a fault was acknowledged before it.
+        faultFrontiers: faults > 0 ? new Array<number>(faults).fill(0) : null,
+        firstUs: -1,
+        lastUs: -1,
+      };
       streams.set(topic, s);
       this.group.metrics.published.push(s);
     }

@@ -123,6 +123,8 @@ export class Engine {
   /** Milliseconds since the epoch, refreshed on reads and timers (a cheap clock for keepalive bookkeeping). */
   nowMs = 0;
   stopping = false;
+  /** Broker faults marked so far (see markFault). */
+  faultsMarked = 0;
 
   private readonly clients: SimClient[] = [];
   private finished = 0;
@@ -215,6 +217,17 @@ export class Engine {
       }
     }
     if (this.clients.length === 0) this.events.idle();
+  }
+
+  /**
+   * A broker fault: the broker has exited and is not started again until every worker has marked it. Each publisher
+   * records what the broker had acknowledged, each receiver what it had duplicated, so that what was lost and
+   * duplicated can be told per fault. Once per fault, never per message.
+   */
+  markFault(): void {
+    for (const c of this.clients) c.markFault();
+    for (const g of this.groups) for (const t of g.metrics.receivers.values()) t.markFault();
+    this.faultsMarked++;
   }
 
   // ---- services for clients -------------------------------------------------------------------------------------

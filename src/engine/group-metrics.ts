@@ -29,6 +29,19 @@ export interface PublishedStream {
   qos: number;
   sent: number;
   acknowledged: number;
+  /** One past the highest sequence acknowledged (see metrics/acknowledged.ts). */
+  ackedThrough: number;
+  /** QoS 2: one past the highest sequence the broker answered with PUBREC (it owns the message from then on). */
+  recThrough: number;
+  /** Sequences that will never be acknowledged (dropped with a lost session, refused): ranges; null: none. */
+  unacknowledged: number[] | null;
+  /**
+   * What the broker had taken when each broker fault happened: `ackedThrough`, or for QoS 2 `recThrough` when that
+   * is further (a message answered with PUBREC before the fault and completed after it was the old broker's to keep).
+   * 0 for faults before the stream's first message; -1 while the connection that was open at the fault has not yet
+   * ended (acknowledgements it carries came before the fault). Null when the run has had no fault.
+   */
+  faultFrontiers: number[] | null;
   /** Send time of the first and last message, µs since the run's epoch. */
   firstUs: number;
   lastUs: number;
@@ -220,7 +233,12 @@ export class GroupMetrics {
       series: this.series.series(),
       intervals: this.intervalSamples,
       receivers: [...this.receivers].map(([clientId, t]) => ({ clientId, streams: t.streams() })),
-      published: this.published.map((s) => ({ ...s, progress: this.sentProgress.get(s)?.progress ?? [] })),
+      published: this.published.map((s) => ({
+        ...s,
+        progress: this.sentProgress.get(s)?.progress ?? [],
+        // A connection still open at the end that was open at a fault: what it carried, it carried before the fault.
+        faultFrontiers: s.faultFrontiers?.map((f) => (f < 0 ? takenThrough(s) : f)) ?? null,
+      })),
       coverage: this.coverage,
       received: { ...this.received },
       connected: { ...this.connected },
@@ -230,4 +248,9 @@ export class GroupMetrics {
         : { e2eBySource: Object.fromEntries([...this.e2eBySource].map(([source, h]) => [String(source), h.encode()])) }),
     };
   }
+}
+
+/** What the broker had taken of a stream: acknowledged, or for QoS 2 answered with PUBREC. */
+export function takenThrough(s: PublishedStream): number {
+  return Math.max(s.ackedThrough, s.recThrough);
 }

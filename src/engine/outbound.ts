@@ -2,6 +2,7 @@
  * A simulated client's outgoing QoS 1/2 flows: packet ids, the messages in flight with their send times, PUBACK /
  * PUBREC → PUBREL → PUBCOMP, resending after a reconnection, and how long the oldest has waited for its answer.
  */
+import { addUnacknowledged } from '../metrics/acknowledged.js';
 import { reasonName } from '../protocol/reason-codes.js';
 import { Counter, Gauge } from '../metrics/series.js';
 import type { BatchWriter } from '../util/batch-writer.js';
@@ -86,6 +87,7 @@ export class OutboundFlows {
       return;
     }
     f.released = true;
+    if (f.seq >= f.stream.recThrough) f.stream.recThrough = f.seq + 1;
     writeAck(writer, PUBREL, packetId);
   }
 
@@ -103,6 +105,7 @@ export class OutboundFlows {
     const g = c.group.metrics;
     g.series.adjustGauge(Gauge.inflight, -1);
     if (rc >= 0x80) {
+      addUnacknowledged((f.stream.unacknowledged ??= []), f.seq);
       g.series.add(Counter.publishesFailed);
       const kind = `publish-refused-0x${rc.toString(16)}`;
       g.series.error(kind);
@@ -111,6 +114,7 @@ export class OutboundFlows {
       c.engine.noteError(kind, c, `publish refused: ${reasonName(rc)}`);
     } else {
       f.stream.acknowledged++;
+      if (f.seq >= f.stream.ackedThrough) f.stream.ackedThrough = f.seq + 1;
       g.series.add(Counter.acksReceived);
       const latency = c.rxNowUs - f.sentUs;
       g.publish.record(latency);
@@ -131,6 +135,7 @@ export class OutboundFlows {
 
   /** The broker forgot the session: what was in flight will never be acknowledged. */
   forget(): void {
+    for (const f of this.inflight.values()) addUnacknowledged((f.stream.unacknowledged ??= []), f.seq);
     this.client.group.metrics.series.adjustGauge(Gauge.inflight, -this.inflight.size);
     this.inflight.clear();
   }

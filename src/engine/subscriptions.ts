@@ -165,6 +165,11 @@ export class Subscriptions {
     return true;
   }
 
+  /** Subscriptions this client holds in force (kept through a disconnection by a persistent session). */
+  get inForce(): boolean {
+    return this.subs.some((s) => s.coverageIndex >= 0);
+  }
+
   /**
    * After a reconnection. The session was lost: subscriptions in force are renewed, and a SUBSCRIBE awaiting its
    * answer is sent again. Kept: an UNSUBSCRIBE awaiting its answer is sent again (the broker may not have had it).

@@ -1,7 +1,7 @@
 /**
- * Aedes (the Node.js MQTT broker on npm) as a process of its own, for comparisons: listens on a free loopback port
- * and prints "LISTENING <port> <version>" on stdout. Aedes is a development dependency of mqbench: a clone after
- * `npm install` has it, an installed package does not.
+ * Aedes (the Node.js MQTT broker on npm) as a process of its own, for comparisons: listens on the loopback port given
+ * as its argument (a free one without) and prints "LISTENING <port> <version>" on stdout. Aedes is a development
+ * dependency of mqbench: a clone after `npm install` has it, an installed package does not.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -21,7 +21,15 @@ async function main(): Promise<void> {
   const version = (JSON.parse(readFileSync(join(dirname(main), 'package.json'), 'utf8')) as { version: string }).version;
   const broker = await Aedes.createBroker();
   const server = createServer((socket) => broker.handle(socket));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  // The port to listen on may be given (a restart keeps its port); 0 picks a free one.
+  const port = Number(process.argv[2] ?? 0);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number.isInteger(port) && port >= 0 && port <= 65535 ? port : 0, '127.0.0.1', () => resolve());
+  }).catch((err: Error) => {
+    process.stderr.write(`aedes cannot listen: ${err.message}\n`);
+    process.exit(1);
+  });
   const address = server.address();
   process.stdout.write(`LISTENING ${typeof address === 'object' && address ? address.port : 0} ${version}\n`);
   const stop = (): void => {

@@ -1,14 +1,17 @@
 /**
- * Brokers mqbench starts as processes of their own for comparisons and benchmarks, so that each is measured the same
- * way (its own process, its CPU time and memory from /proc): the bundled broker (through `mqbench broker -c`),
- * Mosquitto, and Aedes. All are configured by the same mosquitto.conf lines where they apply.
+ * Brokers mqbench starts as processes of their own for runs, comparisons and benchmarks, so that each is measured the
+ * same way (its own process, its CPU time and memory from /proc) and can be killed and started again by a scenario's
+ * faults: the bundled broker (through `mqbench broker -c`), Mosquitto, and Aedes. The bundled broker and Mosquitto
+ * are configured by the same mosquitto.conf lines.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeExit, MosquittoNotFoundError, startMosquitto } from './mosquitto.js';
+import { BrokerStartError, ChildBroker, type ChildSpec } from './child-broker.js';
+import { findMosquitto, freePort, mosquittoCandidates, MosquittoNotFoundError, mosquittoVersion } from './mosquitto.js';
+
+export { BrokerStartError } from './child-broker.js';
 
 export type LocalBrokerKind = 'bundled' | 'mosquitto' | 'aedes';
 
@@ -18,133 +21,140 @@ export interface LocalBroker {
   label: string;
   version: string;
   host: string;
+  /** The same through restarts. */
   port: number;
-  pid: number;
-  /** What the broker printed (its log). */
+  /** Of the current process: a restart changes it. */
+  readonly pid: number;
+  /** What the broker printed (its log), over all its starts. */
   output(): string;
-  /** How the process ended ("killed by SIGKILL", "exited with code 1"), or undefined while it runs. */
+  /** How the current process ended ("killed by SIGKILL", "exited with code 1"), or undefined while it runs. */
   exitStatus(): string | undefined;
+  /**
+   * Stop the process with `signal` and wait for it to end (SIGTERM turns into SIGKILL after `graceMs`); resolves with
+   * how it ended. Its config file and data directory stay for restart().
+   */
+  kill(signal: 'SIGKILL' | 'SIGTERM', graceMs?: number): Promise<string>;
+  /** Start it again after kill(): the same config file, data directory and port, within `timeoutMs`. */
+  restart(timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /** Stop for good and remove its files. */
   stop(): Promise<void>;
 }
 
-export class BrokerStartError extends Error {
-  readonly code = 'BROKER_START_FAILED';
+export interface LocalBrokerOptions {
+  /**
+   * Keep sessions and messages on disk, in a directory of this broker's own that lives until stop(): mosquitto.conf
+   * `persistence true`, `persistence_location`, and `autosave_interval` (seconds; 0: saved only when it exits).
+   */
+  persistence?: { autosaveSec: number };
 }
 
 const START_TIMEOUT_MS = 15_000;
+/** Start attempts, each on a newly chosen port: another process may take a free port before the broker binds it. */
+const PORT_ATTEMPTS = 5;
 
-/** `conf`: mosquitto.conf lines for the bundled broker and Mosquitto (Aedes has no such options and ignores them). */
-export async function startLocalBroker(kind: LocalBrokerKind, conf: readonly string[] = []): Promise<LocalBroker> {
+/**
+ * `conf`: mosquitto.conf lines for the bundled broker and Mosquitto (Aedes has no such options and ignores them, and
+ * keeps nothing on disk).
+ */
+export async function startLocalBroker(kind: LocalBrokerKind, conf: readonly string[] = [], options: LocalBrokerOptions = {}): Promise<LocalBroker> {
+  if (kind === 'aedes' && options.persistence) throw new BrokerStartError('aedes started by mqbench keeps everything in memory: it has no persistence');
+  const mosquitto = kind === 'mosquitto' ? findMosquitto() : undefined;
+  if (kind === 'mosquitto' && mosquitto === undefined) throw new MosquittoNotFoundError(mosquittoCandidates());
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), `mqbench-${kind}-`));
+    const spec = specFor(kind, dir, port, conf, options, mosquitto);
+    try {
+      const child = await ChildBroker.start(spec, START_TIMEOUT_MS);
+      return wrap(kind, child, kind === 'mosquitto' ? mosquittoVersion(mosquitto!) : versionIn(kind, child.output()));
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      if (!(err instanceof BrokerStartError)) throw err;
+      lastError = err;
+      // Only a port taken in between is worth another port; a broker that cannot start says why at once.
+      if (!/in use|EADDRINUSE/i.test(err.message)) break;
+    }
+  }
+  throw lastError ?? new BrokerStartError(`${kind} did not start`);
+}
+
+function wrap(kind: LocalBrokerKind, child: ChildBroker, version: string): LocalBroker {
+  return {
+    kind,
+    label: kind === 'bundled' ? 'bundled' : `${kind} ${version}`,
+    version,
+    host: child.spec.host,
+    port: child.spec.port,
+    get pid() {
+      return child.pid;
+    },
+    output: () => child.output(),
+    exitStatus: () => child.exitStatus(),
+    kill: (signal, graceMs) => child.kill(signal, graceMs),
+    restart: (timeoutMs, signal) => child.restart(timeoutMs, signal),
+    stop: () => child.stop(),
+  };
+}
+
+function specFor(
+  kind: LocalBrokerKind,
+  dir: string,
+  port: number,
+  conf: readonly string[],
+  options: LocalBrokerOptions,
+  mosquitto: string | undefined,
+): ChildSpec {
+  const host = '127.0.0.1';
+  const persistence = options.persistence ? persistenceLines(dir, options.persistence.autosaveSec) : [];
   switch (kind) {
-    case 'mosquitto':
-      try {
-        const m = await startMosquitto({ config: [...conf] });
-        return { kind, label: `mosquitto ${m.version}`, version: m.version, host: m.host, port: m.port, pid: m.pid, output: m.output, exitStatus: m.exitStatus, stop: m.stop };
-      } catch (err) {
-        if (err instanceof MosquittoNotFoundError) throw err;
-        throw new BrokerStartError(`mosquitto failed to start: ${(err as Error).message}`);
-      }
-    case 'bundled':
-      return startBundled(conf);
-    case 'aedes':
-      return startAedes();
+    case 'mosquitto': {
+      const file = join(dir, 'mosquitto.conf');
+      const lines = [
+        `listener ${port} ${host}`,
+        'allow_anonymous true',
+        ...(persistence.length > 0 ? persistence : ['persistence false']),
+        // Started by root, Mosquitto would run as the user "mosquitto", which cannot write into this directory.
+        ...(persistence.length > 0 && process.getuid?.() === 0 ? ['user root'] : []),
+        'log_type error',
+        // stderr: Mosquitto buffers its log when stdout is a pipe, so output() would lag until it exits.
+        'log_dest stderr',
+        'log_timestamp true',
+        ...conf,
+      ];
+      writeFileSync(file, lines.join('\n') + '\n');
+      return { name: 'mosquitto', command: mosquitto!, args: ['-c', file], host, port, ready: { kind: 'port' }, dir };
+    }
+    case 'bundled': {
+      const file = join(dir, 'broker.conf');
+      writeFileSync(file, [`listener ${port} ${host}`, 'allow_anonymous true', 'log_type error', ...persistence, ...conf].join('\n') + '\n');
+      const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+      return {
+        name: 'the bundled broker',
+        command: process.execPath,
+        args: [main, 'broker', '-c', file],
+        host,
+        port,
+        ready: { kind: 'line', pattern: /mqbench version \S+ running/ },
+        dir,
+      };
+    }
+    case 'aedes': {
+      const entry = fileURLToPath(new URL('./aedes-child.js', import.meta.url));
+      return { name: 'aedes', command: process.execPath, args: [entry, String(port)], host, port, ready: { kind: 'line', pattern: /LISTENING \d+/ }, dir };
+    }
   }
 }
 
-/** The bundled broker as `mqbench broker -c <generated config>`, loopback only, anonymous, errors logged. */
-async function startBundled(conf: readonly string[]): Promise<LocalBroker> {
-  const dir = mkdtempSync(join(tmpdir(), 'mqbench-bundled-'));
-  const file = join(dir, 'broker.conf');
-  writeFileSync(file, ['listener 0 127.0.0.1', 'allow_anonymous true', 'log_type error', ...conf].join('\n') + '\n');
-  const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-  const child = spawn(process.execPath, [main, 'broker', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  try {
-    const { port, version } = await readyLine(child, 'stderr', /Listening on [^\s]+:(\d+)/, /mqbench version (\S+) running/, 'bundled broker');
-    return {
-      kind: 'bundled',
-      label: 'bundled',
-      version,
-      host: '127.0.0.1',
-      port,
-      pid: child.pid!,
-      output: outputOf(child),
-      exitStatus: exitStatusOf(child),
-      stop: stopper(child, () => rmSync(dir, { recursive: true, force: true })),
-    };
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
+/** mosquitto.conf lines for a broker that keeps its sessions and messages in `dir`/data. */
+function persistenceLines(dir: string, autosaveSec: number): string[] {
+  const data = join(dir, 'data');
+  mkdirSync(data);
+  // Mosquitto joins the location and the file name as they are: the location must end with a slash.
+  return ['persistence true', `persistence_location ${data}/`, `autosave_interval ${autosaveSec}`];
 }
 
-async function startAedes(): Promise<LocalBroker> {
-  const entry = fileURLToPath(new URL('./aedes-child.js', import.meta.url));
-  const child = spawn(process.execPath, [entry], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const { port, version } = await readyLine(child, 'stdout', /LISTENING (\d+)/, /LISTENING \d+ (\S+)/, 'aedes');
-  return { kind: 'aedes', label: `aedes ${version}`, version, host: '127.0.0.1', port, pid: child.pid!, output: outputOf(child), exitStatus: exitStatusOf(child), stop: stopper(child) };
-}
-
-const outputs = new WeakMap<ChildProcess, { text: string }>();
-
-function exitStatusOf(child: ChildProcess): () => string | undefined {
-  return () => (child.exitCode === null && child.signalCode === null ? undefined : describeExit(child.exitCode, child.signalCode));
-}
-
-function outputOf(child: ChildProcess): () => string {
-  return () => outputs.get(child)?.text ?? '';
-}
-
-/** Wait for the line announcing the port (and the version) on `stream`; keep collecting output afterwards. */
-function readyLine(
-  child: ChildProcess,
-  stream: 'stdout' | 'stderr',
-  portPattern: RegExp,
-  versionPattern: RegExp,
-  name: string,
-): Promise<{ port: number; version: string }> {
-  const log = { text: '' };
-  outputs.set(child, log);
-  const collect = (s: string) => (log.text = (log.text + s).slice(-200_000));
-  child.stdout!.setEncoding('utf8').on('data', collect);
-  child.stderr!.setEncoding('utf8').on('data', collect);
-  return new Promise((resolve, reject) => {
-    const fail = (why: string) => {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(new BrokerStartError(`${name} failed to start: ${why}${log.text.trim() ? `\n${log.text.trim().split('\n').slice(-15).join('\n')}` : ''}`));
-    };
-    const timer = setTimeout(() => fail(`not listening within ${START_TIMEOUT_MS / 1000} s`), START_TIMEOUT_MS);
-    child.once('error', (err) => fail(err.message));
-    const onExit = (code: number | null, signal: NodeJS.Signals | null) => fail(`exited with ${signal ?? `code ${code}`}`);
-    child.once('exit', onExit);
-    const watch = () => {
-      const p = portPattern.exec(log.text);
-      const v = versionPattern.exec(log.text);
-      if (p && v) {
-        clearTimeout(timer);
-        child.off('exit', onExit);
-        child[stream]!.off('data', watch);
-        resolve({ port: Number(p[1]), version: v[1] });
-      }
-    };
-    child[stream]!.on('data', watch);
-  });
-}
-
-function stopper(child: ChildProcess, after?: () => void): () => Promise<void> {
-  const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
-  });
-  let stopping: Promise<void> | undefined;
-  return () =>
-    (stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      after?.();
-    })());
+function versionIn(kind: LocalBrokerKind, output: string): string {
+  const m = kind === 'bundled' ? /mqbench version (\S+) running/.exec(output) : /LISTENING \d+ (\S+)/.exec(output);
+  return m?.[1] ?? 'unknown';
 }

@@ -46,10 +46,11 @@ export class MosquittoNotFoundError extends Error {
 
 /** The path of the mosquitto binary, or undefined when there is none. */
 export function findMosquitto(): string | undefined {
-  return candidates().find((p) => existsSync(p));
+  return mosquittoCandidates().find((p) => existsSync(p));
 }
 
-function candidates(): string[] {
+/** Where the mosquitto binary is looked for, in order. */
+export function mosquittoCandidates(): string[] {
   const fromEnv = process.env.MQBENCH_MOSQUITTO;
   if (fromEnv) return [fromEnv];
   const dirs = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
@@ -86,7 +87,7 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
 
 export async function startMosquitto(opts: MosquittoOptions = {}): Promise<RunningMosquitto> {
   const binary = opts.binary ?? findMosquitto();
-  if (!binary || !existsSync(binary)) throw new MosquittoNotFoundError(opts.binary ? [opts.binary] : candidates());
+  if (!binary || !existsSync(binary)) throw new MosquittoNotFoundError(opts.binary ? [opts.binary] : mosquittoCandidates());
   const version = mosquittoVersion(binary);
   let lastError: Error | undefined;
   // The port is chosen before Mosquitto binds it; another process may take it in between, so try a few.

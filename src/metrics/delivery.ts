@@ -19,25 +19,34 @@
  * Every delivery counts in `received`, duplicates included (distinct messages = received - duplicated). Memory per
  * stream is fixed: the bitmap (window / 8 bytes) and a few numbers, however many messages flow.
  *
- * At the end, `settleDelivery` adds what only the publisher knows: how many it `sent` (sequences 0..sent-1) and how
- * many the broker `acknowledged`. MQTT's ordering rules have PUBACK and PUBREC sent in the order the PUBLISH packets
- * arrived [MQTT-4.6.0-2], [MQTT-4.6.0-3], so the acknowledged messages are taken to be sequences 0..acknowledged-1.
- * Then
+ * At the end, `settleDelivery` adds what only the publisher knows: how many it `sent` (sequences 0..sent-1) and which
+ * the broker acknowledged. MQTT's ordering rules have PUBACK and PUBREC sent in the order the PUBLISH packets
+ * arrived [MQTT-4.6.0-2], [MQTT-4.6.0-3], so the acknowledged messages are the sequences below `ackedThrough` (one
+ * past the highest acknowledged) except the `unacknowledged` ranges: messages dropped from a session the broker
+ * lost, and refusals (see acknowledged.ts). Without those, that is sequences 0..acknowledged-1. Then
  *
  * - `lost` = gaps never filled (in the window or settled) + the tail: sequences after H up to sent - 1;
- * - `lostAcknowledged` = the lost sequences below `acknowledged`. Window gaps and the tail are known exactly. Settled
- *   gaps count when their highest bound is below `acknowledged`, and not when their lowest bound is at or above it;
- *   when settled gaps straddle the end of the acknowledged prefix (only possible when acknowledgements trail the
- *   deliveries by more than the window), all of them count: the verdict errs towards reporting a broken promise.
+ * - `lostAcknowledged` = the lost sequences that were acknowledged. Window gaps and the tail are known exactly.
+ *   Settled gaps have only their number and bounds: they count as acknowledged up to the number of acknowledged
+ *   sequences between their bounds — all of them when the bounds lie below `ackedThrough`, none when they lie at or
+ *   above it or in a never-acknowledged range; settled gaps that straddle the frontier (only possible when
+ *   acknowledgements trail the deliveries by more than the window) count as far as the acknowledged sequences go:
+ *   the verdict errs towards reporting a broken promise.
  *
  * A run stopped before it completed (interrupted, or its duration ended) still drains for its `drain` time; what a
  * receiver has not received by then after the highest sequence it did receive — the tail, sent - 1 - H messages,
  * the whole stream when nothing arrived — was still on its way: it is counted `inFlightAtStop`, not lost, and not
  * in `lostAcknowledged`, so it never breaks a QoS verdict. Gaps below H are lost all the same: something after
- * them did arrive. In a run that completed, the tail is lost.
+ * them did arrive. In a run that completed, the tail is lost. In a run with broker faults, the part of the tail the
+ * broker had acknowledged before the last fault (`faultFrontiers`) is lost in either case: the broker that took it
+ * was stopped since, and the run went on after it came back.
+ *
+ * Per fault, fault-delivery.ts splits `lostAcknowledged` and the duplicates by when they happened.
  *
  * A receiver that subscribes after a publisher started sees the sequences it missed as lost: subscribe first.
  */
+
+import { ackedInRange, type AckedSet } from './acknowledged.js';
 
 /** Default window: 4096 sequences (512 bytes of bitmap per stream). */
 export const DEFAULT_DELIVERY_WINDOW = 4096;
@@ -81,6 +90,8 @@ export interface StreamDelivery {
    * a pair only when the count changed (see metrics/queue-depth.ts).
    */
   progress: number[];
+  /** `duplicated` when each of the run's faults happened, in order (0 before the stream's first delivery). */
+  faultDuplicates?: number[];
 }
 
 /** What the publisher of a stream reports, for one receiver that should have received the stream. */
@@ -91,8 +102,17 @@ export interface StreamExpectation {
   qos: Qos;
   /** Messages published: sequences 0..sent-1. */
   sent: number;
-  /** Messages the broker acknowledged (PUBACK for QoS 1, PUBCOMP for QoS 2): sequences 0..acknowledged-1. */
+  /** Messages the broker acknowledged (PUBACK for QoS 1, PUBCOMP for QoS 2). */
   acknowledged: number;
+  /** One past the highest sequence acknowledged; absent: `acknowledged` (nothing dropped or refused). */
+  ackedThrough?: number;
+  /** Sequences below `ackedThrough` never to be acknowledged, as in AckedSet (acknowledged.ts). */
+  unacknowledged?: readonly number[];
+  /**
+   * What the broker had acknowledged when each of the run's faults happened, in order, as a frontier like
+   * `ackedThrough` (for QoS 2 counting PUBREC: the broker owns a message from then on).
+   */
+  faultFrontiers?: readonly number[];
 }
 
 /** Delivery totals over receiver-stream pairs. All fields add up across receivers, workers and runs. */
@@ -150,6 +170,8 @@ class StreamState {
   readonly progress: number[] = [];
   /** The distinct count last written to `progress`. */
   progressed = 0;
+  /** `duplicated` at each fault mark; null until the first mark. */
+  faultDuplicates: number[] | null = null;
   readonly bits: Uint32Array;
 
   constructor(
@@ -175,6 +197,8 @@ export class DeliveryTracker {
   private last: StreamState | undefined;
   /** Distinct publishers heard from so far (grows by one on a publisher's first delivery to this receiver). */
   publishers = 0;
+  /** Broker faults marked so far. */
+  private faults = 0;
 
   constructor(options: DeliveryTrackerOptions = {}) {
     const window = options.window ?? DEFAULT_DELIVERY_WINDOW;
@@ -243,6 +267,21 @@ export class DeliveryTracker {
       }
     }
     return added;
+  }
+
+  /**
+   * A broker fault happened: what each stream had duplicated so far, so that the duplicates after it can be told
+   * apart (fault-delivery.ts). Once per fault, never per message.
+   */
+  markFault(): void {
+    for (const topics of this.byPublisher.values()) {
+      for (const st of topics.values()) {
+        const marks = (st.faultDuplicates ??= []);
+        while (marks.length < this.faults) marks.push(0);
+        marks.push(st.duplicated);
+      }
+    }
+    this.faults++;
   }
 
   get streamCount(): number {
@@ -343,8 +382,14 @@ export class DeliveryTracker {
       settledGapMin: st.settledGapMin,
       settledGapMax: st.settledGapMax,
       progress: st.progress.slice(),
+      ...(this.faults > 0 ? { faultDuplicates: padded(st.faultDuplicates, this.faults) } : {}),
     };
   }
+}
+
+/** A stream's fault marks: none yet means it first appeared after the last fault, with nothing duplicated before. */
+function padded(marks: number[] | null, n: number): number[] {
+  return marks === null ? new Array<number>(n).fill(0) : marks.slice();
 }
 
 function settle(st: StreamState, count: number, min: number, max: number): void {
@@ -447,7 +492,6 @@ function countsFor(summary: DeliverySummary, qos: Qos): DeliveryCounts {
 
 function addStream(c: DeliveryCounts, s: StreamDelivery | undefined, e: StreamExpectation | undefined, stoppedEarly: boolean): void {
   c.streams++;
-  const highest = s === undefined ? -1 : s.highest;
   let lost = 0;
   let lostAcknowledged = 0;
   if (s !== undefined) {
@@ -456,30 +500,58 @@ function addStream(c: DeliveryCounts, s: StreamDelivery | undefined, e: StreamEx
     c.outOfOrder += s.outOfOrder;
     c.late += s.late;
     lost += s.settledGaps;
-    const gaps = s.windowGaps;
-    for (let i = 0; i < gaps.length; i += 2) lost += gaps[i + 1] - gaps[i] + 1;
   }
+  const l = lostSequences(s, e, stoppedEarly);
+  const ranges = l.ranges;
+  for (let i = 0; i < ranges.length; i += 2) lost += ranges[i + 1] - ranges[i] + 1;
+  c.inFlightAtStop += l.inFlightAtStop;
   if (e !== undefined) {
     c.sent += e.sent;
     c.acknowledged += e.acknowledged;
-    const tail = e.sent > highest + 1 ? e.sent - highest - 1 : 0;
-    const acked = Math.min(e.acknowledged, e.sent);
-    if (stoppedEarly) {
-      c.inFlightAtStop += tail;
-    } else {
-      lost += tail;
-      if (acked > highest + 1) lostAcknowledged += acked - highest - 1;
-    }
-    if (s !== undefined) {
-      const gaps = s.windowGaps;
-      for (let i = 0; i < gaps.length && gaps[i] < acked; i += 2) {
-        lostAcknowledged += Math.min(gaps[i + 1], acked - 1) - gaps[i] + 1;
-      }
-      if (s.settledGaps > 0 && s.settledGapMin < acked) lostAcknowledged += s.settledGaps;
-    }
+    const acked = ackedSetOf(e);
+    for (let i = 0; i < ranges.length; i += 2) lostAcknowledged += ackedInRange(acked, ranges[i], ranges[i + 1], 0, acked.through);
+    if (s !== undefined) lostAcknowledged += settledAcknowledged(s, acked);
   }
   c.lost += lost;
   c.lostAcknowledged += lostAcknowledged;
+}
+
+/** The lost sequences of one receiver's stream known exactly, and the tail still on its way at stop. */
+export interface LostSequences {
+  /** Window gaps, then the lost part of the tail: inclusive ranges, flattened. Settled gaps are not positions. */
+  ranges: number[];
+  inFlightAtStop: number;
+}
+
+/**
+ * Window gaps and the lost tail of a stream as ranges: the tail (sequences after the highest received) is lost in a
+ * completed run, and otherwise in flight at stop, except what the broker had acknowledged before the run's last fault.
+ */
+export function lostSequences(s: StreamDelivery | undefined, e: StreamExpectation | undefined, stoppedEarly: boolean): LostSequences {
+  const ranges = s === undefined ? [] : s.windowGaps.slice();
+  let inFlightAtStop = 0;
+  if (e !== undefined) {
+    const tailStart = s === undefined ? 0 : s.highest + 1;
+    if (e.sent > tailStart) {
+      const frontiers = e.faultFrontiers;
+      const beforeLastFault = frontiers !== undefined && frontiers.length > 0 ? Math.min(e.sent, frontiers[frontiers.length - 1]) : 0;
+      const tailEnd = stoppedEarly ? Math.max(tailStart, beforeLastFault) : e.sent;
+      if (tailEnd > tailStart) ranges.push(tailStart, tailEnd - 1);
+      inFlightAtStop = e.sent - tailEnd;
+    }
+  }
+  return { ranges, inFlightAtStop };
+}
+
+/** The acknowledged set of an expectation, never past what was sent. */
+export function ackedSetOf(e: StreamExpectation): AckedSet {
+  return { through: Math.min(e.ackedThrough ?? e.acknowledged, e.sent), unacknowledged: e.unacknowledged ?? [] };
+}
+
+/** How many of a stream's settled gaps count as acknowledged losses (see the rule at the top of this file). */
+export function settledAcknowledged(s: StreamDelivery, acked: AckedSet): number {
+  if (s.settledGaps === 0) return 0;
+  return Math.min(s.settledGaps, ackedInRange(acked, s.settledGapMin, s.settledGapMax, 0, acked.through));
 }
 
 function addCounts(into: DeliveryCounts, from: DeliveryCounts): void {

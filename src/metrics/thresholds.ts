@@ -8,7 +8,9 @@
  *   a unit, `us` (or `µs`), `ms` or `s`, and is stored in µs. `connect` is CONNECT to CONNACK, `subscribe` SUBSCRIBE
  *   to SUBACK, `publish` PUBLISH to its acknowledgement, `e2e` publish to delivery.
  * - Counters, plain numbers without a unit: `sent`, `received`, `lost`, `lost.acknowledged`, `duplicated`,
- *   `reordered`, `errors`, `connect.failed`, `subscribe.failed`, `publish.failed`.
+ *   `reordered`, `errors`, `connect.failed`, `subscribe.failed`, `publish.failed`; across the scenario's broker
+ *   faults, `faults.lost.acknowledged` (acknowledged before a fault, never delivered) and `faults.duplicated`
+ *   (duplicates received after a fault) — no data in a scenario without faults.
  * - Rates, per second with an optional `/s`: `throughput` (messages received per second), `sent.rate` (messages sent
  *   per second).
  * - `group(<name>).` limits a threshold to one client group of the scenario (name: letters, digits, `_`, `-`).
@@ -37,7 +39,9 @@ export type CounterMetric =
   | 'errors'
   | 'connect.failed'
   | 'subscribe.failed'
-  | 'publish.failed';
+  | 'publish.failed'
+  | 'faults.lost.acknowledged'
+  | 'faults.duplicated';
 export type RateMetric = 'throughput' | 'sent.rate';
 /** The unit a limit was written in; '' for counters. */
 export type ThresholdUnit = 'us' | 'µs' | 'ms' | 's' | '/s' | '';
@@ -82,7 +86,7 @@ export const LATENCY_METRICS: readonly LatencyMetric[] = ['connect', 'subscribe'
 export const LATENCY_STATS: readonly LatencyStat[] = ['p50', 'p90', 'p95', 'p99', 'p99.9', 'max', 'min', 'mean'];
 export const COUNTER_METRICS: readonly CounterMetric[] = [
   'sent', 'received', 'received.retained', 'lost', 'lost.acknowledged', 'inflight', 'duplicated', 'reordered', 'errors',
-  'connect.failed', 'subscribe.failed', 'publish.failed',
+  'connect.failed', 'subscribe.failed', 'publish.failed', 'faults.lost.acknowledged', 'faults.duplicated',
 ];
 export const RATE_METRICS: readonly RateMetric[] = ['throughput', 'sent.rate'];
 

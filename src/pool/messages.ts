@@ -17,7 +17,9 @@ export type ToWorker =
   /** Every worker is ready: the run's timeline starts at this epoch. */
   | { type: 'start'; epochNs: bigint; epochWallMs: number }
   /** Stop stepping and publishing; keep receiving for drainMs; then disconnect and return the report. */
-  | { type: 'stop'; drainMs: number };
+  | { type: 'stop'; drainMs: number }
+  /** The broker has exited (fault `index`, from 0): mark what each stream had acknowledged and duplicated. */
+  | { type: 'fault'; index: number };
 
 /** Worker → main. */
 export type FromWorker =
@@ -25,7 +27,9 @@ export type FromWorker =
   | { type: 'ready'; worker: number }
   | { type: 'progress'; worker: number; snapshot: ProgressSnapshot }
   /** Every client of the worker has run all its steps. */
-  | { type: 'idle'; worker: number };
+  | { type: 'idle'; worker: number }
+  /** Fault `index` is marked: the broker may start again as far as this worker is concerned. */
+  | { type: 'fault-marked'; worker: number; index: number };
 
 /** What the task resolves with. */
 export interface WorkerResult {

@@ -19,6 +19,9 @@ export class RunPool {
   private readonly ports: MessagePort[] = [];
   private readonly results: Promise<WorkerResult>[] = [];
 
+  /** Per fault being marked: the workers yet to confirm, and what to call once none is left. */
+  private readonly marking = new Map<number, { left: Set<number>; done: () => void }>();
+
   constructor(inits: EngineInit[], events: PoolEvents) {
     this.piscina = new Piscina({
       filename: workerFile(),
@@ -29,7 +32,10 @@ export class RunPool {
     });
     inits.forEach((init, worker) => {
       const channel = new MessageChannel();
-      channel.port1.on('message', (m: FromWorker) => events.message(m));
+      channel.port1.on('message', (m: FromWorker) => {
+        if (m.type === 'fault-marked') this.faultMarked(m.worker, m.index);
+        else events.message(m);
+      });
       this.ports.push(channel.port1);
       const task: WorkerTask = { worker, init, port: channel.port2 };
       this.results.push(this.piscina.run(task, { transferList: [channel.port2] }) as Promise<WorkerResult>);
@@ -40,6 +46,33 @@ export class RunPool {
   start(epochNs: bigint, epochWallMs: number): void {
     const msg: ToWorker = { type: 'start', epochNs, epochWallMs };
     for (const p of this.ports) p.postMessage(msg);
+  }
+
+  /**
+   * Tell every worker that broker fault `index` happened, and wait until each has marked it (or `timeoutMs` has
+   * passed: a worker that does not answer is not waited for; the run goes on). Resolves with the workers that did
+   * not answer.
+   */
+  markFault(index: number, timeoutMs: number): Promise<number[]> {
+    const left = new Set(this.ports.map((_, w) => w));
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => finish(), timeoutMs);
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.marking.delete(index);
+        resolve([...left]);
+      };
+      this.marking.set(index, { left, done: finish });
+      const msg: ToWorker = { type: 'fault', index };
+      for (const p of this.ports) p.postMessage(msg);
+    });
+  }
+
+  private faultMarked(worker: number, index: number): void {
+    const m = this.marking.get(index);
+    if (m === undefined) return;
+    m.left.delete(worker);
+    if (m.left.size === 0) m.done();
   }
 
   /** Tell every worker to stop (after `drainMs` of receiving) and wait for their reports. */

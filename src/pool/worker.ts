@@ -17,6 +17,10 @@ export default async function runWorker(task: WorkerTask): Promise<WorkerResult>
     port.on('message', (m: ToWorker) => {
       if (m.type === 'start') engine.start(m.epochNs, m.epochWallMs);
       else if (m.type === 'stop') resolve(m.drainMs);
+      else if (m.type === 'fault') {
+        engine.markFault();
+        post({ type: 'fault-marked', worker: task.worker, index: m.index });
+      }
     });
   });
   await warmUp();

@@ -17,6 +17,8 @@ import {
   saturationByScenario,
   saturationFacts,
   showsBytesPerConnection,
+  showsFaultLoss,
+  FAULT_LOSS_MEANING,
   thresholdNotes,
   incidentLines,
 } from './compare-facts.js';
@@ -95,6 +97,10 @@ function scenarioBlock(result: CompareResult, s: ScenarioComparison, bundled: st
     head.push('mem/conn');
     align.push('right');
   }
+  if (showsFaultLoss(s)) {
+    head.push('lost/faults');
+    align.push('right');
+  }
   if (rounds) {
     head.push('rounds');
     align.push('right');
@@ -106,6 +112,7 @@ function scenarioBlock(result: CompareResult, s: ScenarioComparison, bundled: st
   const table = alignColumns(rows, align);
   table[0] = paint('dim', table[0]);
   out.push(...table);
+  if (showsFaultLoss(s)) out.push(paint('dim', `lost/faults: ${FAULT_LOSS_MEANING.replace(/^lost across faults: /, '')}`));
   for (const r of ratioLines(s, bundled)) out.push(`${name(r.left)} ÷ ${name(r.right)}: ${paint('bold', r.value)}`);
   for (const n of thresholdNotes(result, s)) {
     out.push(`${paint('yellow', 'note')}  ${name(n.broker)}: thresholds failed in ${formatCount(n.failed)} of ${formatCount(n.runs)} rounds`);

@@ -136,6 +136,16 @@ export function showsBytesPerConnection(scenario: ScenarioComparison): boolean {
   return scenario.measure === 'memory' || scenario.measure === 'connect-rate';
 }
 
+/** The faults column belongs in the table only where the scenario stops and starts the broker. */
+export function showsFaultLoss(scenario: ScenarioComparison): boolean {
+  return (scenario.faults ?? 0) > 0;
+}
+
+/** What the faults column counts, in every compare report's words. */
+export const FAULT_LOSS_MEANING =
+  'lost across faults: messages a broker acknowledged (QoS 1 and 2) before one of the scenario’s faults (kill -9, ' +
+  'restart) and never delivered to a subscriber that should have had them, summed over all rounds';
+
 export interface RatioLine {
   broker: string;
   ratio: number | undefined;
@@ -191,8 +201,8 @@ export function missesRounds(result: CompareResult, scenario: ScenarioComparison
 /**
  * A broker's row in a scenario's table after its name, as plain text for the renderer to escape: the rate's median
  * and min–max, latency p50/p99/p99.9 (written by `ms`, with or without the unit), errors, lost, CPU time, messages
- * per CPU second and peak memory; then memory per connection where the scenario shows it, and "2 of 3" rounds where
- * some broker missed rounds.
+ * per CPU second and peak memory; then memory per connection where the scenario shows it, the acknowledged messages
+ * lost across its faults where it has any, and "2 of 3" rounds where some broker missed rounds.
  */
 export function brokerFigures(result: CompareResult, scenario: ScenarioComparison, b: BrokerSummary, ms: (us: number | undefined) => string): string[] {
   const rate = rateOf(scenario, b);
@@ -209,6 +219,7 @@ export function brokerFigures(result: CompareResult, scenario: ScenarioCompariso
     formatBytes(b.peakRssBytes?.median),
   ];
   if (showsBytesPerConnection(scenario)) row.push(formatBytes(b.bytesPerConnection));
+  if (showsFaultLoss(scenario)) row.push(formatCount(b.faultsLost ?? 0));
   if (missesRounds(result, scenario)) row.push(`${formatCount(b.rounds)} of ${formatCount(result.rounds)}`);
   return row;
 }

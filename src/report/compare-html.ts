@@ -26,6 +26,8 @@ import {
   saturationByScenario,
   saturationFacts,
   showsBytesPerConnection,
+  showsFaultLoss,
+  FAULT_LOSS_MEANING,
   stepsByRate,
   thresholdNotes,
   incidentLines,
@@ -160,6 +162,7 @@ function scenarioSection(result: CompareResult, s: ScenarioComparison, index: nu
   }
 
   out.push(summaryTable(result, s, bundled));
+  if (showsFaultLoss(s)) out.push(`<p class="muted">${esc(FAULT_LOSS_MEANING[0].toUpperCase() + FAULT_LOSS_MEANING.slice(1))}.</p>`);
   const notes = thresholdNotes(result, s);
   if (notes.length > 0) {
     out.push(
@@ -191,6 +194,7 @@ function summaryTable(result: CompareResult, s: ScenarioComparison, bundled: str
     { head: 'peak memory', numeric: true },
   ];
   if (bytes) columns.push({ head: 'memory per connection', numeric: true });
+  if (showsFaultLoss(s)) columns.push({ head: 'lost across faults', numeric: true });
   if (rounds) columns.push({ head: 'rounds', numeric: true });
   if (ratio) columns.push({ head: ratioHead(s, bundled as string), numeric: true });
   const rows = s.brokers.map((b) => {

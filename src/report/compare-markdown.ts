@@ -20,6 +20,8 @@ import {
   saturationByScenario,
   saturationFacts,
   showsBytesPerConnection,
+  showsFaultLoss,
+  FAULT_LOSS_MEANING,
   thresholdNotes,
   incidentLines,
 } from './compare-facts.js';
@@ -103,6 +105,7 @@ export function renderBenchmarksMarkdown(result: CompareResult): string {
       'taking turns (A B A B) so that a slow moment of the machine does not fall on one broker only. Rates, latencies, CPU ' +
       'and memory are medians over those rounds; min–max is the lowest and highest round.',
     '- Errors and lost messages are totals over all rounds.',
+    ...(result.scenarios.some(showsFaultLoss) ? [`- ${FAULT_LOSS_MEANING[0].toUpperCase()}${FAULT_LOSS_MEANING.slice(1)}.`] : []),
     '- Latency is end to end where a scenario is about messages, from the send time stamped in the payload to arrival at ' +
       'a subscriber; where it is about connections, it is the time from sending CONNECT to receiving CONNACK.',
     '- CPU time is what the broker process used over a round; msg per CPU s divides the messages the subscribers received by that time, ' +
@@ -133,6 +136,10 @@ function scenarioSection(result: CompareResult, s: ScenarioComparison, bundled: 
   const align: Align[] = ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'];
   if (bytes) {
     head.push('memory per connection');
+    align.push('right');
+  }
+  if (showsFaultLoss(s)) {
+    head.push('lost across faults');
     align.push('right');
   }
   if (rounds) {

@@ -1,12 +1,14 @@
 /**
- * The summary printed when a run ends: target and run facts, messages, delivery, errors, a latency table, notes,
- * and last the verdict with every failed threshold. Colour only when asked.
+ * The summary printed when a run ends: target and run facts, messages, delivery, broker faults, errors, a latency
+ * table, notes, and last the verdict with every failed threshold. Colour only when asked.
  */
 import type { RunResult } from '../run/result.js';
 import {
   brokerStoreLine,
   deliveryLine,
   describeTarget,
+  faultDeliveryLine,
+  faultLine,
   errorKinds,
   latencyRows,
   qosVerdictText,
@@ -68,6 +70,13 @@ export function renderSummary(r: RunResult, options: SummaryOptions = { color: f
   for (const v of r.delivery.verdicts) {
     const text = qosVerdictText(v);
     lines.push(`${' '.repeat(10)}${v.held === false ? paint('red', text) : text}`);
+  }
+
+  for (const f of r.faults) {
+    const broken = f.delivery.qos1.lostAcknowledged + f.delivery.qos2.lostAcknowledged > 0 || f.error !== null;
+    lines.push(`${label(f.index === 1 ? 'faults' : '')}${f.index} ${oneLine(faultLine(f))}`);
+    const delivery = oneLine(faultDeliveryLine(f));
+    lines.push(`${' '.repeat(10)}  ${broken ? paint('red', delivery) : delivery}`);
   }
 
   let backlogs = 0;

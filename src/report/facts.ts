@@ -5,7 +5,17 @@
 import type { DeliveryCounts, DeliveryVerdict } from '../metrics/delivery.js';
 import type { LatencySummary } from '../metrics/histogram.js';
 import type { CounterName } from '../metrics/series.js';
-import { LATENCY_NAMES, type BrokerSys, type GroupResult, type LatencyName, type RunResult, type SpanMs, type SysPoint } from '../run/result.js';
+import type { FaultCounts } from '../metrics/fault-delivery.js';
+import {
+  LATENCY_NAMES,
+  type BrokerSys,
+  type FaultResult,
+  type GroupResult,
+  type LatencyName,
+  type RunResult,
+  type SpanMs,
+  type SysPoint,
+} from '../run/result.js';
 import { formatCount, formatDuration, formatMs, formatRate, plural } from './format.js';
 import { partialText } from './shards.js';
 
@@ -28,6 +38,11 @@ export function verdictOf(r: RunResult): Verdict {
   if (r.stoppedBy === 'interrupted') {
     reasons.push('the run was interrupted before it ended');
     parts.push('interrupted');
+  }
+  if (r.stoppedBy === 'broker-lost') {
+    const failed = r.faults.find((f) => f.error !== null && f.backAtMs === null);
+    reasons.push(failed?.error ?? 'the broker did not come back after a fault');
+    parts.push('the broker did not come back after a fault');
   }
   if (failed.length > 0) {
     parts.push(`${formatCount(failed.length)} of ${plural(r.thresholds.length, 'threshold')} failed`);
@@ -55,6 +70,10 @@ function warningsOf(r: RunResult): string[] {
   const out: string[] = [];
   for (const v of r.delivery.verdicts) {
     if (v.held === false) out.push(qosVerdictText(v));
+  }
+  for (const f of r.faults) {
+    const lost = f.delivery.qos1.lostAcknowledged + f.delivery.qos2.lostAcknowledged;
+    if (lost > 0) out.push(`fault ${f.index} (${f.action}): ${plural(lost, 'acknowledged message')} lost across it`);
   }
   if (r.failedClients > 0) out.push(`${plural(r.failedClients, 'client')} gave up (connect failed for good or the connection was lost)`);
   if (r.totals.errorsTotal > 0) out.push(`${plural(r.totals.errorsTotal, 'error')} (see errors)`);
@@ -360,4 +379,43 @@ export const STOPPED_BY: Record<RunResult['stoppedBy'], string> = {
   completed: 'every client finished its steps',
   duration: 'the duration limit was reached',
   interrupted: 'interrupted',
+  'broker-lost': 'the broker did not come back after a fault',
 };
+
+/** What the fault figures are, in every report's words. */
+export const FAULTS_MEANING =
+  'At each fault mqbench stopped the broker it had started (kill-broker: SIGKILL, as kill -9; restart-broker: SIGTERM) ' +
+  'and started it again with the same config, data directory and port. Acknowledged then lost: messages the broker ' +
+  'had acknowledged (PUBACK, PUBCOMP) before the fault, and after the fault before it, that a subscriber which should ' +
+  'have had them never received, counted per subscriber as the delivery table counts. Duplicated after: messages a ' +
+  'subscriber received again after the fault, before the next one.';
+
+/** What a fault did, in one line: "kill-broker (SIGKILL) at 3.0 s: the broker was killed by SIGKILL, back after 212 ms". */
+export function faultLine(f: FaultResult): string {
+  const head = `${f.action} (${f.signal}) at ${formatDuration(f.atMs)}`;
+  if (f.firedAtMs === null) return `${head}: did not happen, the run ended first`;
+  const late = f.firedAtMs - f.atMs >= 100 ? ` (sent at ${formatDuration(f.firedAtMs)})` : '';
+  const exit = f.brokerExit === null ? 'the broker could not be stopped' : `the broker ${f.brokerExit.startsWith('killed') ? 'was ' : ''}${f.brokerExit}`;
+  const cutShort = f.backAtMs !== null && f.stoppedAtMs !== null && f.backAtMs - f.stoppedAtMs < f.downForMs;
+  const down = f.downForMs <= 0 ? '' : cutShort ? `, to stay down ${formatDuration(f.downForMs)} but started again when the run ended` : `, kept down ${formatDuration(f.downForMs)}`;
+  if (f.backAtMs === null) return `${head}${late}: ${exit}${down}; ${f.error ?? 'it did not come back'}`;
+  return `${head}${late}: ${exit}${down}, back after ${formatDuration(f.backAtMs - f.firedAtMs)}`;
+}
+
+/** The QoS levels a fault's delivery has something to say about: 1 and 2 with traffic, 0 only with duplicates. */
+export function faultLevels(f: FaultResult): Array<[qos: 0 | 1 | 2, counts: FaultCounts]> {
+  const levels: Array<[0 | 1 | 2, FaultCounts]> = [[0, f.delivery.qos0], [1, f.delivery.qos1], [2, f.delivery.qos2]];
+  return levels.filter(([q, c]) => (q === 0 ? c.duplicated > 0 : c.acknowledged > 0 || c.lostAcknowledged > 0 || c.duplicated > 0));
+}
+
+/** A fault's delivery in one line: "acknowledged then lost: QoS 1 12 of 40, QoS 2 0 of 40 · duplicated after: QoS 1 3". */
+export function faultDeliveryLine(f: FaultResult): string {
+  const levels = faultLevels(f);
+  if (levels.length === 0) return 'nothing acknowledged before it, nothing duplicated after it';
+  const acked = levels.filter(([q]) => q > 0).map(([q, c]) => `QoS ${q} ${formatCount(c.lostAcknowledged)} of ${formatCount(c.acknowledged)}`);
+  const dups = levels.filter(([, c]) => c.duplicated > 0).map(([q, c]) => `QoS ${q} ${formatCount(c.duplicated)}`);
+  const parts: string[] = [];
+  if (acked.length > 0) parts.push(`acknowledged then lost: ${acked.join(', ')}`);
+  parts.push(dups.length > 0 ? `duplicated after: ${dups.join(', ')}` : 'no duplicates after');
+  return parts.join(' · ');
+}

@@ -17,6 +17,9 @@ import {
   deliveryLine,
   describeTarget,
   errorKinds,
+  faultLevels,
+  faultLine,
+  FAULTS_MEANING,
   latencyRows,
   qosVerdictText,
   QUEUE_DEPTH_MEANING,
@@ -91,6 +94,7 @@ export function renderHtml(r: RunResult): string {
     '<nav>',
     ...[
       ['run', 'Run'], ['throughput', 'Throughput'], ['latency', 'Latency'], ['delivery', 'Delivery'],
+      ...(r.faults.length > 0 ? [['faults', 'Faults']] : []),
       ['backlog', 'Queue depth'], ['errors', 'Errors'], ['takeovers', 'Takeovers and notes'], ['thresholds', 'Thresholds'],
       ['intervals', 'Subscriber intervals'],
     ].map(([id, name]) => `<a href="#${id}">${name}</a>`),
@@ -107,6 +111,7 @@ export function renderHtml(r: RunResult): string {
   parts.push(section('throughput', 'Throughput', throughput(r)));
   parts.push(section('latency', 'Latency', latency(r)));
   parts.push(section('delivery', 'Delivery', delivery(r)));
+  if (r.faults.length > 0) parts.push(section('faults', 'Faults', faults(r)));
   parts.push(section('backlog', 'Queue depth', queueDepth(r)));
   parts.push(section('errors', 'Errors', errors(r)));
   parts.push(section('takeovers', 'Takeovers and notes', takeoversAndNotes(r)));
@@ -382,6 +387,38 @@ function delivery(r: RunResult): string {
       ),
     );
   }
+  return out.join('\n');
+}
+
+/** Each fault in a sentence, then one row per fault and QoS level with something to count. */
+function faults(r: RunResult): string {
+  const out: string[] = [`<p class="muted">${esc(FAULTS_MEANING)}</p>`];
+  out.push(`<ol>${r.faults.map((f) => `<li${f.error !== null ? ' class="broken"' : ''}>${esc(sentence(faultLine(f)))}</li>`).join('')}</ol>`);
+  const rows: string[][] = [];
+  for (const f of r.faults) {
+    const levels = faultLevels(f);
+    if (levels.length === 0) rows.push([esc(formatCount(f.index)), esc(f.action), '–', '0', '0', '0']);
+    for (const [qos, c] of levels) {
+      const lost = esc(formatCount(c.lostAcknowledged));
+      rows.push([
+        esc(formatCount(f.index)),
+        esc(f.action),
+        esc(`QoS ${qos}`),
+        esc(formatCount(c.acknowledged)),
+        qos > 0 && c.lostAcknowledged > 0 ? `<strong>${lost}</strong>` : lost,
+        esc(formatCount(c.duplicated)),
+      ]);
+    }
+  }
+  out.push(
+    table(
+      [
+        { head: 'fault', numeric: true }, { head: 'action' }, { head: 'QoS' }, { head: 'acknowledged before', numeric: true },
+        { head: 'acknowledged then lost', numeric: true }, { head: 'duplicated after', numeric: true },
+      ],
+      rows,
+    ),
+  );
   return out.join('\n');
 }
 

@@ -12,6 +12,9 @@ import {
   deliveryColumns,
   deliveryLine,
   describeTarget,
+  faultLevels,
+  faultLine,
+  FAULTS_MEANING,
   errorKinds,
   latencyRows,
   qosVerdictText,
@@ -172,6 +175,8 @@ export function renderMarkdown(r: RunResult): string {
     );
   }
 
+  if (r.faults.length > 0) out.push('## Faults', '', ...faultsSection(r), '');
+
   out.push('## Queue depth', '');
   out.push(...queueDepthSection(r), '');
   const broker = brokerSection(r);
@@ -287,6 +292,37 @@ function deliverySection(r: RunResult): string[] {
       ...table(['group', 'QoS', ...columns.map(([, label]) => label)], rows, ['left', 'right', ...columns.map(() => 'right' as const)]),
     );
   }
+  return out;
+}
+
+/** Each fault in a sentence, then one row per fault and QoS level with something to count. */
+function faultsSection(r: RunResult): string[] {
+  const out: string[] = [md(FAULTS_MEANING), ''];
+  for (const f of r.faults) out.push(`${formatCount(f.index)}. ${md(sentence(faultLine(f)))}`);
+  out.push('');
+  const rows: string[][] = [];
+  for (const f of r.faults) {
+    const levels = faultLevels(f);
+    if (levels.length === 0) rows.push([formatCount(f.index), f.action, '–', '0', '0', '0']);
+    for (const [qos, c] of levels) {
+      const lost = formatCount(c.lostAcknowledged);
+      rows.push([
+        formatCount(f.index),
+        f.action,
+        `QoS ${qos}`,
+        formatCount(c.acknowledged),
+        qos > 0 && c.lostAcknowledged > 0 ? `**${lost}**` : lost,
+        formatCount(c.duplicated),
+      ]);
+    }
+  }
+  out.push(
+    ...table(
+      ['fault', 'action', 'QoS', 'acknowledged before', 'acknowledged then lost', 'duplicated after'],
+      rows,
+      ['right', 'left', 'left', 'right', 'right', 'right'],
+    ),
+  );
   return out;
 }
 

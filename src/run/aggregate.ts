@@ -11,6 +11,7 @@ import {
   type StreamDelivery,
   type StreamExpectation,
 } from '../metrics/delivery.js';
+import { emptyFaultDelivery, mergeFaultDeliveries, settleFaults, totalFault, type FaultDelivery } from '../metrics/fault-delivery.js';
 import { LatencyHistogram, type LatencySummary } from '../metrics/histogram.js';
 import { groupQueueDepth, type StreamPair } from '../metrics/queue-depth.js';
 import { mergeSpans, spanRate, type TrafficSpan } from '../metrics/rates.js';
@@ -24,6 +25,7 @@ import type { Coverage, GroupReport, PublishedStream } from '../engine/group-met
 import {
   LATENCY_NAMES,
   type BrokerSys,
+  type FaultRun,
   type GroupResult,
   type LatencyName,
   type PercentileCurve,
@@ -44,6 +46,8 @@ export interface RunFacts {
   workers: number;
   /** What the broker published on `$SYS` during the run; null when it was not read (`sysTopics: false`). */
   brokerSys: BrokerSys | null;
+  /** The scenario's broker faults as they happened (empty without faults). */
+  faults: FaultRun[];
 }
 
 export interface Aggregated {
@@ -116,6 +120,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
       latency: summaries(hist),
       totals: totalsOf(series, sent, received, connected),
       delivery: emptySummary(),
+      faults: [],
       intervals: every ? mergeIntervals(parts.flatMap((p) => p.intervals)) : [],
       intervalEvery: every ? (every.kind === 'time' ? formatMs(every.everyMs) : `${every.every} messages`) : undefined,
     });
@@ -140,11 +145,13 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
     list.push(c);
   }
   const summaries_: DeliverySummary[] = [];
+  const faultCount = facts.faults.length;
   // Stopped before it completed: what each stream had not delivered after its highest sequence was still on its way.
   const settle = { stoppedEarly: facts.stoppedBy !== 'completed' };
   groups.forEach((group) => {
     const receivers = receiversByGroup.get(group.name) ?? [];
     const perReceiver: DeliverySummary[] = [];
+    const faultsPerReceiver: FaultDelivery[][] = [];
     const depth: Array<{ clientId: string; streams: StreamPair[] }> = [];
     for (const r of receivers) {
       const covers = coverageByClient.get(r.clientId) ?? [];
@@ -155,7 +162,18 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
           if (c.filter.startsWith('$share/')) continue;
           if (c.fromUs <= s.firstUs && c.toUs >= s.lastUs && topicMatches(c.filter, s.topic)) qos = Math.max(qos, Math.min(c.qos, s.qos));
         }
-        if (qos >= 0) expectations.push({ publisherId: s.publisherId, topic: s.topic, qos: qos as 0 | 1 | 2, sent: s.sent, acknowledged: s.acknowledged });
+        if (qos >= 0) {
+          expectations.push({
+            publisherId: s.publisherId,
+            topic: s.topic,
+            qos: qos as 0 | 1 | 2,
+            sent: s.sent,
+            acknowledged: s.acknowledged,
+            ackedThrough: s.ackedThrough,
+            ...(s.unacknowledged !== null ? { unacknowledged: s.unacknowledged } : {}),
+            ...(s.faultFrontiers !== null ? { faultFrontiers: s.faultFrontiers } : {}),
+          });
+        }
       }
       const expected = new Set(expectations.map((e) => `${e.publisherId}\u0000${e.topic}`));
       // A stream this receiver was not subscribed to for its whole life (it subscribed late, unsubscribed early, or
@@ -171,6 +189,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
       });
       const summary = settleDelivery(judged, expectations, settle);
       perReceiver.push(summary);
+      if (faultCount > 0) faultsPerReceiver.push(settleFaults(judged, expectations, faultCount, settle));
       const received = new Map(judged.map((s) => [`${s.publisherId}\u0000${s.topic}`, s.progress]));
       depth.push({
         clientId: r.clientId,
@@ -201,12 +220,15 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
       }
     }
     group.delivery = mergeDeliverySummaries(perReceiver);
+    group.faults = faultCount > 0 ? padFaults(mergeFaultDeliveries(faultsPerReceiver), faultCount) : [];
     if (depth.some((d) => d.streams.length > 0)) group.queueDepth = groupQueueDepth(depth, depthSeconds);
     summaries_.push(group.delivery);
   });
   problems.sort((a, b) => b.lost - a.lost || b.duplicated - a.duplicated || b.outOfOrder - a.outOfOrder);
   const deliverySummary = mergeDeliverySummaries(summaries_);
   const deliveryTotal = totalDelivery(deliverySummary);
+  const faultDelivery = padFaults(mergeFaultDeliveries(groups.map((g) => g.faults)), faultCount);
+  const faults = facts.faults.map((f, k) => ({ ...f, delivery: faultDelivery[k] }));
 
   const series = mergeSeries(groupSeries);
   const totals = totalsOf(series, mergeSpans(sentSpans), mergeSpans(receivedSpans), mergeSpans(connectedSpans));
@@ -228,6 +250,16 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
         'shared subscription); they are counted as received but not judged for loss.',
     );
   }
+  for (const f of faults) {
+    if (f.firedAtMs === null) {
+      notes.push(`Fault ${f.index} (${f.action} at ${formatMs(f.atMs)}) did not happen: the run ended first.`);
+    } else if (f.unconfirmedWorkers > 0) {
+      notes.push(
+        `Fault ${f.index}: ${f.unconfirmedWorkers} worker${f.unconfirmedWorkers === 1 ? '' : 's'} did not confirm it within the reply timeout before the ` +
+          'broker was started again; what their publishers had acknowledged before it may count after it.',
+      );
+    }
+  }
   if (deliveryTotal.inFlightAtStop > 0) {
     const n = deliveryTotal.inFlightAtStop;
     notes.push(
@@ -245,8 +277,10 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
 
   const latency = summaries(total);
   const thresholdInput: ThresholdInput = {
-    ...thresholdMetrics(latency, totals, deliveryTotal),
-    groups: Object.fromEntries(groups.map((g) => [g.name, thresholdMetrics(g.latency, g.totals, totalDelivery(g.delivery))])),
+    ...thresholdMetrics(latency, totals, deliveryTotal, faultCount > 0 ? faultDelivery : undefined),
+    groups: Object.fromEntries(
+      groups.map((g) => [g.name, thresholdMetrics(g.latency, g.totals, totalDelivery(g.delivery), faultCount > 0 ? g.faults : undefined)]),
+    ),
   };
   const thresholds = evaluateThresholds(
     scenario.thresholds.map((t) => t.threshold),
@@ -281,9 +315,10 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
     thresholds,
     errorExamples,
     takeovers: { count: takeoverCount, clientIds: takeoverIds },
+    faults,
     broker: { sys: facts.brokerSys },
     notes,
-    passed: facts.stoppedBy !== 'interrupted' && thresholds.every((t) => t.passed),
+    passed: facts.stoppedBy !== 'interrupted' && facts.stoppedBy !== 'broker-lost' && thresholds.every((t) => t.passed),
   };
   return { result, histograms };
 }
@@ -337,8 +372,11 @@ function thresholdMetrics(
   latency: Partial<Record<LatencyName, LatencySummary>>,
   totals: Totals,
   delivery: ReturnType<typeof totalDelivery>,
+  faults: FaultDelivery[] | undefined,
 ): ThresholdMetrics {
   const c = totals.counters;
+  // Without faults these have no data: a threshold on them fails rather than reading as met.
+  const acrossFaults = faults?.map(totalFault);
   return {
     latency,
     counters: {
@@ -354,6 +392,8 @@ function thresholdMetrics(
       'connect.failed': c.connectsFailed,
       'subscribe.failed': c.subscribesFailed,
       'publish.failed': c.publishesFailed,
+      'faults.lost.acknowledged': acrossFaults?.reduce((n, f) => n + f.lostAcknowledged, 0),
+      'faults.duplicated': acrossFaults?.reduce((n, f) => n + f.duplicated, 0),
     },
     // No rate (fewer than two messages) is "nothing to measure": such a threshold fails rather than passing.
     rates: {
@@ -361,6 +401,13 @@ function thresholdMetrics(
       'sent.rate': totals.sentPerSec ?? Number.NaN,
     },
   };
+}
+
+/** One entry per fault, also for a group or run without any receiver. */
+function padFaults(list: FaultDelivery[], n: number): FaultDelivery[] {
+  const out = list.slice();
+  while (out.length < n) out.push(emptyFaultDelivery());
+  return out;
 }
 
 function emptySummary(): DeliverySummary {

@@ -3,6 +3,7 @@
  * microseconds; times are ISO strings or milliseconds as named.
  */
 import type { DeliveryCounts, DeliverySummary, DeliveryVerdict } from '../metrics/delivery.js';
+import type { FaultDelivery } from '../metrics/fault-delivery.js';
 import type { LatencySummary } from '../metrics/histogram.js';
 import type { QueueDepth } from '../metrics/queue-depth.js';
 import type { CounterName, CounterSeries, IntervalStats } from '../metrics/series.js';
@@ -64,6 +65,8 @@ export interface GroupResult {
   intervals: IntervalStats[];
   /** The interval setting as written: "1s", "100 messages". */
   intervalEvery: string | undefined;
+  /** Delivery across the run's broker faults as seen by this group's subscribers, one entry per fault. */
+  faults: FaultDelivery[];
   /**
    * Messages this group's subscribers were behind (sent to them, not yet received) at the end of each second; see
    * metrics/queue-depth.ts for how exact. Undefined when no subscriber of the group had a stream to judge.
@@ -126,6 +129,36 @@ export interface BrokerSys {
   missing: string | null;
 }
 
+/** One broker fault of the run (the scenario's `faults`): what was done and when, ms since the run's start. */
+export interface FaultRun {
+  /** From 1, in the scenario's order. */
+  index: number;
+  action: 'kill-broker' | 'restart-broker';
+  signal: 'SIGKILL' | 'SIGTERM';
+  /** When it was due, and for how long the broker was to stay down after it exited. */
+  atMs: number;
+  downForMs: number;
+  /** When the signal was sent; null when the run ended before the fault was due. */
+  firedAtMs: number | null;
+  /** How the broker process ended: "killed by SIGKILL", "exited with code 0". */
+  brokerExit: string | null;
+  /** When the broker process had exited. */
+  stoppedAtMs: number | null;
+  /** When the broker accepted connections again; null when it did not come back (see error). */
+  backAtMs: number | null;
+  pidBefore: number | null;
+  pidAfter: number | null;
+  /** Why the fault did not complete: the broker did not come back, could not be stopped, or the run was stopped. */
+  error: string | null;
+  /** Workers that did not confirm the fault in time (their figures then split less exactly); normally 0. */
+  unconfirmedWorkers: number;
+}
+
+/** A fault and, per QoS, what its subscribers lost of what the broker had acknowledged before it, and duplicates. */
+export interface FaultResult extends FaultRun {
+  delivery: FaultDelivery;
+}
+
 export interface RunResult {
   tool: { name: 'mqbench'; version: string };
   scenario: { name: string; description: string; file: string };
@@ -134,7 +167,8 @@ export interface RunResult {
   endedAt: string;
   /** From the first client start to the end of the drain. */
   durationMs: number;
-  stoppedBy: 'completed' | 'duration' | 'interrupted';
+  /** `broker-lost`: a fault stopped the broker and it did not come back (or could not be stopped); see faults. */
+  stoppedBy: 'completed' | 'duration' | 'interrupted' | 'broker-lost';
   workers: number;
   clients: number;
   /** Clients that gave up (connect failed for good, or the connection was lost with no reconnects left). */
@@ -166,11 +200,16 @@ export interface RunResult {
   errorExamples: ErrorExampleRow[];
   /** Client ids whose connections were closed because another client connected with the same id. */
   takeovers: { count: number; clientIds: string[] };
+  /**
+   * The scenario's broker faults, in order, with the delivery across each: acknowledged before it (after the one
+   * before) and never delivered, and duplicates after it (before the next). Empty without faults.
+   */
+  faults: FaultResult[];
   /** The broker's own figures, from `$SYS`; `sys` is null when the scenario turned reading them off (`sysTopics: false`). */
   broker: { sys: BrokerSys | null };
   /** Plain-language findings (e.g. why a reconnect loop happened). */
   notes: string[];
-  /** Every threshold held, and the run was not interrupted. */
+  /** Every threshold held, the run was not interrupted, and the broker came back after every fault. */
   passed: boolean;
   /** A run split over several processes and merged (`mqbench merge`): the shards and their clocks. */
   shards?: ShardsResult;

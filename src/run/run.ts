@@ -1,6 +1,7 @@
 /**
  * One run of a scenario against one broker endpoint: check the broker answers, split the clients over worker
- * threads, follow their progress, stop at the scenario's end (or on request), and aggregate what they measured.
+ * threads, follow their progress, stop and start the broker at the scenario's faults, stop at the scenario's end
+ * (or on request), and aggregate what they measured.
  */
 import { connect as netConnect } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -15,7 +16,8 @@ import type { Endpoint, TlsMaterial } from '../engine/transport.js';
 import { RunPool } from '../pool/pool.js';
 import type { FromWorker } from '../pool/messages.js';
 import { aggregate, type Aggregated, type RunFacts } from './aggregate.js';
-import type { BrokerSys, RunResult } from './result.js';
+import { FaultDriver, MIN_RESTART_TIMEOUT_MS, type FaultBroker } from './faults.js';
+import type { BrokerSys, FaultRun, RunResult } from './result.js';
 import { SysObserver } from './sys-observer.js';
 import { portShortfall, unbindableSource } from '../util/source-addresses.js';
 import { Timer, Timers } from '../util/timers.js';
@@ -39,6 +41,8 @@ export interface RunSetup {
   maxInflight?: number;
   /** One shard of a run split over several processes: its share of the clients, its start, its end. */
   coordinator?: RunCoordinator;
+  /** The broker process mqbench started, which the scenario's faults stop and start; required when it has faults. */
+  broker?: FaultBroker;
 }
 
 /**
@@ -77,6 +81,8 @@ export interface RunHooks {
   onSnapshot?(worker: number, snapshot: ProgressSnapshot): void;
   /** The workers' final reports once they have stopped, and the run's facts, before they are aggregated (a shard keeps them for the merge). */
   onReports?(reports: readonly EngineReport[], facts: RunFacts): void;
+  /** A broker fault's steps: the broker has stopped (`down`), is back (`up`), or did not come back (`failed`). */
+  onFault?(phase: 'down' | 'up' | 'failed', fault: FaultRun): void;
   /**
    * Aborting stops the run as its end would (clients stop, subscribers receive for the drain time, everyone
    * disconnects); the result says it was interrupted.
@@ -89,6 +95,9 @@ export const DEFAULT_MAX_INFLIGHT = 20;
 
 export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promise<Aggregated> {
   const { scenario } = setup;
+  if (scenario.faults.length > 0 && setup.broker === undefined) {
+    throw new Error('a scenario with faults runs against a broker mqbench started (RunSetup.broker): it stops and starts it');
+  }
   const coordinator = setup.coordinator;
   const plan = colocateSharedIds(planRun(scenario, setup.workers, coordinator?.plan));
   // A shard's local ports are for its own share of the clients.
@@ -142,6 +151,7 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
   let stoppedBy: RunResult['stoppedBy'];
   let observer: SysObserver | undefined;
   let brokerSys: BrokerSys | null = null;
+  let faults: FaultDriver | undefined;
   let results;
   try {
     try {
@@ -153,22 +163,32 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
         : undefined;
       epochWallMs = start?.epochWallMs ?? Date.now();
       const epoch = start?.epochNs ?? newEpoch();
+      const clock = new RunClock(epoch);
       pool.start(epoch, epochWallMs);
       if (scenario.sysTopics) {
-        observer = sysObserver(setup, new RunClock(epoch));
+        observer = sysObserver(setup, clock);
         observer.start();
       }
+      if (scenario.faults.length > 0) faults = faultDriver(setup, clock, pool, hooks, () => observer?.resume());
       hooks.onStart?.();
       const sinceEpochMs = Number(process.hrtime.bigint() - epoch) / 1e6;
       if (scenario.durationMs !== undefined) timers.schedule(durationTimer, Math.max(0, scenario.durationMs - sinceEpochMs));
-      stoppedBy = await Promise.race([finished, pool.failure(), coordinationFailed]);
+      faults?.start();
+      const lost = faults?.brokerLost.then((): RunResult['stoppedBy'] => 'broker-lost') ?? new Promise<never>(() => undefined);
+      stoppedBy = await Promise.race([finished, pool.failure(), coordinationFailed, lost]);
     } finally {
       timers.close();
       hooks.signal?.removeEventListener('abort', onAbort);
+      // No fault starts from now on; an interrupted run abandons one in progress, otherwise the broker comes back (a
+      // down time cut short) for the drain.
+      if (hooks.signal?.aborted) faults?.abort();
+      else faults?.close();
     }
     // However the run ended, subscribers receive for the drain time: what is still on its way then is in flight at
     // stop, not lost. The workers' stop is bounded (drain, then disconnect), whatever the broker does.
     results = await pool.stop(scenario.drainMs);
+    // A start in progress is bounded by its own time limit.
+    await faults?.settled();
   } finally {
     // The broker's figures are read through the drain, so that they show the backlog going (or staying).
     if (observer !== undefined) brokerSys = observer.stop();
@@ -186,9 +206,27 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
     stoppedBy,
     workers: inits.length,
     brokerSys,
+    faults: faults?.results() ?? [],
   };
   hooks.onReports?.(reports, facts);
   return aggregate(facts, reports);
+}
+
+/**
+ * The scenario's faults on the run's clock: workers mark each one before the broker starts again (bounded by the
+ * reply timeout), and `$SYS` is read again once it is back.
+ */
+function faultDriver(setup: RunSetup, clock: RunClock, pool: RunPool, hooks: RunHooks, resumeSys: () => void): FaultDriver {
+  const replyTimeoutMs = setup.scenario.replyTimeoutMs;
+  return new FaultDriver(setup.scenario.faults, setup.broker!, {
+    nowMs: () => clock.nowMs(),
+    mark: (index) => pool.markFault(index, replyTimeoutMs),
+    timeoutMs: Math.max(replyTimeoutMs, MIN_RESTART_TIMEOUT_MS),
+    onEvent: (phase, fault) => {
+      if (phase === 'up') resumeSys();
+      hooks.onFault?.(phase, fault);
+    },
+  });
 }
 
 /**

@@ -48,7 +48,7 @@ type Phase = (typeof Phase)[keyof typeof Phase];
 
 export class SysObserver implements LinkHandler, FrameSink {
   private readonly series: Record<SeriesName, SysPoint[]> = { storedMessages: [], retainedMessages: [], dropped: [], clientsConnected: [] };
-  private readonly timers = new Timers((err) => this.giveUp(`an internal error while reading them (${err instanceof Error ? err.message : String(err)})`));
+  private timers = this.newTimers();
   private readonly waitTimer = new Timer(() => this.onWaitExpired());
   private readonly pingTimer = new Timer(() => this.ping());
   private readonly clientId = `mqbench-sys-${randomBytes(4).toString('hex')}`;
@@ -58,6 +58,9 @@ export class SysObserver implements LinkHandler, FrameSink {
   private hostIndex = 0;
   /** Why nothing may arrive: set when the connection fails or ends; reported only if no value arrived. */
   private problem: string | null = null;
+  /** The reading ended because the connection failed or closed (not a refusal, not stop()): resume() may retry. */
+  private connectionLost = false;
+  private stopped = false;
 
   constructor(private readonly opts: SysObserverOptions) {}
 
@@ -66,8 +69,25 @@ export class SysObserver implements LinkHandler, FrameSink {
     this.guarded(() => this.connect());
   }
 
+  /**
+   * The broker was started again after a fault: read again, when the reading ended because the broker went away.
+   * The values go on in the same series.
+   */
+  resume(): void {
+    if (this.stopped || this.phase !== Phase.Done || !this.connectionLost) return;
+    this.connectionLost = false;
+    this.hostIndex = 0;
+    this.timers = this.newTimers();
+    this.guarded(() => this.connect());
+  }
+
+  private newTimers(): Timers {
+    return new Timers((err) => this.giveUp(`an internal error while reading them (${err instanceof Error ? err.message : String(err)})`));
+  }
+
   /** Stop reading and disconnect (without waiting for anything); what arrived so far. */
   stop(): BrokerSys {
+    this.stopped = true;
     const link = this.link;
     if (link !== null && this.phase !== Phase.Done) {
       const connected = this.phase === Phase.Subscribing || this.phase === Phase.Reading;
@@ -140,6 +160,7 @@ export class SysObserver implements LinkHandler, FrameSink {
     if (this.phase === Phase.Connecting) this.problem ??= `the connection that reads them failed before CONNACK (${connectErrorKind(error)})`;
     else if (this.phase === Phase.Subscribing) this.problem ??= `the broker closed the connection that reads them before SUBACK`;
     else this.problem ??= `the broker closed the connection that reads them ${at}`;
+    this.connectionLost = true;
     this.finish();
   }
 

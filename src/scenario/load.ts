@@ -1,6 +1,6 @@
 /**
  * Scenario text → a validated, fully defaulted Scenario, or every problem found, each with file:line:col. Reads the
- * top level here; broker, groups and steps have their own readers. Command-line overrides are applied while reading,
+ * top level here; broker, faults, groups and steps have their own readers. Command-line overrides are applied while reading,
  * so they are validated exactly like the file.
  */
 import { readFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { suggest } from '../util/suggest.js';
 import { COMMAND_LINE, sortProblems, type ScenarioProblem } from './errors.js';
 import type { Env } from './interpolate.js';
 import { readBroker } from './read-broker.js';
+import { readFaults } from './read-faults.js';
 import { readGroups } from './read-groups.js';
 import { describe, flagged, labelOf, Problems, ValueReader, type ReadContext } from './reader.js';
 import { DEFAULTS, type ClientGroup, type Scenario, type ScenarioThreshold } from './schema.js';
@@ -89,7 +90,7 @@ export function applyOverrides(scenario: Scenario, overrides: ScenarioOverrides)
   return loadScenarioText(scenario.source.text, scenario.source.file, { ...before, overrides: merged });
 }
 
-const TOP_KEYS = ['name', 'description', 'broker', 'duration', 'drain', 'replyTimeout', 'sysTopics', 'workers', 'out', 'thresholds', 'groups'];
+const TOP_KEYS = ['name', 'description', 'broker', 'duration', 'drain', 'replyTimeout', 'sysTopics', 'workers', 'out', 'thresholds', 'faults', 'groups'];
 const TOP_SYNONYMS: Record<string, string> = {
   target: 'broker',
   server: 'broker',
@@ -107,6 +108,8 @@ const TOP_SYNONYMS: Record<string, string> = {
   threads: 'workers',
   sys: 'sysTopics',
   $sys: 'sysTopics',
+  fault: 'faults',
+  chaos: 'faults',
 };
 
 function readScenario(ctx: ReadContext, root: RawNode, text: string, file: string, overrides: ScenarioOverrides): Scenario | undefined {
@@ -144,6 +147,8 @@ function readScenario(ctx: ReadContext, root: RawNode, text: string, file: strin
 
   const thresholdsNode = top.take('thresholds');
   const thresholds = thresholdsNode ? readThresholds(ctx, thresholdsNode) : [];
+  const faultsNode = top.take('faults');
+  const faults = faultsNode ? readFaults(ctx, faultsNode, top.keyPlace('faults'), broker, durationMs, overrides.broker !== undefined) : [];
 
   const groupsNode = top.take('groups');
   top.finish();
@@ -168,6 +173,7 @@ function readScenario(ctx: ReadContext, root: RawNode, text: string, file: strin
     out,
     thresholds: thresholds.map((t) => t.threshold),
     groups,
+    faults,
     source: { file, text },
   };
 }

@@ -1,11 +1,23 @@
-/** The `broker:` section: bundled or a URL with failover hosts, protocol version, credentials and TLS files. */
+/**
+ * The `broker:` section: bundled or a URL with failover hosts, protocol version, credentials and TLS files, and
+ * persistence for a broker mqbench starts.
+ */
 import { expandSourceAddresses } from '../util/source-addresses.js';
 import { suggest } from '../util/suggest.js';
 import { describe, readExistingFile, type ReadContext } from './reader.js';
-import { DEFAULTS, type BrokerSettings, type HostPort, type ProtocolVersion, type RemoteTarget, type TlsSettings, type Transport } from './schema.js';
+import {
+  DEFAULTS,
+  type BrokerSettings,
+  type HostPort,
+  type Persistence,
+  type ProtocolVersion,
+  type RemoteTarget,
+  type TlsSettings,
+  type Transport,
+} from './schema.js';
 import type { RawNode, RawScalar } from './source-tree.js';
 
-const BROKER_KEYS = ['url', 'hosts', 'protocol', 'username', 'password', 'tls', 'sourceAddresses'] as const;
+const BROKER_KEYS = ['url', 'hosts', 'protocol', 'username', 'password', 'tls', 'sourceAddresses', 'persistence', 'autosave'] as const;
 const BROKER_SYNONYMS: Record<string, string> = {
   host: 'url',
   server: 'url',
@@ -22,6 +34,9 @@ const BROKER_SYNONYMS: Record<string, string> = {
   sourceips: 'sourceAddresses',
   localaddress: 'sourceAddresses',
   ifaddr: 'sourceAddresses',
+  persistent: 'persistence',
+  persist: 'persistence',
+  autosaveinterval: 'autosave',
 };
 const TLS_KEYS = ['ca', 'cert', 'key', 'pfx', 'passphrase', 'verify', 'serverName'] as const;
 const TLS_SYNONYMS: Record<string, string> = {
@@ -66,6 +81,7 @@ export function readBroker(
     password: undefined,
     tls: undefined,
     sourceAddresses: [],
+    persistence: undefined,
   };
   if (sourceOverride) settings.sourceAddresses = readSourceAddresses(ctx, sourceOverride);
   if (node === undefined || (node.kind === 'scalar' && node.value === null)) {
@@ -92,6 +108,8 @@ export function readBroker(
   const tlsNode = m.take('tls');
   const sourcesNode = m.take('sourceAddresses');
   if (sourcesNode && !sourceOverride) settings.sourceAddresses = readSourceAddresses(ctx, sourcesNode);
+  const persistenceNode = m.take('persistence');
+  const autosaveNode = m.take('autosave');
   m.finish();
   // A --broker URL replaces the written one and its failover hosts; TLS files stay only if the new URL uses TLS.
   const chosenUrl = override ?? urlNode;
@@ -110,7 +128,44 @@ export function readBroker(
       );
     }
   }
+  settings.persistence = readPersistence(ctx, settings, persistenceNode, autosaveNode, override !== undefined);
   return settings;
+}
+
+/**
+ * `persistence: true` (and `autosave: 1s`): the broker mqbench starts keeps sessions and messages on disk, in a
+ * directory of the run's own, through a scenario's faults. A broker mqbench does not start, or Aedes (memory only),
+ * has no such switch here.
+ */
+function readPersistence(
+  ctx: ReadContext,
+  settings: BrokerSettings,
+  node: RawNode | undefined,
+  autosaveNode: RawNode | undefined,
+  fromCommandLine: boolean,
+): Persistence | undefined {
+  const on = node === undefined ? false : ctx.r.boolean(node, 'persistence');
+  let autosaveSec: number = DEFAULTS.autosaveSec;
+  if (autosaveNode !== undefined) {
+    const ms = ctx.r.duration(autosaveNode, 'autosave');
+    if (ms !== undefined && ms % 1000 !== 0) ctx.problems.at(autosaveNode.place, `autosave is whole seconds (mosquitto.conf autosave_interval), got ${ms}ms`);
+    else if (ms !== undefined) autosaveSec = ms / 1000;
+    if (on === false) {
+      ctx.problems.at(autosaveNode.place, 'autosave says how often a persistent broker saves, and persistence is not on', 'add persistence: true');
+    }
+  }
+  if (on !== true) return undefined;
+  const target = settings.target;
+  if (target.kind === 'remote' || (target.kind === 'local' && target.broker === 'aedes')) {
+    const what = target.kind === 'remote' ? `${target.url}, which mqbench does not start` : 'aedes, which mqbench runs in memory only';
+    ctx.problems.at(
+      node!.place,
+      `persistence applies to a broker mqbench starts (bundled or mosquitto); ${fromCommandLine ? 'the --broker given is' : 'this broker is'} ${what}`,
+      target.kind === 'remote' ? 'configure persistence on that broker itself, or run against bundled or mosquitto' : 'run against bundled or mosquitto',
+    );
+    return undefined;
+  }
+  return { autosaveSec };
 }
 
 function applyUrl(

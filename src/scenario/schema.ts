@@ -38,7 +38,12 @@ export const DEFAULTS = {
   backoffMs: 1_000,
   maxBackoffMs: 30_000,
   sampleEveryMs: 1_000,
+  /** Mosquitto's own default autosave_interval, seconds. */
+  autosaveSec: 1_800,
 } as const;
+
+/** Most faults one scenario may have. */
+export const MAX_FAULTS = 100;
 
 export interface Scenario {
   name: string;
@@ -64,6 +69,8 @@ export interface Scenario {
   out: string | undefined;
   thresholds: ScenarioThreshold[];
   groups: ClientGroup[];
+  /** Broker faults, in time order (only for a broker mqbench starts). */
+  faults: Fault[];
   /** Where the scenario came from; `applyOverrides` loads it again from here. */
   source: { file: string; text: string };
 }
@@ -83,6 +90,34 @@ export interface BrokerSettings {
   tls: TlsSettings | undefined;
   /** Local addresses clients connect from, spread evenly (client n uses address n mod length); empty: the system's choice. */
   sourceAddresses: string[];
+  /** Sessions and messages kept on disk by a broker mqbench starts; undefined: in memory (Mosquitto's default). */
+  persistence: Persistence | undefined;
+}
+
+/** mosquitto.conf `persistence true`, in a directory of the run's own, saved every `autosaveSec` (0: on exit only). */
+export interface Persistence {
+  autosaveSec: number;
+}
+
+/**
+ * One broker-wide event of a run: at `atMs`, the broker mqbench started is stopped — `kill-broker` with SIGKILL (kill
+ * -9: nothing saved that was not already), `restart-broker` with SIGTERM (it shuts down as it would for an operator)
+ * — and, `downMs` after it has exited, started again with the same config, data directory and port.
+ */
+export interface Fault {
+  action: FaultAction;
+  atMs: number;
+  downMs: number;
+  /** Where it was written. */
+  at: StepAt;
+}
+
+export type FaultAction = 'kill-broker' | 'restart-broker';
+export const FAULT_ACTIONS: readonly FaultAction[] = ['kill-broker', 'restart-broker'];
+
+/** The signal each fault sends. */
+export function faultSignal(action: FaultAction): 'SIGKILL' | 'SIGTERM' {
+  return action === 'kill-broker' ? 'SIGKILL' : 'SIGTERM';
 }
 
 export interface BundledTarget {

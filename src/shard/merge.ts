@@ -209,6 +209,8 @@ export function mergeShards(inputs: readonly MergeInput[], options: MergeOptions
       workers: timing.reduce((n, t) => n + t.file.facts.workers, 0),
       // The broker's $SYS figures are read by shard 0 alone (one reader, on the run's timeline: its shift is 0).
       brokerSys: reference?.file.summary.broker?.sys ?? null,
+      // Faults stop a broker mqbench started; a sharded run tests a broker of its own (sharding refuses faults).
+      faults: [],
     },
     reports,
   );

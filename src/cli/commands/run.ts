@@ -18,6 +18,7 @@ import {
   renderProgressLog,
   renderSummary,
 } from '../../report/index.js';
+import type { FaultRun } from '../../run/result.js';
 import { BrokerUnreachableError, SourceAddressError, runScenario, type RunProgress } from '../../run/run.js';
 import { formatProblems, loadScenarioFile, planRun, resolveWorkerCount, type Scenario } from '../../scenario/index.js';
 import { parseCommandArgs } from '../args.js';
@@ -44,8 +45,10 @@ Runs a scenario: simulated MQTT clients in worker threads against the bundled br
 then writes summary.json, report.md, report.html, results.jtl and *.hgrm to reports/<scenario>-<time>/.
 
 Options (each overrides the scenario):
-  --broker <b>              bundled (in this process), mosquitto or aedes (started for the run), or a URL:
-                            mqtt://host:1883, mqtts://host:8883, ws://host:9001/mqtt
+  --broker <b>              bundled (in this process; a process of its own when the scenario has faults or
+                            persistence), mosquitto or aedes (started for the run), or a URL:
+                            mqtt://host:1883, mqtts://host:8883, ws://host:9001/mqtt (not with faults: mqbench
+                            stops and starts only a broker it started)
   --reply-timeout <time>    how long to wait for any answer the broker owes (default 10s)
   --duration <time>         run length, e.g. 30s, 2m
   --clients <n|g=n,...>     clients: a count (one group) or per group, e.g. publishers=10,subscribers=2
@@ -66,9 +69,10 @@ One run across several machines (see docs/distributed.md):
   --run-id <text>           tells apart runs of the same scenario on one broker at the same time
 
 Ctrl-C or SIGTERM stops the run as its end would: clients stop, subscribers receive for the drain time, and the
-reports are written. Exit codes: 0 passed, 1 a threshold failed, 2 invalid scenario or options (or too few file
-descriptors or local ports for the run), 3 broker unreachable, 130 stopped by Ctrl-C, 143 stopped by SIGTERM. A
-shard exits 0 when it ran; its thresholds are evaluated by mqbench merge.
+reports are written; a broker stopped by a fault is not started again then, and is stopped for good. Exit codes:
+0 passed, 1 a threshold failed, 2 invalid scenario or options (or too few file descriptors or local ports for the
+run), 3 broker unreachable, or it did not come back after a fault (the reports are written), 130 stopped by Ctrl-C,
+143 stopped by SIGTERM. A shard exits 0 when it ran; its thresholds are evaluated by mqbench merge.
 The scenario format is described in docs/scenarios.md.`;
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -124,6 +128,9 @@ export async function runCommand(argv: string[]): Promise<number> {
         'would be a broker of its own in each shard\'s process (start one with "mqbench broker --host 0.0.0.0 --port 1883")',
       EXIT.usage,
     );
+  }
+  if (sharding !== undefined && scenario.faults.length > 0) {
+    throw new CliError('a sharded run cannot have faults: they stop and start a broker mqbench started for one process (run it unsharded)', EXIT.usage);
   }
   return execute(scenario, showProgress, sharding, metrics && { settings: metrics, shard: shardLabel(sharding?.spec) });
 }
@@ -253,9 +260,11 @@ async function executeIn(x: Execution): Promise<number> {
           workers,
           version: brokerVersion(),
           coordinator,
+          broker: target.process,
         },
         {
           signal: abort.signal,
+          onFault: (phase, fault) => process.stderr.write(`${tty && showProgress ? '\n' : ''}mqbench: ${faultEvent(phase, fault)}\n`),
           ...metricsHooks,
           onReports: (reports, facts) => {
             metricsHooks?.onReports?.(reports, facts);
@@ -313,6 +322,11 @@ async function executeIn(x: Execution): Promise<number> {
     process.stdout.write(renderSummary(result, { color: process.stdout.isTTY === true }));
     process.stdout.write(`\nReports: ${outDir}\n`);
     if (stoppedBySignal !== undefined) return stoppedBySignal === 'SIGINT' ? EXIT.interrupted : EXIT.terminated;
+    if (result.stoppedBy === 'broker-lost') {
+      const lost = result.faults.find((f) => f.error !== null);
+      process.stderr.write(`mqbench: ${lost?.error ?? 'the broker did not come back after a fault'}\n`);
+      return EXIT.unavailable;
+    }
     if (sharding !== undefined) {
       process.stdout.write(`Shard ${sharding.spec.index} of ${sharding.spec.count}: ${join(outDir, SHARD_FILE)}; merge every shard's folder with mqbench merge.\n`);
     }
@@ -336,6 +350,15 @@ function shareOf(scenario: Scenario, spec: ShardSpec): number {
   return planRun(scenario, 1, { shard: spec }).totalClients;
 }
 
+/** One line per fault step, on standard error as it happens. */
+function faultEvent(phase: 'down' | 'up' | 'failed', f: FaultRun): string {
+  const at = (ms: number | null) => (ms === null ? '?' : `${(ms / 1000).toFixed(2)} s`);
+  const head = `fault ${f.index} (${f.action}) at ${at(f.firedAtMs)}`;
+  if (phase === 'down') return `${head}: broker pid ${f.pidBefore} ${f.brokerExit}${f.downForMs > 0 ? `; starting it again in ${at(f.downForMs)}` : '; starting it again'}`;
+  if (phase === 'up') return `${head}: broker back at ${at(f.backAtMs)} (pid ${f.pidAfter})`;
+  return `${head}: ${f.error}`;
+}
+
 /**
  * Refuse up front, with the numbers, a run that would run out of file descriptors halfway (each client is a socket;
  * the bundled broker in this process holds the other end of each) or of local ports (each client holds one on its
@@ -343,7 +366,7 @@ function shareOf(scenario: Scenario, spec: ShardSpec): number {
  */
 function checkDescriptors(scenario: Scenario, clients: number): void {
   const limits = raiseFdLimit();
-  const bundled = scenario.broker.target.kind === 'bundled';
+  const bundled = scenario.broker.target.kind === 'bundled' && scenario.faults.length === 0 && scenario.broker.persistence === undefined;
   const needed = clients * (bundled ? 2 : 1) + FD_OVERHEAD;
   const problems = [
     fdShortfall(needed, limits, `${clients} client${clients === 1 ? '' : 's'}${bundled ? ' and the bundled broker in this process' : ''}`),

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CompareResult } from '../../../src/compare/result.js';
 import { startBroker } from '../../../broker/index.js';
+import { testBrokerKinds } from '../../helpers/brokers.js';
 
 const root = resolve(__dirname, '../../..');
 const bin = join(root, 'bin/mqbench.js');
@@ -192,6 +193,49 @@ describe('mqbench compare', () => {
     expect(stdout).toMatch(/1 of 2/);
     expect(stdout).toContain('incidents');
   }, 120_000);
+
+  it('runs a scenario with a fault on each broker, restarting it, with the acknowledged messages lost across it', () => {
+    // An offline persistent session holds 20 messages of each QoS when the broker restarts; neither broker has
+    // persistence on here, so both lose all 40, and what comes after arrives.
+    const file = join(work, 'faulty.yaml');
+    const group = (name: string, qos: number, startTime: string) => [
+      `  - name: ${name}`,
+      `    startTime: ${startTime}`,
+      `    steps: [connect, { publish: { topic: "cmp/${name}", qos: ${qos}, count: 20, rate: 200/s } }, disconnect]`,
+    ];
+    writeFileSync(
+      file,
+      [
+        'name: faulty',
+        'drain: 1s',
+        'faults:',
+        '  - { at: 1s, action: restart-broker }',
+        'groups:',
+        '  - name: sub',
+        '    clientId: away',
+        '    steps:',
+        '      - connect: { clean: false }',
+        '      - subscribe: { topic: "cmp/#", qos: 2 }',
+        '      - disconnect',
+        '      - wait: 1500ms',
+        '      - connect: { clean: false, attempts: 50, backoff: 100ms }',
+        ...group('before1', 1, '300ms'),
+        ...group('before2', 2, '300ms'),
+        ...group('after', 1, '2500ms'),
+        '',
+      ].join('\n'),
+    );
+    const brokers = testBrokerKinds().flatMap((k) => ['--broker', k]);
+    const out = join(work, 'faulty');
+    const r = mqbench([file, ...brokers, '--rounds', '1', '--workers', '1', '--out', out]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const result = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as CompareResult;
+    const [scenario] = result.scenarios;
+    expect(scenario.faults).toBe(1);
+    expect(scenario.brokers.map((b) => [b.broker.split(' ')[0], b.faultsLost, b.lost])).toEqual(testBrokerKinds().map((k) => [k, 40, 40]));
+    expect(result.incidents).toEqual([]);
+    expect(r.stdout).toMatch(/lost\/faults/);
+  });
 
   it('says Mosquitto cannot be found and exits 3, without a stack trace', () => {
     const r = mqbench([paced, '--broker', 'bundled', '--broker', 'mosquitto', '--out', join(work, 'missing')], { MQBENCH_MOSQUITTO: '/nonexistent/mosquitto' });

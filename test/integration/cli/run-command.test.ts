@@ -1,6 +1,7 @@
 /**
  * `mqbench run` as a user runs it: the built CLI in a child process, its exit code, what it prints, and the report
- * folder it writes. Every example scenario in scenarios/ runs here against the bundled broker.
+ * folder it writes. Every example scenario in scenarios/ runs here against its broker: the bundled one, or for the
+ * durability examples Mosquitto with persistence (the bundled broker keeps everything in memory).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../src/launch/mosquitto.js';
+import { testBrokerKinds } from '../../helpers/brokers.js';
 
 const root = resolve(__dirname, '../../..');
 const bin = join(root, 'bin/mqbench.js');
@@ -24,11 +26,18 @@ describe('mqbench run', () => {
 
   it('has the example scenarios the documentation promises', () => {
     expect(examples.sort()).toEqual(
-      ['clientid-collision', 'connection-storm', 'qos0-fanin', 'qos1-fanout', 'qos2', 'retain', 'slow-consumer'].map((n) => `${n}.yaml`),
+      [
+        'clientid-collision', 'connection-storm', 'durability', 'qos0-fanin', 'qos1-fanout', 'qos2', 'retain',
+        'slow-consumer-persisted', 'slow-consumer',
+      ].map((n) => `${n}.yaml`),
     );
   });
 
-  it.each(examples)('runs scenarios/%s against the bundled broker and writes every report', (file) => {
+  // Where Mosquitto is absent these are left out, unless CI requires it (testBrokerKinds then fails).
+  const onMosquitto = ['durability.yaml', 'slow-consumer-persisted.yaml'];
+  const runnable = examples.filter((f) => !onMosquitto.includes(f) || testBrokerKinds().includes('mosquitto'));
+
+  it.each(runnable)('runs scenarios/%s against its broker and writes every report', (file) => {
     const out = join(work, file);
     const r = mqbench(['run', `scenarios/${file}`, '--out', out, '--no-progress']);
     expect(r.stderr).not.toMatch(/internal error/);
@@ -38,6 +47,9 @@ describe('mqbench run', () => {
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(summary.passed).toBe(true);
     expect(summary.totals.counters.connectsOk).toBeGreaterThan(0);
+    // A fault happened on time and the broker came back.
+    for (const f of summary.faults) expect(f).toMatchObject({ error: null, backAtMs: expect.any(Number) });
+    if (onMosquitto.includes(file)) expect(summary.faults).toHaveLength(1);
     expect(readFileSync(join(out, 'results.jtl'), 'utf8').split('\n')[0]).toMatch(/^timeStamp,elapsed,label,/);
   });
 

@@ -41,6 +41,8 @@ describe('parseThreshold', () => {
     expect(parsed('received >= 1000')).toMatchObject({ kind: 'counter', metric: 'received', op: '>=', value: 1000 });
     expect(parsed('connect.failed == 0')).toMatchObject({ kind: 'counter', metric: 'connect.failed' });
     expect(parsed('lost.acknowledged == 0')).toMatchObject({ kind: 'counter', metric: 'lost.acknowledged' });
+    expect(parsed('faults.lost.acknowledged == 0')).toMatchObject({ kind: 'counter', metric: 'faults.lost.acknowledged' });
+    expect(parsed('group(sub).faults.duplicated <= 10')).toMatchObject({ group: 'sub', metric: 'faults.duplicated', op: '<=' });
     expect(parsed('throughput > 5000/s')).toMatchObject({ kind: 'rate', metric: 'throughput', op: '>', value: 5000, unit: '/s' });
     expect(parsed('sent.rate>=200')).toMatchObject({ kind: 'rate', metric: 'sent.rate', op: '>=', value: 200, unit: '/s' });
   });
@@ -172,6 +174,8 @@ describe('evaluateThresholds', () => {
     expect(run('subscribe.p99 < 1s')).toMatchObject({ actual: null, passed: false, describe: 'subscribe.p99: no samples, limit < 1s' });
     expect(run('publish.p99 < 1s')).toMatchObject({ actual: null, passed: false, describe: 'publish.p99: no samples, limit < 1s' });
     expect(run('duplicated == 0')).toMatchObject({ actual: null, passed: false, describe: 'duplicated: not measured, limit == 0' });
+    // A scenario without faults has nothing to say about them.
+    expect(run('faults.lost.acknowledged == 0')).toMatchObject({ actual: null, passed: false });
     expect(run('group(nobody).errors == 0')).toMatchObject({
       actual: null,
       passed: false,

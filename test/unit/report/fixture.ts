@@ -111,6 +111,7 @@ export function fanoutResult(): RunResult {
     delivery: { qos0: counts(), qos1: counts(), qos2: counts() },
     intervals: [],
     intervalEvery: undefined,
+    faults: [],
   };
   const subscribers: GroupResult = {
     name: 'subscribers',
@@ -129,6 +130,7 @@ export function fanoutResult(): RunResult {
       { second: 2, messages: 50_000, latency: latency({ count: 50_000, min: 90, p50: 430, p90: 1_900, p99: 4_300, max: 1_234_000, mean: 620 }) },
     ],
     intervalEvery: '1s',
+    faults: [],
   };
   return {
     tool: { name: 'mqbench', version: '0.1.0' },
@@ -196,6 +198,7 @@ export function fanoutResult(): RunResult {
       { kind: 'takeover', clientId: HOSTILE_ID, detail: 'closed by the broker\nafter "another" <client>', atMs: 2_345 },
     ],
     takeovers: { count: 1, clientIds: [HOSTILE_ID] },
+    faults: [],
     broker: { sys: null },
     notes: ['sub-7 reconnected 3 times: its client id is shared with another client'],
     passed: false,
@@ -225,6 +228,7 @@ export function emptyResult(): RunResult {
     thresholds: [],
     errorExamples: [],
     takeovers: { count: 0, clientIds: [] },
+    faults: [],
     broker: { sys: null },
     notes: [],
     passed: true,
@@ -252,6 +256,7 @@ export function retainedResult(): RunResult {
       delivery: { qos0: counts(), qos1: counts(), qos2: counts() },
       intervals: [],
       intervalEvery: undefined,
+      faults: [],
     },
   ];
   return r;
@@ -295,6 +300,7 @@ export function slowConsumerResult(): RunResult {
       delivery: { qos0: counts(), qos1: counts({ streams: 1, sent: 300, acknowledged: 300, received: 300 }), qos2: counts() },
       intervals: [],
       intervalEvery: undefined,
+      faults: [],
       queueDepth: {
         subscribers: 1,
         seconds: 4,
@@ -313,4 +319,52 @@ export function slowConsumerResult(): RunResult {
     missing: null,
   };
   return r;
+}
+
+/**
+ * The durability example on Mosquitto: kill -9 at 2 s lost 65 QoS 1 and 75 QoS 2 messages the broker had acknowledged
+ * before it, and 44 came twice after it; a second fault, a restart, lost nothing; a third never happened.
+ */
+export function faultsResult(): RunResult {
+  const r = emptyResult();
+  r.scenario = { name: 'durability', description: '', file: 'scenarios/durability.yaml' };
+  r.stoppedBy = 'duration';
+  const fault = (index: number, action: 'kill-broker' | 'restart-broker', atMs: number) => ({
+    index,
+    action,
+    signal: action === 'kill-broker' ? ('SIGKILL' as const) : ('SIGTERM' as const),
+    atMs,
+    downForMs: 0,
+    firedAtMs: atMs + 1,
+    brokerExit: action === 'kill-broker' ? 'killed by SIGKILL' : 'exited with code 0',
+    stoppedAtMs: atMs + 3,
+    backAtMs: atMs + 68,
+    pidBefore: 100 + index,
+    pidAfter: 200 + index,
+    error: null,
+    unconfirmedWorkers: 0,
+    delivery: { qos0: zeroFault(), qos1: zeroFault(), qos2: zeroFault() },
+  });
+  const kill = fault(1, 'kill-broker', 2_000);
+  kill.delivery.qos1 = { acknowledged: 220, lostAcknowledged: 65, duplicated: 33 };
+  kill.delivery.qos2 = { acknowledged: 220, lostAcknowledged: 75, duplicated: 11 };
+  const restart = fault(2, 'restart-broker', 3_000);
+  restart.delivery.qos1 = { acknowledged: 100, lostAcknowledged: 0, duplicated: 0 };
+  const never = { ...fault(3, 'kill-broker', 3_900), firedAtMs: null, brokerExit: null, stoppedAtMs: null, backAtMs: null, pidBefore: null, pidAfter: null };
+  r.faults = [kill, restart, never];
+  return r;
+}
+
+/** A run whose broker did not come back after its fault. */
+export function brokerLostResult(): RunResult {
+  const r = faultsResult();
+  r.stoppedBy = 'broker-lost';
+  r.passed = false;
+  const f = r.faults[0];
+  r.faults = [{ ...f, backAtMs: null, pidAfter: null, error: 'the broker did not come back within 2 s after fault 1 (kill-broker): the bundled broker failed to start on 127.0.0.1:4242: exited with code 3 during start-up' }];
+  return r;
+}
+
+function zeroFault(): { acknowledged: number; lostAcknowledged: number; duplicated: number } {
+  return { acknowledged: 0, lostAcknowledged: 0, duplicated: 0 };
 }

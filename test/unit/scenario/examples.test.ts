@@ -12,11 +12,13 @@ describe('example scenarios', () => {
       expect.arrayContaining([
         'clientid-collision.yaml',
         'connection-storm.yaml',
+        'durability.yaml',
         'qos0-fanin.yaml',
         'qos1-fanout.yaml',
         'qos2.yaml',
         'retain.yaml',
         'slow-consumer.yaml',
+        'slow-consumer-persisted.yaml',
       ]),
     );
   });
