@@ -550,8 +550,11 @@ export class Engine {
     if (this.tickTimer) clearTimeout(this.tickTimer);
     for (const t of this.intervalTimers) clearInterval(t);
     for (const c of this.clients) c.shutdown();
-    // Let the DISCONNECTs go out and the sockets close.
-    await new Promise((r) => setTimeout(r, 50));
+    // Let the DISCONNECTs go out and the sockets close (each is counted when it has closed), however busy the
+    // machine, but no longer than a bound: a broker that does not close is left behind.
+    const closeBy = Date.now() + STOP_CLOSE_WAIT_MS;
+    do await new Promise((r) => setTimeout(r, 10));
+    while (Date.now() < closeBy && this.clients.some((c) => c.link !== null));
     const nowMs = this.clock.nowMs();
     const lastSecond = Math.max(0, Math.floor(nowMs / 1000));
     this.collectClientSamples(lastSecond);
@@ -567,6 +570,9 @@ export class Engine {
     };
   }
 }
+
+/** Longest wait at stop for the clients' connections to close after their DISCONNECT. */
+const STOP_CLOSE_WAIT_MS = 2_000;
 
 /** A client's publisher id, unique in the run: group in the high bits, index in the low 20. */
 export function publisherId(c: PlannedClient): number {
