@@ -21,3 +21,11 @@ export function readErrorText(err: unknown): string {
   if (e.code === 'EISDIR') return 'is a directory';
   return e.message ?? String(err);
 }
+
+/** Problems in files the broker must read to start (password file, ACL file): none may be ignored. */
+export class FileProblemsError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly problems: FileProblem[]) {
+    super(problems.map(formatProblem).join('\n'));
+  }
+}

@@ -14,7 +14,7 @@ export const VERIFY_QUEUE_LIMIT = 100_000;
 export interface VerifyJob {
   entry: PasswordEntry;
   password: Buffer;
-  /** False once nobody waits for the answer (the client disconnected): the check is skipped. */
+  /** False once nobody waits for the answer (the client disconnected): the check is skipped (done(false)). */
   wanted(): boolean;
   done(ok: boolean): void;
 }
@@ -91,7 +91,9 @@ export class PasswordVerifier {
         this.head = 0;
       }
       if (!job.wanted()) {
+        // Answered without a check: nobody is waiting for a yes.
         this.skipped++;
+        job.done(false);
         continue;
       }
       this.start(job);

@@ -5,6 +5,7 @@ import { brokerVersion } from '../../broker/index.js';
 import { brokerCommand } from './commands/broker.js';
 import { compareCommand } from './commands/compare.js';
 import { conformanceCommand } from './commands/conformance.js';
+import { passwdCommand } from './commands/passwd.js';
 import { runCommand } from './commands/run.js';
 import { suggest } from '../util/suggest.js';
 import { CliError, EXIT } from './exit-codes.js';
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   compare: { run: compareCommand, summary: 'run scenarios against several brokers side by side (bundled, mosquitto, aedes, URLs)' },
   conformance: { run: conformanceCommand, summary: 'check a broker against the MQTT 3.1.1 and 5.0 specs' },
   broker: { run: brokerCommand, summary: 'run the bundled MQTT broker' },
+  passwd: { run: passwdCommand, summary: 'create and change password files (as mosquitto_passwd)' },
 };
 
 function mainUsage(): string {

@@ -17,7 +17,7 @@ function layerOf(file: string): number {
   if (file.startsWith('core/')) return 1;
   if (file.startsWith('handlers/')) return 2;
   if (file === 'connection.ts') return 3;
-  if (file === 'server.ts' || file === 'sys.ts' || file === 'metrics-http.ts' || file.startsWith('listeners/')) return 4;
+  if (['server.ts', 'sys.ts', 'metrics-http.ts', 'reload.ts'].includes(file) || file.startsWith('listeners/')) return 4;
   if (file === 'config.ts' || file === 'index.ts' || file.startsWith('config/')) return 5;
   throw new Error(`broker/${file} has no layer: add it to the layer table of this test`);
 }
