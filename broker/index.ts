@@ -60,6 +60,10 @@ export interface BrokerStatsSnapshot {
   inflightMessages: number;
   parkedMessages: number;
   parkedBytes: number;
+  /** Password checks made (PBKDF2 or SHA-512), waiting, and skipped because their client left before its turn. */
+  passwordChecks: number;
+  passwordChecksWaiting: number;
+  passwordChecksSkipped: number;
 }
 
 export interface RunningBroker {
@@ -158,6 +162,9 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
         socketsAccepted: s.socketsAccepted,
         connectsAccepted: s.connectsAccepted,
         ...queues,
+        passwordChecks: broker.verifier.checked,
+        passwordChecksWaiting: broker.verifier.waiting,
+        passwordChecksSkipped: broker.verifier.skipped,
       };
     },
     reload: (next) => {

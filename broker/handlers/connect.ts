@@ -54,8 +54,9 @@ export function handleConnect(core: Core, client: Client, header: number, buf: B
       return;
     }
     if (!security.allowZeroLengthClientid) {
-      // allow_zero_length_clientid false: CONNACK 2 / 0x85, as Mosquitto.
-      refuse(core, client, RC.ClientIdentifierNotValid, version, true, 'empty client identifier (allow_zero_length_clientid is false)');
+      // allow_zero_length_clientid false: CONNACK 2 for 3.1.1; v5 gets Mosquitto 2.0's 0x80 Unspecified error.
+      const rc = version === 5 ? RC.UnspecifiedError : RC.ClientIdentifierNotValid;
+      refuse(core, client, rc, version, true, 'empty client identifier (allow_zero_length_clientid is false)');
       return;
     }
     // [MQTT-3.1.3-6] an empty id gets a unique one, told to v5 clients [MQTT-3.2.2-16].
