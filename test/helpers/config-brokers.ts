@@ -179,11 +179,13 @@ async function bundledProcess(file: string, ports: Ports): Promise<ConfiguredBro
       child.kill('SIGKILL');
       reject(new Error(`bundled broker failed to start: ${why}\n${output.trim().split('\n').slice(-15).join('\n')}`));
     };
-    child.once('exit', (code, signal) => fail(`exited with ${signal ?? `code ${code}`}`));
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => fail(`exited with ${signal ?? `code ${code}`}`);
+    child.once('exit', onExit);
     const watch = (): void => {
       if (/mqbench version \S+ running/.test(output)) {
         clearTimeout(timer);
-        child.removeAllListeners('exit');
+        child.off('exit', onExit);
+        child.stderr!.off('data', watch);
         resolveReady();
       }
     };
