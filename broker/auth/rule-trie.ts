@@ -6,14 +6,43 @@
  * walk is iterative (an explicit stack): topics and filters come from clients.
  */
 
+/**
+ * One level. Most nodes of an ACL's trie have one child (a rule's levels after the point where it parts from the
+ * others): that one is kept in `only`, and a map is made for a second.
+ */
 class Node {
+  only: Node | null = null;
   children: Map<string, Node> | null = null;
   /** A rule ends at this node. */
   end = false;
   constructor(readonly key: string) {}
 
   child(level: string): Node | undefined {
-    return this.children === null ? undefined : this.children.get(level);
+    if (this.children !== null) return this.children.get(level);
+    const only = this.only;
+    return only !== null && only.key === level ? only : undefined;
+  }
+
+  get hasChildren(): boolean {
+    return this.only !== null || this.children !== null;
+  }
+
+  addChild(child: Node): void {
+    if (this.children !== null) this.children.set(child.key, child);
+    else if (this.only === null) this.only = child;
+    else {
+      this.children = new Map([
+        [this.only.key, this.only],
+        [child.key, child],
+      ]);
+      this.only = null;
+    }
+  }
+
+  /** Every child (a new array: walks that need them all are the rare ones). */
+  list(): Node[] {
+    if (this.children !== null) return [...this.children.values()];
+    return this.only !== null ? [this.only] : [];
   }
 }
 
@@ -51,7 +80,7 @@ export class RuleTrie {
       let child = node.child(level);
       if (child === undefined) {
         child = new Node(level);
-        (node.children ??= new Map()).set(level, child);
+        node.addChild(child);
       }
       node = child;
     }
@@ -69,18 +98,21 @@ export class RuleTrie {
       const node = nodes.pop()!;
       const i = at.pop()!;
       const wild = i > 0 || !dollar;
-      if (node.children !== null && wild) {
+      if (!node.hasChildren) {
+        if (i === levels.length && node.end) return true;
+        continue;
+      }
+      if (wild) {
         // '#' matches this level's parent and everything below [MQTT-4.7.1-2].
-        const hash = node.children.get('#');
+        const hash = node.child('#');
         if (hash !== undefined && hash.end) return true;
       }
       if (i === levels.length) {
         if (node.end) return true;
         continue;
       }
-      if (node.children === null) continue;
-      this.push(node.children.get(levels[i]), i + 1);
-      if (wild) this.push(node.children.get('+'), i + 1);
+      this.push(node.child(levels[i]), i + 1);
+      if (wild) this.push(node.child('+'), i + 1);
     }
     return false;
   }
@@ -97,32 +129,32 @@ export class RuleTrie {
       const node = nodes.pop()!;
       const i = at.pop()!;
       const wild = i > 0 || !dollar;
-      if (node.children !== null && wild) {
-        const hash = node.children.get('#');
+      if (node.hasChildren && wild) {
+        const hash = node.child('#');
         if (hash !== undefined && hash.end) return true;
       }
       if (i === levels.length) {
         if (node.end) return true;
         continue;
       }
-      if (node.children === null) continue;
+      if (!node.hasChildren) continue;
       const f = levels[i];
       if (f === '#') {
         // Beyond a '#' rule (checked above), '+/#' covers a '#' level that has no valid parent topic: the first level
         // (a topic has at least one level), or the second after an empty first (the empty topic is not a topic).
         if (noParent(levels, i)) {
-          const plus = node.children.get('+');
+          const plus = node.child('+');
           const hash = plus === undefined ? undefined : plus.child('#');
           if (hash !== undefined && hash.end) return true;
         }
         continue;
       }
       if (f === '+') {
-        this.push(node.children.get('+'), i + 1);
+        this.push(node.child('+'), i + 1);
         continue;
       }
-      this.push(node.children.get(f), i + 1);
-      if (wild) this.push(node.children.get('+'), i + 1);
+      this.push(node.child(f), i + 1);
+      if (wild) this.push(node.child('+'), i + 1);
     }
     return false;
   }
@@ -138,10 +170,10 @@ export class RuleTrie {
     while (nodes.length > 0) {
       const node = nodes.pop()!;
       const i = at.pop()!;
-      const children = node.children;
-      if (children !== null && (i > 0 || !dollar) && !(i === levels.length && bothEmpty(levels, i, node))) {
+      const has = node.hasChildren;
+      if (has && (i > 0 || !dollar) && !(i === levels.length && bothEmpty(levels, i, node))) {
         // A '#' rule matches every topic from here on (this level's parent included); the filter matches one.
-        const hash = children.get('#');
+        const hash = node.child('#');
         if (hash !== undefined && hash.end) return true;
       }
       if (i === levels.length) {
@@ -153,25 +185,23 @@ export class RuleTrie {
         // The filter matches this level's parent (a topic, unless it would be empty) and everything below: any rule
         // ending here or below.
         if (node.end && !bothEmpty(levels, i, node)) return true;
-        if (children === null) continue;
-        if (i > 0) {
-          if (children.size > 0) return true;
-          continue;
-        }
-        for (const key of children.keys()) if (!isDollar(key)) return true;
+        if (!has) continue;
+        if (i > 0) return true;
+        for (const child of node.list()) if (!isDollar(child.key)) return true;
         continue;
       }
-      if (children === null) continue;
+      if (!has) continue;
       if (f === '+') {
-        for (const [key, child] of children) {
+        for (const child of node.list()) {
+          const key = child.key;
           if (key === '#') continue;
           if (i === 0 && key !== '+' && isDollar(key)) continue;
           this.push(child, i + 1);
         }
         continue;
       }
-      this.push(children.get(f), i + 1);
-      if (i > 0 || !dollar) this.push(children.get('+'), i + 1);
+      this.push(node.child(f), i + 1);
+      if (i > 0 || !dollar) this.push(node.child('+'), i + 1);
     }
     return false;
   }

@@ -40,7 +40,10 @@ function at(transport: Endpoint['transport'], port: number, material?: TlsMateri
   return { transport, hosts: [{ host: '127.0.0.1', port }], path, tls: material };
 }
 
-/** Every kind of listener in one file; WebSocket listeners have no address (Mosquitto 2.0.11 cannot bind one). */
+/**
+ * Every kind of listener in one file (WebSocket ones on every address; Mosquitto 2.0.11 needs an MQTT listener
+ * beside them to start at all).
+ */
 function allListeners(p: Record<string, number>): string {
   const tlsLines = [`cafile ${certs.caFile}`, `certfile ${certs.serverCert}`, `keyfile ${certs.serverKey}`];
   return [
