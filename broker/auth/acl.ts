@@ -55,7 +55,7 @@ export class AclSet {
   readonly patterns: readonly AclRule[];
   readonly budget = new CacheBudget();
 
-  constructor(readonly file: AclFile) {
+  constructor(file: AclFile) {
     this.anonymous = Section.of(file.anonymous);
     for (const [user, rules] of file.users) this.users.set(user, Section.of(rules));
     this.patterns = file.patterns;
