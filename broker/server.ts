@@ -47,9 +47,9 @@ export class Broker implements ConnectionHost {
     this.core = new Core(options, this.log);
     this.partialBudget = new PartialBudget(options.partialPacketBudget);
     this.sys = new SysTree(this.core);
-    this.security = new SecurityDomain(globalSecurity(options), this.verifier, '');
+    this.security = new SecurityDomain(globalSecurity(options), this.verifier);
     for (let i = 0; i < options.listeners.length; i++) {
-      this.domains.push(options.perListenerSettings ? new SecurityDomain(listenerSecurity(options, i), this.verifier, `listener ${i + 1}`) : this.security);
+      this.domains.push(options.perListenerSettings ? new SecurityDomain(listenerSecurity(options, i), this.verifier) : this.security);
     }
   }
 
@@ -140,6 +140,11 @@ export class Broker implements ConnectionHost {
     const o = this.options;
     if (next.listeners.length !== o.listeners.length) {
       if (log.error) log.line('Error: It is not currently possible to add/remove listeners when reloading the config file.');
+      return;
+    }
+    if (next.perListenerSettings !== o.perListenerSettings) {
+      // The security settings in force are per listener or the broker's: that shape is fixed at start-up.
+      if (log.error) log.line('Error: per_listener_settings cannot change on reload: restart the broker for it.');
       return;
     }
     for (const key of ['allowAnonymous', 'passwordFile', 'aclFile', 'allowZeroLengthClientid', 'autoIdPrefix', 'perListenerSettings', 'clientidPrefixes', 'checkRetainSource', 'connectionMessages', 'logTimestampFormat', 'logTypes', 'logSink', 'logFile'] as const) {

@@ -28,8 +28,6 @@ export class SecurityDomain {
   constructor(
     settings: SecuritySettings,
     readonly verifier: PasswordVerifier,
-    /** Which listener this is for, in log lines ("" for the broker's own settings). */
-    readonly label: string,
   ) {
     this.settings = settings;
   }

@@ -48,10 +48,6 @@ export class Listener {
     private readonly events: ListenerEvents,
   ) {}
 
-  get kind(): string {
-    return `${this.options.protocol === 'websockets' ? 'websockets' : 'mqtt'}${this.options.tls ? ' over TLS' : ''}`;
-  }
-
   /** Bind; throws with the reason (address in use, unreadable certificate, ...). */
   async listen(): Promise<void> {
     const o = this.options;
@@ -59,7 +55,12 @@ export class Listener {
     const ws = o.protocol === 'websockets';
     let server: Server | TlsServer | HttpServer;
     if (ws) {
-      const http = tls === undefined ? createHttpServer() : createHttpsServer({ ...tls, handshakeTimeout: this.events.tlsHandshakeTimeoutMs });
+      // Node checks the header and request timeouts every connectionsCheckingInterval: often enough to hold them.
+      const httpOptions = { connectionsCheckingInterval: 1_000 };
+      const http =
+        tls === undefined
+          ? createHttpServer(httpOptions)
+          : createHttpsServer({ ...tls, ...httpOptions, handshakeTimeout: this.events.tlsHandshakeTimeoutMs });
       http.headersTimeout = UPGRADE_HEADERS_TIMEOUT_MS;
       http.requestTimeout = UPGRADE_HEADERS_TIMEOUT_MS;
       http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head));
