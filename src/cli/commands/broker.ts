@@ -59,7 +59,8 @@ export async function brokerCommand(argv: string[]): Promise<number> {
     const port = values.port === undefined ? 1883 : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be 0-65535, got "${values.port}"`);
     const first = options.listeners?.[0];
-    const listener = { host: values.host ?? first?.host ?? '127.0.0.1', port: values.port === undefined && first ? first.port : port };
+    // The first listener keeps its protocol, TLS and security settings; only its address and port change.
+    const listener = { ...first, host: values.host ?? first?.host ?? '127.0.0.1', port: values.port === undefined && first ? first.port : port };
     options.listeners = [listener, ...(options.listeners?.slice(1) ?? [])];
   }
   if (values['metrics-port'] !== undefined || values['metrics-host'] !== undefined) {

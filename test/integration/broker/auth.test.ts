@@ -40,6 +40,24 @@ describe.each(testBrokerKinds())('%s broker: authentication', (kind) => {
     expect((await codeOf(port, 4, uniqueName('b'), 'bob', 'passwort')).code).toBe(5);
   });
 
+  it('answers packets sent right behind a CONNECT whose password is being checked, after its CONNACK and in order', async () => {
+    const file = dir.file(`${kind}-pipelined.pw`, `pipe:${await hashPassword('pipe-pw', 7, 20_000)}\n`);
+    const b = res.add(await startConfiguredBroker(kind, dir, ['mqtt'], (p) => [`listener ${p.mqtt} 127.0.0.1`, `password_file ${file}`].join('\n')));
+    const c = await res.open({ host: '127.0.0.1', port: b.ports.mqtt }, 4);
+    const t = uniqueName('pipe');
+    c.sendRaw(
+      Buffer.concat([
+        c.encode(c.connectPacket({ clientId: uniqueName('pipe'), username: 'pipe', password: Buffer.from('pipe-pw') })),
+        c.encode({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: t, qos: 1 }] }),
+        c.encode({ cmd: 'publish', topic: t, payload: Buffer.from('behind'), qos: 1, messageId: 2, retain: false, dup: false }),
+      ]),
+    );
+    expect((await c.next(undefined, 5000)).cmd).toBe('connack');
+    expect((await c.next(undefined, 5000)).cmd).toBe('suback');
+    const rest = [(await c.next(undefined, 5000)).cmd, (await c.next(undefined, 5000)).cmd].sort();
+    expect(rest).toEqual(['puback', 'publish']);
+  });
+
   it('allow_zero_length_clientid false refuses an empty client id (2 / Mosquitto\'s 0x80); auto_id_prefix names the ids given', async () => {
     const b = res.add(
       await startConfiguredBroker(kind, dir, ['strict', 'open'], (p) =>
