@@ -2,9 +2,14 @@
  * The mosquitto.conf options that apply to the bundled broker. Every line that is not understood is reported with
  * file:line; nothing is silently ignored.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { suggest } from '../src/util/suggest.js';
-import { lineWriter } from './log.js';
+import { AUTH_SETTERS } from './config/auth.js';
+import { parseBoolean, parseInteger, type LineContext, type ListenerDraft, type Setter } from './config/context.js';
+import { DELIVERY_SETTERS } from './config/delivery.js';
+import { LISTENER_SETTERS, listenerProblem, newListener } from './config/listeners.js';
+import { finishLogging, LOGGING_SETTERS } from './config/logging.js';
 import { ALL_LOG_TYPES, type BrokerOptions, type ListenerOptions, type LogType } from './options.js';
 
 export interface ConfigProblem {
@@ -29,52 +34,21 @@ export class ConfigError extends Error {
 
 /** Mosquitto options this broker deliberately does not implement; named so the error says so rather than "unknown". */
 const KNOWN_UNSUPPORTED = new Set([
-  'acl_file', 'allow_duplicate_messages', 'allow_zero_length_clientid', 'auth_plugin', 'auth_opt_', 'autosave_interval',
-  'autosave_on_changes', 'bridge_cafile', 'cafile', 'capath', 'certfile', 'check_retain_source', 'ciphers',
-  'clientid_prefixes', 'connection', 'connection_messages', 'crlfile', 'dhparamfile', 'http_dir', 'include_dir',
-  'keyfile', 'log_facility', 'log_timestamp_format', 'memory_limit', 'mount_point', 'password_file',
-  'persistence_file', 'persistence_location', 'per_listener_settings', 'pid_file', 'plugin', 'plugin_opt_', 'protocol',
-  'psk_file', 'psk_hint', 'queue_qos0_messages', 'require_certificate', 'set_tcp_nodelay', 'socket_domain',
-  'tls_version', 'upgrade_outgoing_qos', 'use_identity_as_username', 'use_subject_as_username', 'use_username_as_clientid',
-  'user', 'websockets_log_level', 'address', 'topic',
+  'allow_duplicate_messages', 'auth_plugin', 'auth_opt_', 'autosave_interval',
+  'autosave_on_changes', 'bridge_cafile', 'ciphers_tls1.3',
+  'connection', 'crlfile', 'dhparamfile', 'http_dir',
+  'log_facility', 'memory_limit', 'mount_point',
+  'persistence_file', 'persistence_location', 'pid_file', 'plugin', 'plugin_opt_',
+  'psk_file', 'psk_hint', 'queue_qos0_messages', 'set_tcp_nodelay',
+  'use_subject_as_username', 'use_username_as_clientid',
+  'user', 'websockets_log_level', 'websockets_headers_size', 'address', 'topic', 'bind_interface', 'max_qos', 'maximum_qos',
 ]);
 
-type Setter = (value: string, ctx: LineContext) => string | undefined;
-
-interface LineContext {
-  out: Partial<BrokerOptions>;
-  listeners: ListenerOptions[];
-  logTypes: Set<LogType> | undefined;
-  sawAllowAnonymous: boolean;
-  /** Line of a metrics_host, which needs a metrics_port somewhere in the file. */
-  metricsHostLine: number;
-  line: number;
-}
-
 const SETTERS: Record<string, Setter> = {
-  listener(value, ctx) {
-    const [portText, host, ...rest] = value.split(/\s+/);
-    if (rest.length > 0) return `listener expects "<port> [bind address]", got "${value}"`;
-    const port = parseInteger(portText, 0, 65535);
-    if (port === undefined) return `listener port must be 0-65535, got "${portText}"`;
-    ctx.listeners.push({ port, host: host ?? '0.0.0.0' });
-    return undefined;
-  },
-  port(value, ctx) {
-    const port = parseInteger(value, 0, 65535);
-    if (port === undefined) return `port must be 0-65535, got "${value}"`;
-    const first = ctx.listeners.find((l) => (l as DefaultListener).isDefault);
-    if (first) first.port = port;
-    else ctx.listeners.unshift(Object.assign({ port, host: '0.0.0.0' }, { isDefault: true }));
-    return undefined;
-  },
-  bind_address(value, ctx) {
-    const first = ctx.listeners.find((l) => (l as DefaultListener).isDefault);
-    if (first) first.host = value;
-    else ctx.listeners.unshift(Object.assign({ port: 1883, host: value }, { isDefault: true }));
-    return undefined;
-  },
-  max_connections: integer('maxConnections', -1, 2 ** 31 - 1),
+  ...LISTENER_SETTERS,
+  ...AUTH_SETTERS,
+  ...LOGGING_SETTERS,
+  ...DELIVERY_SETTERS,
   max_inflight_messages: integer('maxInflightMessages', 0, 65535),
   max_queued_messages: integer('maxQueuedMessages', 0, 2 ** 31 - 1),
   max_queued_bytes: integer('maxQueuedBytes', 0, Number.MAX_SAFE_INTEGER),
@@ -85,13 +59,6 @@ const SETTERS: Record<string, Setter> = {
   max_keepalive: integer('maxKeepalive', 0, 65535),
   max_topic_alias: integer('maxTopicAlias', 0, 65535),
   sys_interval: integer('sysInterval', 0, 65_535),
-  allow_anonymous(value, ctx) {
-    const b = parseBoolean(value);
-    if (b === undefined) return `allow_anonymous must be true or false, got "${value}"`;
-    ctx.out.allowAnonymous = b;
-    ctx.sawAllowAnonymous = true;
-    return undefined;
-  },
   retain_available(value, ctx) {
     const b = parseBoolean(value);
     if (b === undefined) return `retain_available must be true or false, got "${value}"`;
@@ -113,17 +80,10 @@ const SETTERS: Record<string, Setter> = {
     } else if ((ALL_LOG_TYPES as readonly string[]).includes(value)) {
       ctx.logTypes.add(value as LogType);
     } else if (value === 'websockets') {
-      // Accepted for compatibility: this broker has no websockets listener, so there is nothing to log.
+      // Accepted: the lines of Mosquitto's WebSocket library have no counterpart here.
     } else {
       return `log_type must be one of ${[...ALL_LOG_TYPES, 'websockets', 'none', 'all'].join(', ')}, got "${value}"`;
     }
-    return undefined;
-  },
-  log_dest(value, ctx) {
-    if (value === 'stderr') ctx.out.logSink = lineWriter(2).write;
-    else if (value === 'stdout') ctx.out.logSink = lineWriter(1).write;
-    else if (value === 'none') ctx.out.logSink = () => undefined;
-    else return `log_dest "${value}" is not supported by the mqbench broker (supported: stderr, stdout, none)`;
     return undefined;
   },
   log_timestamp(value) {
@@ -148,10 +108,6 @@ const SETTERS: Record<string, Setter> = {
   },
 };
 
-interface DefaultListener extends ListenerOptions {
-  isDefault?: boolean;
-}
-
 function integer(key: keyof BrokerOptions, min: number, max: number): Setter {
   return (value, ctx) => {
     const n = parseInteger(value, min, max);
@@ -165,16 +121,6 @@ function snake(key: string): string {
   return key.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
 }
 
-function parseInteger(text: string | undefined, min: number, max: number): number | undefined {
-  if (text === undefined || !/^-?\d+$/.test(text)) return undefined;
-  const n = Number(text);
-  return n >= min && n <= max ? n : undefined;
-}
-
-function parseBoolean(text: string): boolean | undefined {
-  return text === 'true' ? true : text === 'false' ? false : undefined;
-}
-
 /** Mosquitto durations: a number followed by h, d, w, m (months) or y. */
 function parseDuration(text: string): number | undefined {
   const m = /^(\d+)([hdwmy])$/.exec(text);
@@ -185,7 +131,67 @@ function parseDuration(text: string): number | undefined {
 
 export function parseConfig(text: string, file: string): ParsedConfig {
   const problems: ConfigProblem[] = [];
-  const ctx: LineContext = { out: {}, listeners: [], logTypes: undefined, sawAllowAnonymous: false, metricsHostLine: 0, line: 0 };
+  const defaultListener = newListener(1883, '', file, 0);
+  const ctx: LineContext = {
+    out: {},
+    listeners: [],
+    defaultListener,
+    defaultListenerUsed: false,
+    current: defaultListener,
+    logTypes: undefined,
+    sawAllowAnonymous: false,
+    metricsHostLine: 0,
+    securitySet: false,
+    logDests: undefined,
+    file,
+    level: 0,
+    line: 0,
+    notices: [],
+  };
+  readLines(text, ctx, problems);
+  if (ctx.out.metrics !== undefined && ctx.out.metrics.port < 0) {
+    problems.push({ file, line: ctx.metricsHostLine, message: 'metrics_host needs a metrics_port line as well (0 picks a free port)' });
+    delete ctx.out.metrics;
+  }
+  const notices = ctx.notices;
+  const drafts = ctx.defaultListenerUsed ? [defaultListener, ...ctx.listeners] : ctx.listeners;
+  for (const l of drafts) {
+    const problem = listenerProblem(l);
+    if (problem !== undefined) problems.push({ file: l.file, line: l.line > 0 ? l.line : l.tlsLine, message: problem });
+  }
+  if (drafts.length > 0) {
+    ctx.out.listeners = drafts.map(finishListener);
+    // Mosquitto 2.0: once listeners are configured, anonymous access must be allowed explicitly.
+    if (ctx.out.perListenerSettings) {
+      for (const l of ctx.out.listeners) if (l.security?.allowAnonymous === undefined) (l.security ??= {}).allowAnonymous = false;
+    } else if (ctx.out.allowAnonymous === undefined) {
+      ctx.out.allowAnonymous = false;
+    }
+    if (!ctx.sawAllowAnonymous) {
+      notices.push(
+        'allow_anonymous is not set and listeners are configured: anonymous clients will be refused (as in Mosquitto 2.0).',
+      );
+    }
+  }
+  if (ctx.logTypes) ctx.out.logTypes = ctx.logTypes;
+  finishLogging(ctx);
+  return { options: ctx.out, problems, notices };
+}
+
+/** A listener block as the broker takes it (without what only the checks needed). */
+function finishListener(d: ListenerDraft): ListenerOptions {
+  const l: ListenerOptions = { host: d.host, port: d.port };
+  if (d.protocol !== undefined) l.protocol = d.protocol;
+  if (d.socketDomain !== undefined) l.socketDomain = d.socketDomain;
+  if (d.maxConnections !== undefined) l.maxConnections = d.maxConnections;
+  if (d.tls !== undefined) l.tls = d.tls;
+  if (d.security !== undefined) l.security = d.security;
+  return l;
+}
+
+/** Apply the lines of one file (the main one, or one include_dir brings in). */
+function readLines(text: string, ctx: LineContext, problems: ConfigProblem[]): void {
+  const file = ctx.file;
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
@@ -196,33 +202,58 @@ export function parseConfig(text: string, file: string): ParsedConfig {
     const setter = SETTERS[key];
     ctx.line = i + 1;
     let message: string | undefined;
-    if (setter) {
+    if (key === 'include_dir') {
+      message = value === '' ? 'include_dir needs a directory' : includeDir(value, ctx, problems);
+      ctx.file = file;
+    } else if (setter) {
       message = value === '' && key !== 'listener' ? `${key} needs a value` : setter(value, ctx);
     } else if (KNOWN_UNSUPPORTED.has(key) || [...KNOWN_UNSUPPORTED].some((k) => k.endsWith('_') && key.startsWith(k))) {
       message = `option "${key}" is a Mosquitto option the mqbench broker does not support`;
     } else {
-      const hint = suggest(key, Object.keys(SETTERS));
+      const hint = suggest(key, [...Object.keys(SETTERS), 'include_dir']);
       message = `unknown option "${key}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
     }
     if (message) problems.push({ file, line: i + 1, message });
   }
-  if (ctx.out.metrics !== undefined && ctx.out.metrics.port < 0) {
-    problems.push({ file, line: ctx.metricsHostLine, message: 'metrics_host needs a metrics_port line as well (0 picks a free port)' });
-    delete ctx.out.metrics;
+}
+
+/**
+ * include_dir: the files ending in ".conf" in `dir`, in byte order of their names (Mosquitto's order: capitals
+ * first), read as if their lines stood here. Only the main file may include (Mosquitto ignores deeper ones).
+ */
+function includeDir(dir: string, ctx: LineContext, problems: ConfigProblem[]): string | undefined {
+  if (ctx.level > 0) return 'include_dir is only read from the main config file';
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.endsWith('.conf'));
+  } catch (err) {
+    return `cannot read include_dir ${dir}: ${readErrorText(err)}`;
   }
-  const notices: string[] = [];
-  if (ctx.listeners.length > 0) {
-    ctx.out.listeners = ctx.listeners.map(({ host, port }) => ({ host, port }));
-    // Mosquitto 2.0: once listeners are configured, anonymous access must be allowed explicitly.
-    if (!ctx.sawAllowAnonymous) {
-      ctx.out.allowAnonymous = false;
-      notices.push(
-        'allow_anonymous is not set and listeners are configured: anonymous clients will be refused (as in Mosquitto 2.0).',
-      );
+  names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const name of names) {
+    const path = join(dir, name);
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      problems.push({ file: path, line: 0, message: `cannot read the config file: ${readErrorText(err)}` });
+      continue;
+    }
+    ctx.notices.push(`Loading config file ${path}`);
+    ctx.file = path;
+    ctx.level++;
+    try {
+      readLines(text, ctx, problems);
+    } finally {
+      ctx.level--;
     }
   }
-  if (ctx.logTypes) ctx.out.logTypes = ctx.logTypes;
-  return { options: ctx.out, problems, notices };
+  return undefined;
+}
+
+function readErrorText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.code === 'ENOENT' ? 'no such file or directory' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'is a directory' : e.code === 'ENOTDIR' ? 'not a directory' : e.message;
 }
 
 export function loadConfigFile(path: string): ParsedConfig {

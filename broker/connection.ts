@@ -3,11 +3,11 @@
  * dispatch of each packet to its handler inside the core's guard, batched output, keep-alive bookkeeping, and every
  * way the connection can end.
  */
-import type { Socket } from 'node:net';
 import mqtt from 'mqtt-packet';
 import { RC, reasonName } from '../src/protocol/reason-codes.js';
 import { FrameReader, MAX_PACKET_BYTES, type ByteBudget, type FrameSink } from '../src/protocol/frame-reader.js';
-import { BatchWriter, type FlushQueue } from '../src/util/batch-writer.js';
+import { BatchWriter, type ByteSink, type FlushQueue } from '../src/util/batch-writer.js';
+import type { SecurityDomain } from './auth/security.js';
 import type { Client } from './core/client.js';
 import type { Core } from './core/core.js';
 import { capReason } from './core/encode.js';
@@ -21,7 +21,26 @@ const PUBLISH_OVERHEAD = 2 + 65_535 + 2 + 4 + 65_536;
 /** A peer that never reads its socket does not keep a closing connection alive beyond this. */
 const CLOSE_GRACE_MS = 2_000;
 
-/** What a connection needs from the listener that accepted it. */
+/**
+ * The socket under a connection: TCP, TLS, or a WebSocket link (broker/listeners/websocket.ts) with the same
+ * surface.
+ */
+export interface ClientSocket extends ByteSink, NodeJS.EventEmitter {
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+  pause(): this;
+  resume(): this;
+  end(): this;
+  destroy(): this;
+}
+
+/** What a connection knows of the listener that accepted it. */
+export interface ListenerSide {
+  security: SecurityDomain;
+  certIdentity: string | null | undefined;
+}
+
+/** What a connection needs from the broker that accepted it. */
 export interface ConnectionHost {
   readonly core: Core;
   readonly flushQueue: FlushQueue;
@@ -52,6 +71,11 @@ export class Connection implements Client, FrameSink {
   inflightLimit = 65535;
   readonly maxPacketIn: number;
   heldAcks: AckTicket[] | null = null;
+  readonly security: SecurityDomain;
+  readonly certIdentity: string | null | undefined;
+  username: string | undefined = undefined;
+  password: Buffer | null = null;
+  passwordHash: string | null = null;
 
   /** Framing of what the client sends. */
   private readonly reader: FrameReader;
@@ -66,8 +90,11 @@ export class Connection implements Client, FrameSink {
 
   constructor(
     private readonly host: ConnectionHost,
-    readonly socket: Socket,
+    readonly socket: ClientSocket,
+    side: ListenerSide,
   ) {
+    this.security = side.security;
+    this.certIdentity = side.certIdentity;
     const core = (this.core = host.core);
     this.lastRx = core.clock;
     this.openedAt = this.lastRx;
@@ -217,6 +244,7 @@ export class Connection implements Client, FrameSink {
   close(reason: CloseReason): void {
     if (this.state === ConnState.Closed) return;
     this.state = ConnState.Closed;
+    this.password = null;
     this.reader.kill();
     this.writer.finish();
     const socket = this.socket;
@@ -243,7 +271,7 @@ export class Connection implements Client, FrameSink {
 
   private logClose(reason: CloseReason): void {
     const log = this.core.log;
-    if (!log.notice) return;
+    if (!log.notice || !log.connections) return;
     const id = this.logId;
     switch (reason) {
       case CloseReason.Disconnect:
@@ -290,7 +318,7 @@ export class Connection implements Client, FrameSink {
 }
 
 const CONNECTION = Symbol('connection');
-type BrokerSocket = Socket & { [CONNECTION]: Connection };
+type BrokerSocket = ClientSocket & { [CONNECTION]: Connection };
 
 function onSocketData(this: BrokerSocket, chunk: Buffer): void {
   this[CONNECTION].onData(chunk);
@@ -310,6 +338,6 @@ function onSocketClose(this: BrokerSocket): void {
 }
 
 /** "ip:port" of the far end of `socket`, IPv4-mapped addresses written as plain IPv4. */
-export function peerAddress(socket: Socket): string {
+export function peerAddress(socket: { remoteAddress?: string; remotePort?: number }): string {
   return `${(socket.remoteAddress ?? '').replace(/^::ffff:/, '')}:${socket.remotePort}`;
 }

@@ -4,11 +4,12 @@
 import { createRequire } from 'node:module';
 import { parkedCount } from './core/flow.js';
 import { brokerFamilies, renderExposition, startMetricsServer } from './metrics-http.js';
-import { ALL_LOG_TYPES, defaultBrokerOptions, type BrokerOptions } from './options.js';
+import { ALL_LOG_TYPES, defaultBrokerOptions, type BrokerOptions, type LogType } from './options.js';
 import { Broker } from './server.js';
 
-export type { AuthRequest, Authenticate, BrokerOptions, ListenerOptions, LogType } from './options.js';
+export type { AuthRequest, Authenticate, BrokerOptions, ListenerOptions, ListenerTls, LogType, SecuritySettings } from './options.js';
 export { ConfigError, loadConfigFile, parseConfig } from './config.js';
+export { FileProblemsError } from './auth/problems.js';
 export { lineWriter } from './log.js';
 export { MetricsListenError } from './metrics-http.js';
 
@@ -59,6 +60,10 @@ export interface BrokerStatsSnapshot {
   inflightMessages: number;
   parkedMessages: number;
   parkedBytes: number;
+  /** Password checks made (PBKDF2 or SHA-512), waiting, and skipped because their client left before its turn. */
+  passwordChecks: number;
+  passwordChecksWaiting: number;
+  passwordChecksSkipped: number;
 }
 
 export interface RunningBroker {
@@ -69,6 +74,14 @@ export interface RunningBroker {
   /** Where `GET /metrics` is served, when the `metrics` option asked for it. */
   metrics: { host: string; port: number; url: string } | undefined;
   stats(): BrokerStatsSnapshot;
+  /**
+   * Apply settings read again (SIGHUP): security settings and their files, log settings, TLS certificates, as
+   * Mosquitto reloads them; options not given take their defaults, except the log destination and `-v`, which stay
+   * as started. Resolves once clients no longer allowed are disconnected.
+   */
+  reload(options: StartBrokerOptions): Promise<void>;
+  /** A line in the broker's log (its destinations, its time format), when lines of `type` are logged. */
+  logLine(type: LogType, text: string): void;
   close(): Promise<void>;
 }
 
@@ -84,13 +97,19 @@ export function brokerVersion(): string {
   return 'unknown';
 }
 
-export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
+/** Defaults, then the options given; `verbose` turns every log type on. */
+function fullOptions(options: StartBrokerOptions): BrokerOptions {
   const { verbose, ...rest } = options;
   const opts: BrokerOptions = { ...defaultBrokerOptions(), version: `mqbench version ${brokerVersion()}` };
   for (const [key, value] of Object.entries(rest)) {
     if (value !== undefined) (opts as unknown as Record<string, unknown>)[key] = value;
   }
   if (verbose) opts.logTypes = new Set(ALL_LOG_TYPES);
+  return opts;
+}
+
+export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
+  const opts = fullOptions(options);
   const broker = new Broker(opts);
   let bound: { host: string; port: number }[];
   try {
@@ -143,7 +162,20 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
         socketsAccepted: s.socketsAccepted,
         connectsAccepted: s.connectsAccepted,
         ...queues,
+        passwordChecks: broker.verifier.checked,
+        passwordChecksWaiting: broker.verifier.waiting,
+        passwordChecksSkipped: broker.verifier.skipped,
       };
+    },
+    reload: (next) => {
+      const full = fullOptions({ ...next, verbose: next.verbose ?? options.verbose });
+      if (next.logSink === undefined) full.logSink = opts.logSink;
+      return broker.reload(full);
+    },
+    logLine: (type, text) => {
+      const log = broker.log;
+      const on = { error: log.error, warning: log.warning, notice: log.notice, information: log.info, subscribe: log.subscribe, unsubscribe: log.unsubscribe, debug: log.debug }[type];
+      if (on) log.line(text);
     },
     close: () => broker.close(),
   };

@@ -4,7 +4,7 @@
  * capped (a 65,535-character client id does not make a 65 KB line), and standard output and error are written
  * without ever blocking the event loop: a reader that stops reading costs dropped lines, not a stalled broker.
  */
-import { write as fsWrite } from 'node:fs';
+import { close as fsClose, openSync, write as fsWrite } from 'node:fs';
 
 /** Mosquitto's log types (`log_type` lines). */
 export type LogType = 'error' | 'warning' | 'notice' | 'information' | 'subscribe' | 'unsubscribe' | 'debug';
@@ -15,19 +15,25 @@ export const ALL_LOG_TYPES: readonly LogType[] = ['error', 'warning', 'notice', 
 export const LOG_LINE_MAX = 1000;
 
 export class Log {
-  readonly error: boolean;
-  readonly warning: boolean;
-  readonly notice: boolean;
-  readonly info: boolean;
-  readonly subscribe: boolean;
-  readonly unsubscribe: boolean;
+  error = false;
+  warning = false;
+  notice = false;
+  info = false;
+  subscribe = false;
+  unsubscribe = false;
   /** Per-packet lines ("Received PUBLISH from ..."): Mosquitto's debug type, what `-v` shows. */
-  readonly debug: boolean;
+  debug = false;
+  /** `connection_messages`: clients connecting and disconnecting are logged (at notice, their wills at debug). */
+  connections = true;
+  private sink: (line: string) => void = () => undefined;
+  private stamp: () => string = unixSeconds;
 
-  constructor(
-    types: ReadonlySet<LogType>,
-    private readonly sink: (line: string) => void,
-  ) {
+  constructor(types: ReadonlySet<LogType>, sink: (line: string) => void, stamp: () => string = unixSeconds, connections = true) {
+    this.configure(types, sink, stamp, connections);
+  }
+
+  /** New settings (a reload): types, destination, time format, connection lines. */
+  configure(types: ReadonlySet<LogType>, sink: (line: string) => void, stamp: () => string = unixSeconds, connections = true): void {
     this.error = types.has('error');
     this.warning = types.has('warning');
     this.notice = types.has('notice');
@@ -35,12 +41,19 @@ export class Log {
     this.subscribe = types.has('subscribe');
     this.unsubscribe = types.has('unsubscribe');
     this.debug = types.has('debug');
+    this.connections = connections;
+    this.sink = sink;
+    this.stamp = stamp;
   }
 
   line(text: string): void {
     const capped = text.length > LOG_LINE_MAX ? `${text.slice(0, LOG_LINE_MAX - 1)}…` : text;
-    this.sink(`${Math.floor(Date.now() / 1000)}: ${capped}`);
+    this.sink(`${this.stamp()}: ${capped}`);
   }
+}
+
+function unixSeconds(): string {
+  return String(Math.floor(Date.now() / 1000));
 }
 
 /** Mosquitto's protocol tag in "(p2, c1, k60)": 1 for 3.1, 2 for 3.1.1, 5 for 5.0. */
@@ -94,6 +107,13 @@ export class LineWriter {
 
   private readonly nextLater = (): void => this.next();
 
+  /** Write nothing more (the file is about to be closed). */
+  stop(): void {
+    this.broken = true;
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
   /** Resolves once everything written so far is out, or after `timeoutMs`, whichever comes first. */
   flush(timeoutMs = 1000): Promise<void> {
     if (!this.writing || this.broken) return Promise.resolve();
@@ -144,6 +164,27 @@ export class LineWriter {
       else this.next();
     });
   }
+}
+
+/**
+ * `log_dest file <path>`: lines appended to a file, readable by its owner only (as Mosquitto creates it). Throws
+ * Mosquitto's line when the file cannot be opened.
+ */
+export function openLogFile(path: string): LineWriter {
+  let fd: number;
+  try {
+    fd = openSync(path, 'a', 0o600);
+  } catch (err) {
+    throw new Error(`Error: Unable to open log file ${path} for writing (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`);
+  }
+  return new LineWriter(fd);
+}
+
+/** Close a file's writer once what was written to it has gone out (a reload reopens the file: log rotation). */
+export async function closeLogFile(w: LineWriter): Promise<void> {
+  await w.flush(2_000);
+  w.stop();
+  await new Promise<void>((resolve) => fsClose(w.fd, () => resolve()));
 }
 
 const writers = new Map<number, LineWriter>();

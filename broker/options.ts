@@ -7,10 +7,54 @@ import { lineWriter, type LogType } from './log.js';
 export { ALL_LOG_TYPES, type LogType } from './log.js';
 
 export interface ListenerOptions {
-  /** `bind_address` / the host part of `listener`. Default 127.0.0.1 (Mosquitto's local-only default). */
+  /**
+   * `bind_address` / the address part of `listener`: an address or host name; '' listens on every address, IPv4 and
+   * IPv6 (`listener 1883` with no address). Default 127.0.0.1 (Mosquitto's local-only default).
+   */
   host: string;
   /** `port` / `listener`. 0 picks a free port. */
   port: number;
+  /** `protocol`: MQTT over TCP (default) or over WebSocket (any path, subprotocol `mqtt` or `mqttv3.1`). */
+  protocol?: 'mqtt' | 'websockets';
+  /** `socket_domain`: only IPv4 or only IPv6; default both where the address allows. */
+  socketDomain?: 'ipv4' | 'ipv6';
+  /** `max_connections` in this listener's block: clients this listener holds at once; -1 (default) no limit. */
+  maxConnections?: number;
+  /** TLS (`certfile`, `keyfile`, ...): the listener speaks MQTT (or WebSocket) over TLS. */
+  tls?: ListenerTls;
+  /** With `per_listener_settings true`: this listener's own authentication and ACL settings. */
+  security?: Partial<SecuritySettings>;
+}
+
+export interface ListenerTls {
+  /** `certfile` / `keyfile`: PEM certificate (chain) and private key. */
+  certfile: string;
+  keyfile: string;
+  /** `cafile` / `capath`: CAs that sign client certificates (capath: a directory of PEM files). */
+  cafile?: string;
+  capath?: string;
+  /** `require_certificate`: clients must present a certificate signed by those CAs. */
+  requireCertificate: boolean;
+  /** `use_identity_as_username`: the client certificate's CN is the user name (no password check). */
+  useIdentityAsUsername: boolean;
+  /** `tls_version`: the lowest TLS version accepted (default TLS 1.2). */
+  tlsVersion?: 'tlsv1.3' | 'tlsv1.2' | 'tlsv1.1';
+  /** `ciphers`: OpenSSL cipher list for TLS 1.2 and below (TLS 1.3 suites stay the defaults). */
+  ciphers?: string;
+}
+
+/** Who may connect and what they may do: global, or per listener with `per_listener_settings true`. */
+export interface SecuritySettings {
+  /** `allow_anonymous`: accept clients that send no user name. */
+  allowAnonymous: boolean;
+  /** `password_file`: user names and password hashes (Mosquitto 2.0's format, see `mqbench passwd`). */
+  passwordFile: string | undefined;
+  /** `acl_file`: which topics each client may read and write. */
+  aclFile: string | undefined;
+  /** `allow_zero_length_clientid`: give clients that send an empty client id one of their own. */
+  allowZeroLengthClientid: boolean;
+  /** `auto_id_prefix`: prefix of the client ids given that way. */
+  autoIdPrefix: string;
 }
 
 export interface AuthRequest {
@@ -48,6 +92,29 @@ export interface BrokerOptions {
   maxKeepalive: number;
   /** `allow_anonymous`: accept clients that send no username. */
   allowAnonymous: boolean;
+  /** `password_file`, `acl_file`, `allow_zero_length_clientid`, `auto_id_prefix`: see SecuritySettings. */
+  passwordFile: string | undefined;
+  aclFile: string | undefined;
+  allowZeroLengthClientid: boolean;
+  autoIdPrefix: string;
+  /** `per_listener_settings`: each listener has its own security settings (ListenerOptions.security). */
+  perListenerSettings: boolean;
+  /** `clientid_prefixes`: only client ids starting with this are accepted (others: not authorised). */
+  clientidPrefixes: string | undefined;
+  /** `check_retain_source`: a retained message is sent only while its publisher may still write its topic. */
+  checkRetainSource: boolean;
+  /** `upgrade_outgoing_qos`: deliver at the subscription's QoS even when the message was published lower. */
+  upgradeOutgoingQos: boolean;
+  /** `max_inflight_bytes`: payload bytes of outgoing QoS 1/2 messages in flight per client; 0 means no limit. */
+  maxInflightBytes: number;
+  /** `connection_messages`: log clients connecting and disconnecting. */
+  connectionMessages: boolean;
+  /** `log_timestamp_format`: strftime-style format of the time in front of each line (default: Unix seconds). */
+  logTimestampFormat: string | undefined;
+  /** `log_dest file <path>`: also append lines to this file (reopened on reload, for log rotation). */
+  logFile: string | undefined;
+  /** A TLS client that has not completed its handshake within this many ms is dropped. */
+  tlsHandshakeTimeoutMs: number;
   /** `sys_interval`: seconds between $SYS updates; 0 turns them off. */
   sysInterval: number;
   /** `retain_available`: false refuses retained PUBLISH (v5 clients are told in CONNACK). */
@@ -93,6 +160,19 @@ export function defaultBrokerOptions(): BrokerOptions {
     maxPacketSize: 0,
     maxKeepalive: 65535,
     allowAnonymous: true,
+    passwordFile: undefined,
+    aclFile: undefined,
+    allowZeroLengthClientid: true,
+    autoIdPrefix: 'auto-',
+    perListenerSettings: false,
+    clientidPrefixes: undefined,
+    checkRetainSource: false,
+    upgradeOutgoingQos: false,
+    maxInflightBytes: 0,
+    connectionMessages: true,
+    logTimestampFormat: undefined,
+    logFile: undefined,
+    tlsHandshakeTimeoutMs: 10_000,
     sysInterval: 10,
     retainAvailable: true,
     maxTopicAlias: 10,

@@ -1,22 +1,27 @@
 /**
- * The broker's listeners: they accept sockets (within max_connections), make each a Connection bound to the core,
- * enforce keep alive and the CONNECT deadline, publish $SYS, and shut everything down on close().
+ * The broker: its listeners (TCP, TLS, WebSocket; see listeners/), the security settings in force (the broker's, or
+ * each listener's with per_listener_settings), every client socket made a Connection bound to the core, keep alive
+ * and the CONNECT deadline, $SYS, a reload of the security and log settings, and shutdown.
  */
-import { createServer, type Server, type Socket } from 'node:net';
 import { RC } from '../src/protocol/reason-codes.js';
 import { FlushQueue } from '../src/util/batch-writer.js';
+import { FileProblemsError, formatProblem, type FileProblem } from './auth/problems.js';
+import { SecurityDomain } from './auth/security.js';
+import { PasswordVerifier } from './auth/verifier.js';
 import { Connection, peerAddress, type ConnectionHost } from './connection.js';
 import { Core } from './core/core.js';
 import { CloseReason, ConnState } from './core/outlet.js';
-import { Log } from './log.js';
-import type { BrokerOptions } from './options.js';
+import { Listener, type Accepted } from './listeners/listener.js';
+import { closeLogFile, Log, openLogFile, type LineWriter } from './log.js';
+import { timestamper } from './log-time.js';
+import type { BrokerOptions, SecuritySettings } from './options.js';
 import { PartialBudget } from './partial-budget.js';
+import { applySecurity } from './reload.js';
 import { SysTree } from './sys.js';
 
 /** A socket that has not sent CONNECT within this time is closed. */
 const CONNECT_TIMEOUT_MS = 20_000;
 const SWEEP_INTERVAL_MS = 250;
-const LISTEN_BACKLOG = 4096;
 
 export class Broker implements ConnectionHost {
   readonly log: Log;
@@ -24,54 +29,80 @@ export class Broker implements ConnectionHost {
   /** Connections with output this tick. */
   readonly flushQueue = new FlushQueue();
   readonly partialBudget: PartialBudget;
+  /** Password checks, bounded for all listeners together. */
+  readonly verifier = new PasswordVerifier();
+  /** The broker's security settings; with per_listener_settings, each listener's are in `domains` by index. */
+  readonly security: SecurityDomain;
+  readonly domains: SecurityDomain[] = [];
 
   private readonly conns = new Set<Connection>();
-  private readonly servers: Server[] = [];
+  private readonly listeners: Listener[] = [];
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly sys: SysTree;
   private closing = false;
+  private logFile: LineWriter | null = null;
 
   constructor(readonly options: BrokerOptions) {
-    this.log = new Log(options.logTypes, options.logSink);
+    this.log = new Log(options.logTypes, options.logSink, timestamper(options.logTimestampFormat), options.connectionMessages);
     this.core = new Core(options, this.log);
     this.partialBudget = new PartialBudget(options.partialPacketBudget);
     this.sys = new SysTree(this.core);
+    this.security = new SecurityDomain(globalSecurity(options), this.verifier);
+    for (let i = 0; i < options.listeners.length; i++) {
+      this.domains.push(options.perListenerSettings ? new SecurityDomain(listenerSecurity(options, i), this.verifier) : this.security);
+    }
   }
 
   async listen(): Promise<{ host: string; port: number }[]> {
-    const bound: { host: string; port: number }[] = [];
-    for (const l of this.options.listeners) {
-      let listenPort = l.port;
-      const server = createServer({ noDelay: true }, (socket) => this.accept(socket, listenPort));
-      this.servers.push(server);
-      const port = await new Promise<number>((resolve, reject) => {
-        server.once('error', (err: NodeJS.ErrnoException) => {
-          reject(new Error(`cannot listen on ${l.host}:${l.port}: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`));
-        });
-        // A deep accept queue: connection storms of thousands per second would otherwise overflow it and make
-        // clients wait out a one-second SYN retry.
-        server.listen({ port: l.port, host: l.host, backlog: LISTEN_BACKLOG }, () => {
-          const a = server.address();
-          resolve(typeof a === 'object' && a ? a.port : l.port);
-        });
+    this.openLog(this.options.logFile);
+    this.loadSecurity();
+    for (let i = 0; i < this.options.listeners.length; i++) {
+      const listener = new Listener(this.options.listeners[i], i, {
+        accept: (a) => this.accept(a),
+        log: this.log,
+        tlsHandshakeTimeoutMs: this.options.tlsHandshakeTimeoutMs,
+        closing: () => this.closing,
       });
-      server.on('error', (err) => {
-        if (this.log.error) this.log.line(`Listener error: ${err.message}`);
-      });
-      listenPort = port;
-      bound.push({ host: l.host, port });
-      if (this.log.notice) this.log.line(`Opening ipv4 listen socket on port ${port}.`);
+      this.listeners.push(listener);
+      await listener.listen();
     }
-    if (!this.options.allowAnonymous && this.options.authenticate === undefined && this.log.warning) {
+    const open = this.domains.some((d) => d.settings.allowAnonymous || d.passwords !== null || this.options.authenticate !== undefined);
+    if (!open && this.log.warning) {
       this.log.line('Warning: allow_anonymous is false and no way to check passwords is configured: every client will be refused.');
     }
     this.sweepTimer = setInterval(this.sweep, SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
     this.sys.start();
-    return bound;
+    return this.listeners.map((l) => ({ host: l.host, port: l.port }));
   }
 
-  private accept(socket: Socket, port: number): void {
+  /** Read the password and ACL files; any problem stops the start, every one named with file:line. */
+  private loadSecurity(): void {
+    const problems: FileProblem[] = [];
+    const seen = new Set<SecurityDomain>();
+    for (const d of [this.security, ...this.domains]) {
+      if (seen.has(d)) continue;
+      seen.add(d);
+      const r = d.load(d.settings);
+      problems.push(...r.problems);
+      if (this.log.warning) for (const w of r.warnings) this.log.line(`Warning: ${w.message} (${w.file}:${w.line})`);
+    }
+    if (problems.length > 0) throw new FileProblemsError(problems);
+  }
+
+  private openLog(path: string | undefined): void {
+    if (path === undefined) return;
+    const file = openLogFile(path);
+    this.logFile = file;
+    const base = this.options.logSink;
+    this.log.configure(this.options.logTypes, (line) => {
+      base(line);
+      file.write(line);
+    }, timestamper(this.options.logTimestampFormat), this.options.connectionMessages);
+  }
+
+  private accept(a: Accepted): void {
+    const socket = a.socket;
     if (this.closing) {
       socket.destroy();
       return;
@@ -83,8 +114,9 @@ export class Broker implements ConnectionHost {
       return;
     }
     this.core.stats.socketsAccepted++;
-    const conn = new Connection(this, socket);
-    if (this.log.notice) this.log.line(`New connection from ${conn.address} on port ${port}.`);
+    const conn = new Connection(this, socket, { security: this.domains[a.listener.index], certIdentity: a.certIdentity });
+    const log = this.log;
+    if (log.notice && log.connections) log.line(`New connection from ${conn.address} on port ${a.listener.port}.`);
     this.conns.add(conn);
   }
 
@@ -94,6 +126,64 @@ export class Broker implements ConnectionHost {
 
   get connectionCount(): number {
     return this.conns.size;
+  }
+
+  /**
+   * Apply new settings as Mosquitto does on SIGHUP: the security settings and the password and ACL files they name
+   * (a file that cannot be read or has problems keeps its previous contents, and the problems are logged), clients
+   * no longer allowed disconnected, ACLs re-applied; the log settings, the log file reopened (log rotation); the
+   * TLS certificate files read again. Listeners themselves are not changed. Resolves once re-checked passwords
+   * are settled.
+   */
+  async reload(next: BrokerOptions): Promise<void> {
+    const log = this.log;
+    const o = this.options;
+    if (next.listeners.length !== o.listeners.length) {
+      if (log.error) log.line('Error: It is not currently possible to add/remove listeners when reloading the config file.');
+      return;
+    }
+    if (next.perListenerSettings !== o.perListenerSettings) {
+      // The security settings in force are per listener or the broker's: that shape is fixed at start-up.
+      if (log.error) log.line('Error: per_listener_settings cannot change on reload: restart the broker for it.');
+      return;
+    }
+    for (const key of ['allowAnonymous', 'passwordFile', 'aclFile', 'allowZeroLengthClientid', 'autoIdPrefix', 'perListenerSettings', 'clientidPrefixes', 'checkRetainSource', 'connectionMessages', 'logTimestampFormat', 'logTypes', 'logSink', 'logFile'] as const) {
+      (o as unknown as Record<string, unknown>)[key] = next[key];
+    }
+    next.listeners.forEach((l, i) => {
+      o.listeners[i].security = l.security;
+    });
+    await this.reopenLog();
+    const seen = new Set<SecurityDomain>();
+    for (let i = -1; i < this.domains.length; i++) {
+      const d = i < 0 ? this.security : this.domains[i];
+      if (seen.has(d)) continue;
+      seen.add(d);
+      const r = d.load(i < 0 ? globalSecurity(o) : listenerSecurity(o, i));
+      if (log.error) for (const p of r.problems) log.line(`Error: ${formatProblem(p)} (the previous contents stay in force).`);
+      if (log.warning) for (const w of r.warnings) log.line(`Warning: ${w.message} (${w.file}:${w.line})`);
+    }
+    for (const listener of this.listeners) {
+      try {
+        listener.reloadTls();
+      } catch (err) {
+        if (log.error) log.line(`Error: ${(err as Error).message}; listener on port ${listener.port} keeps its certificate.`);
+      }
+    }
+    await applySecurity(this.core, this.conns);
+  }
+
+  private async reopenLog(): Promise<void> {
+    const old = this.logFile;
+    this.logFile = null;
+    const o = this.options;
+    try {
+      this.log.configure(o.logTypes, o.logSink, timestamper(o.logTimestampFormat), o.connectionMessages);
+      this.openLog(o.logFile);
+    } catch (err) {
+      if (this.log.error) this.log.line((err as Error).message);
+    }
+    if (old !== null) await closeLogFile(old);
   }
 
   private readonly sweep = (): void => {
@@ -126,7 +216,7 @@ export class Broker implements ConnectionHost {
     this.closing = true;
     this.sys.stop();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    const closed = this.listeners.map((l) => l.close());
     for (const conn of [...this.conns]) {
       try {
         if (conn.state === ConnState.Connected && conn.protocolVersion === 5) conn.sendDisconnect(RC.ServerShuttingDown);
@@ -138,5 +228,29 @@ export class Broker implements ConnectionHost {
     }
     this.core.close();
     await Promise.all(closed);
+    if (this.logFile !== null) await closeLogFile(this.logFile);
   }
+}
+
+/** The broker's own security settings. */
+function globalSecurity(o: BrokerOptions): SecuritySettings {
+  return {
+    allowAnonymous: o.allowAnonymous,
+    passwordFile: o.passwordFile,
+    aclFile: o.aclFile,
+    allowZeroLengthClientid: o.allowZeroLengthClientid,
+    autoIdPrefix: o.autoIdPrefix,
+  };
+}
+
+/** Listener `i`'s security settings under per_listener_settings: its own, with Mosquitto's defaults. */
+function listenerSecurity(o: BrokerOptions, i: number): SecuritySettings {
+  const s = o.listeners[i].security ?? {};
+  return {
+    allowAnonymous: s.allowAnonymous ?? o.allowAnonymous,
+    passwordFile: s.passwordFile,
+    aclFile: s.aclFile,
+    allowZeroLengthClientid: s.allowZeroLengthClientid ?? true,
+    autoIdPrefix: s.autoIdPrefix ?? 'auto-',
+  };
 }

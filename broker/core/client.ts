@@ -2,6 +2,7 @@
  * A client's connection as the packet handlers see it: what its CONNECT negotiated, the session it is bound to,
  * and the ways to answer or end it. Implemented by broker/connection.ts.
  */
+import type { SecurityDomain } from '../auth/security.js';
 import type { ConnState, Outlet } from './outlet.js';
 import type { Session } from './session.js';
 
@@ -24,6 +25,18 @@ export interface Client extends Outlet {
   readonly maxPacketIn: number;
   /** "ip:port" of the peer. */
   readonly address: string;
+  /** The authentication and ACL settings of the listener it came through (the broker's, unless per listener). */
+  readonly security: SecurityDomain;
+  /**
+   * On a TLS listener with use_identity_as_username: the common name of the client's certificate (null when it sent
+   * none). Undefined elsewhere.
+   */
+  readonly certIdentity: string | null | undefined;
+  /** The user name it connected with, and (while a password file may re-check it on reload) its password. */
+  username: string | undefined;
+  password: Buffer | null;
+  /** The password file entry it was accepted against (a reload with the same entry needs no new check). */
+  passwordHash: string | null;
 
   /** Set once CONNECT has been read: the rules of that protocol level apply from then on. */
   setProtocolVersion(version: number): void;

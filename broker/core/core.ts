@@ -6,6 +6,7 @@
  * client, is logged and counted, and never reaches the process.
  */
 import { RC } from '../../src/protocol/reason-codes.js';
+import type { ClientIdentity } from '../auth/security.js';
 import type { Log } from '../log.js';
 import type { BrokerOptions } from '../options.js';
 import type { Client } from './client.js';
@@ -42,6 +43,8 @@ export class Core implements Env {
   readonly sessions = new Map<string, Session>();
   readonly parking = new Set<Session>();
   readonly fanout = new Fanout();
+  /** check_retain_source: the publisher of each retained message, whose write access is checked when it is sent. */
+  readonly retainSources = new WeakMap<Msg, ClientIdentity>();
   readonly timers: Timers;
   /** Spreadable work per turn of the event loop, for all clients together. */
   readonly turn = new TurnBudget();
@@ -221,9 +224,15 @@ export class Core implements Env {
     try {
       const now = this.tick();
       const msg = will.msg;
+      // acl_file: checked when the will is sent, under the rules in force then (as Mosquitto).
+      if (session.acl !== null && !session.acl.canWrite(msg.topic)) {
+        if (this.log.debug) this.log.line(`Denied will message for client ${session.clientId} to '${msg.topic}'`);
+        return;
+      }
       if (will.expiry > 0) msg.expiryAt = now + will.expiry * 1000;
       if (this.log.debug) this.log.line(`Sending will message for client ${session.clientId} to '${msg.topic}'`);
       this.stats.pubReceived++;
+      if (msg.retain && this.options.checkRetainSource && session.identity !== null) this.retainSources.set(msg, session.identity);
       this.publish(msg, now);
     } catch (err) {
       this.fault(session, err, 'publishing a will');
@@ -234,6 +243,16 @@ export class Core implements Env {
   publish(msg: Msg, now: number): void {
     if (msg.retain) this.retained.set(msg);
     route(this, msg, now);
+  }
+
+  /**
+   * End a client its security settings no longer allow (after a reload): as Mosquitto does, without its will and
+   * logged as "disconnected".
+   */
+  revoke(client: Client): void {
+    const session = client.session;
+    if (session !== null && session.conn === client) this.dropWill(session);
+    client.close(CloseReason.Disconnect);
   }
 
   private dropWill(session: Session): void {

@@ -43,6 +43,7 @@ export function route(env: Env, m: Msg, now: number): number {
   f.begin(m);
   let reached = 0;
   let taken = 0;
+  const upgrade = env.options.upgradeOutgoingQos;
   const targets = r.targets;
   for (let i = 0; i < targets.length; i++) {
     const t = targets[i];
@@ -51,8 +52,19 @@ export function route(env: Env, m: Msg, now: number): number {
     let qos = local ? t.qosLocal : t.qos;
     if (qos < 0 || t.session.ended) continue;
     reached++;
-    // [MQTT-3.8.4-8] delivered at the lower of the publish and subscription QoS.
-    if (m.qos < qos) qos = m.qos;
+    // acl_file: a subscriber without read access to the topic is not sent it. The answer is kept in the cached
+    // routing result, so only the first message to a topic asks the ACL.
+    const acl = t.session.acl;
+    if (acl !== null) {
+      if (t.aclView !== acl) {
+        t.aclView = acl;
+        t.aclRead = acl.canRead(m.topic);
+      }
+      if (!t.aclRead) continue;
+    }
+    // [MQTT-3.8.4-8] delivered at the lower of the publish and subscription QoS (upgrade_outgoing_qos: at the
+    // subscription's, as Mosquitto offers).
+    if (m.qos < qos && !upgrade) qos = m.qos;
     // [MQTT-3.3.1-9] forwarded with retain 0, unless the subscription asked for retain-as-published [MQTT-3.3.1-13].
     const retain = (local ? t.retainAsPublishedLocal : t.retainAsPublished) && m.retain;
     // [MQTT-3.3.4-3] the identifiers of the subscriptions that took it.
@@ -66,7 +78,10 @@ export function route(env: Env, m: Msg, now: number): number {
     const sub = pickMember(groups[i]);
     if (sub === undefined) continue;
     reached++;
-    const qos = Math.min(m.qos, sub.qos);
+    // The member whose turn it is gets it or, without read access, nobody in the group does (as Mosquitto).
+    const acl = sub.session.acl;
+    if (acl !== null && !acl.canRead(m.topic)) continue;
+    const qos = upgrade ? sub.qos : Math.min(m.qos, sub.qos);
     const retain = sub.retainAsPublished && m.retain;
     const d = deliver(env, sub.session, m, qos, retain, sub.subIds, now);
     if (d === Delivery.Taken) taken++;
@@ -108,13 +123,26 @@ function pickMember(g: SharedGroup): Subscription | undefined {
   return s.session.ended ? undefined : s;
 }
 
-/** Send retained messages to a new subscription, each with the retain flag set [MQTT-3.3.1-8]. */
+/**
+ * Send retained messages to a new subscription, each with the retain flag set [MQTT-3.3.1-8]: those the subscriber
+ * may read, and with check_retain_source, only those whose publisher may still write their topic.
+ */
 export function deliverRetained(env: Env, sub: Subscription, msgs: readonly Msg[], now: number): void {
   const f = env.fanout;
+  const acl = sub.session.acl;
+  const checkSource = env.options.checkRetainSource;
+  const upgrade = env.options.upgradeOutgoingQos;
   for (const m of msgs) {
+    if (acl !== null && !acl.canRead(m.topic)) continue;
+    if (checkSource) {
+      const source = env.retainSources.get(m);
+      const sourceAcl = source === undefined ? null : source.acl;
+      if (sourceAcl !== null && !sourceAcl.canWrite(m.topic)) continue;
+    }
     f.begin(m);
     // A retained message has no publisher to hold back: with the queue full, it is dropped.
-    if (deliver(env, sub.session, m, Math.min(m.qos, sub.qos), true, sub.subIds, now) === Delivery.Full) dropMessage(env, sub.session);
+    const qos = upgrade ? sub.qos : Math.min(m.qos, sub.qos);
+    if (deliver(env, sub.session, m, qos, true, sub.subIds, now) === Delivery.Full) dropMessage(env, sub.session);
   }
 }
 
@@ -143,7 +171,7 @@ export function deliver(
   }
   // Behind parked messages: parked too, or dropped, never ahead of them (order per topic is kept).
   if (session.parked !== null) return online && !session.stalled ? Delivery.Full : drop(env, session);
-  if (online && session.queued === 0 && session.inflight.size < conn.inflightLimit) {
+  if (online && session.queued === 0 && session.inflight.size < conn.inflightLimit && inflightRoom(env, session)) {
     const packetId = session.allocatePacketId();
     const sent = sendPublish(env, conn, m, qos, retain, packetId, subIds, now);
     // A packet too large for the client is discarded as if delivered [MQTT-3.1.2-25].
@@ -161,6 +189,12 @@ export function deliver(
   session.dropping = false;
   session.enqueue(new Outgoing(env.fanout.storedCopy(m), qos, retain, subIds));
   return Delivery.Taken;
+}
+
+/** max_inflight_bytes: another message may go in flight while fewer payload bytes than that are (0: no limit). */
+function inflightRoom(env: Env, session: Session): boolean {
+  const max = env.options.maxInflightBytes;
+  return max === 0 || session.inflightBytes < max;
 }
 
 function drop(env: Env, session: Session): Delivery {
@@ -217,7 +251,7 @@ export function pumpQueue(env: Env, session: Session, now: number): void {
   const conn = session.conn;
   if (conn === null || conn.state !== ConnState.Connected) return;
   for (;;) {
-    while (session.inflight.size < conn.inflightLimit) {
+    while (session.inflight.size < conn.inflightLimit && inflightRoom(env, session)) {
       const out = session.shiftQueued();
       if (out === undefined) break;
       // [MQTT-3.3.2-5] an expired message is not forwarded.

@@ -7,6 +7,7 @@
  * Each result is merged per session: one target per session with the highest QoS among its matching subscriptions,
  * so overlapping subscriptions deliver once [MQTT-3.3.5-1].
  */
+import type { AclView } from '../auth/acl.js';
 import type { Session, Subscription } from './session.js';
 
 /** One session a topic reaches, its matching subscriptions merged. */
@@ -23,6 +24,12 @@ export interface Target {
   /** The same two for a message this very session published: only subscriptions without no-local count. */
   retainAsPublishedLocal: boolean;
   subIdsLocal: number[] | null;
+  /**
+   * The session's read access to this result's topic, as its ACL `aclView` answered it: the result is per topic,
+   * so each delivery after the first reads the answer here instead of asking again.
+   */
+  aclView: AclView | null;
+  aclRead: boolean;
 }
 
 export class SharedGroup {
@@ -253,7 +260,17 @@ function mergePerSession(subs: Subscription[]): Target[] {
   for (const s of subs) {
     let t = bySession.get(s.session);
     if (!t) {
-      t = { session: s.session, qos: -1, qosLocal: -1, retainAsPublished: false, subIds: null, retainAsPublishedLocal: false, subIdsLocal: null };
+      t = {
+        session: s.session,
+        qos: -1,
+        qosLocal: -1,
+        retainAsPublished: false,
+        subIds: null,
+        retainAsPublishedLocal: false,
+        subIdsLocal: null,
+        aclView: null,
+        aclRead: false,
+      };
       bySession.set(s.session, t);
     }
     if (s.qos > t.qos) t.qos = s.qos;

@@ -2,6 +2,8 @@
  * Session state (§4.1): subscriptions, outgoing QoS 1/2 messages in flight, queued and parked, incoming QoS 2
  * packet ids awaiting PUBREL, the will, and expiry. A session outlives its connection when it is persistent.
  */
+import type { AclView } from '../auth/acl.js';
+import type { ClientIdentity } from '../auth/security.js';
 import type { Msg } from './message.js';
 import type { AckTicket, Outlet } from './outlet.js';
 import type { Timer } from '../../src/util/timers.js';
@@ -69,6 +71,8 @@ export class Session {
   private queueHead = 0;
   /** Payload bytes of the queued messages (for max_queued_bytes). */
   queuedBytes = 0;
+  /** Payload bytes of the messages in flight (for max_inflight_bytes). */
+  inflightBytes = 0;
   private nextId = 1;
   /** Seconds the session lives after disconnection; 0 ends it with the connection; NEVER keeps it. */
   expiryInterval = 0;
@@ -97,6 +101,10 @@ export class Session {
   stalled = false;
   /** Ended: nothing is delivered to it any more (its subscriptions may still be leaving the router). */
   ended = false;
+  /** Who its client is, for ACL checks (the last connection's; null without one). */
+  identity: ClientIdentity | null = null;
+  /** Its ACL in force, read on every delivery; null when no ACL file applies. */
+  acl: AclView | null = null;
 
   constructor(readonly clientId: string) {}
 
@@ -147,14 +155,21 @@ export class Session {
 
   setInflight(out: Outgoing): void {
     (this.inflightMap ??= new Map()).set(out.packetId, out);
+    this.inflightBytes += out.msg.pLen;
   }
 
   deleteInflight(packetId: number): void {
-    this.inflightMap?.delete(packetId);
+    const map = this.inflightMap;
+    if (map === null) return;
+    const out = map.get(packetId);
+    if (out === undefined) return;
+    map.delete(packetId);
+    this.inflightBytes -= out.msg.pLen;
   }
 
   clearInflight(): void {
     this.inflightMap = null;
+    this.inflightBytes = 0;
   }
 
   /** Incoming QoS 2 packet ids received (and delivered) whose PUBREL has not arrived [MQTT-4.3.3-2]. */

@@ -14,7 +14,9 @@ import { CloseReason, ConnState } from '../core/outlet.js';
 import { NEVER, type Will } from '../core/session.js';
 import { ConnectRefusal, decodeConnect, type ConnectPacket, type WillSpec } from '../decode.js';
 import { protocolTag } from '../log.js';
-import { P, checkFixedHeaderFlags, encodeProps, num, str } from '../wire.js';
+import { P, WireError, checkFixedHeaderFlags, encodeProps, num, str } from '../wire.js';
+import { dangerousName } from '../auth/acl.js';
+import { authenticate, type AuthOutcome } from './connect-auth.js';
 import { publishDenied } from './publish.js';
 
 /** The smallest v5 CONNACK: fixed header, flags, reason code, empty properties. */
@@ -41,6 +43,7 @@ export function handleConnect(core: Core, client: Client, header: number, buf: B
   const mps = v5 ? num(pkt.props, P.MaximumPacketSize) : undefined;
   if (mps !== undefined) client.maxPacketOut = mps;
 
+  const security = client.security.settings;
   let clientId = pkt.clientId;
   let assigned: string | undefined;
   if (clientId === '') {
@@ -50,9 +53,21 @@ export function handleConnect(core: Core, client: Client, header: number, buf: B
       refuse(core, client, RC.ClientIdentifierNotValid, version, true, 'empty client identifier without clean session');
       return;
     }
+    if (!security.allowZeroLengthClientid) {
+      // allow_zero_length_clientid false: CONNACK 2 for 3.1.1; v5 gets Mosquitto 2.0's 0x80 Unspecified error.
+      const rc = version === 5 ? RC.UnspecifiedError : RC.ClientIdentifierNotValid;
+      refuse(core, client, rc, version, true, 'empty client identifier (allow_zero_length_clientid is false)');
+      return;
+    }
     // [MQTT-3.1.3-6] an empty id gets a unique one, told to v5 clients [MQTT-3.2.2-16].
-    clientId = `auto-${randomUUID().toUpperCase()}`;
+    clientId = `${security.autoIdPrefix}${randomUUID().toUpperCase()}`;
     assigned = clientId;
+  }
+  const prefixes = opts.clientidPrefixes;
+  if (prefixes !== undefined && !clientId.startsWith(prefixes)) {
+    // clientid_prefixes: other client ids are not authorised (CONNACK 5 / 0x87), as Mosquitto.
+    refuse(core, client, RC.NotAuthorized, version, true, `client id does not start with "${prefixes}"`);
+    return;
   }
   if (pkt.will) {
     const topic = pkt.will.topic;
@@ -77,26 +92,36 @@ export function handleConnect(core: Core, client: Client, header: number, buf: B
     refuse(core, client, RC.BadAuthenticationMethod, version, true, 'authentication method not supported');
     return;
   }
-  if (!opts.allowAnonymous && (pkt.username === undefined || opts.authenticate === undefined)) {
-    // Without a way to check credentials, allow_anonymous false refuses everybody (as Mosquitto 2.0), whatever
-    // user name and password they send.
-    refuse(core, client, RC.NotAuthorized, version, true, 'not authorised', clientId);
+  const credentials = { clientId, username: pkt.username, password: pkt.password, protocolVersion: version };
+  const outcome = authenticate(core, client, credentials, (later) => {
+    // A password check finished on the thread pool: the CONNECT goes on, inside the guard.
+    try {
+      accept(core, client, pkt, clientId, assigned, later);
+    } catch (err) {
+      if (err instanceof WireError) client.fail(err.rc, err.message);
+      else core.fault(client, err, 'finishing a CONNECT');
+    }
+    client.resumeInput();
+  });
+  if (outcome === undefined) {
+    // Nothing more is read from this client until its password is checked.
+    client.pauseInput();
     return;
   }
-  if (opts.authenticate) {
-    const verdict = opts.authenticate({
-      clientId,
-      username: pkt.username,
-      password: pkt.password,
-      address: client.address,
-      protocolVersion: version,
-    });
-    const rc = verdict === true ? 0 : verdict === false ? RC.NotAuthorized : verdict;
-    if (rc !== 0) {
-      refuse(core, client, rc, version, true, 'authentication refused', clientId);
-      return;
-    }
+  accept(core, client, pkt, clientId, assigned, outcome);
+}
+
+/** The rest of a CONNECT once it is known whether the client may connect: limits, the session, the CONNACK. */
+function accept(core: Core, client: Client, pkt: ConnectPacket, clientId: string, assigned: string | undefined, outcome: AuthOutcome): void {
+  const opts = core.options;
+  const version = pkt.protocolVersion;
+  const v5 = version === 5;
+  if (!outcome.ok) {
+    // As Mosquitto, the client id is not named: it was not accepted.
+    refuse(core, client, outcome.rc, version, true, outcome.why);
+    return;
   }
+  const username = outcome.username;
   if (v5 && client.maxPacketOut < MIN_CONNACK_V5) {
     // Not even a CONNACK fits the client's Maximum Packet Size [MQTT-3.1.2-24]: close without one.
     refuse(core, client, RC.ImplementationSpecificError, version, false, 'maximum packet size too small for a CONNACK', clientId);
@@ -129,18 +154,27 @@ export function handleConnect(core: Core, client: Client, header: number, buf: B
         : NEVER;
   const will = pkt.will && !willDenied(core, clientId, pkt.will) ? makeWill(pkt.will) : null;
   client.clientId = clientId;
+  client.username = username;
+  const identity = client.security.identity(clientId, username);
   const present = core.openSession(client, { clientId, clean: pkt.clean, expiryInterval, will, protocolVersion: version });
-  if (will !== null) will.msg.origin = client.session;
+  const session = client.session!;
+  session.identity = identity;
+  session.acl = identity.acl;
+  if (will !== null) will.msg.origin = session;
   client.state = ConnState.Connected;
 
   const log = core.log;
-  if (log.notice) {
-    const user = pkt.username !== undefined ? `, u'${pkt.username}'` : '';
+  if (log.notice && log.connections) {
+    const user = username !== undefined ? `, u'${username}'` : '';
     log.line(
       `New client connected from ${client.address} as ${clientId} (p${protocolTag(version)}, c${pkt.clean ? 1 : 0}, k${pkt.keepalive}${user}).`,
     );
   }
-  if (log.debug) {
+  if (session.acl !== null && session.acl.dangerous && log.notice) {
+    // Mosquitto logs this on each check; once per connection says the same.
+    log.line(`ACL denying access to client with dangerous ${dangerousName(username) ? `username "${username}"` : `client id "${clientId}"`}`);
+  }
+  if (log.debug && log.connections) {
     if (pkt.will) {
       log.line(`Will message specified (${pkt.will.payload.length} bytes) (r${pkt.will.retain ? 1 : 0}, q${pkt.will.qos}).`);
       log.line(`\t${pkt.will.topic}`);
@@ -222,7 +256,8 @@ function refuse(
     } else {
       client.writeBytes(Buffer.from([0x20, 0x02, 0x00, code]));
     }
-    if (log.debug) log.line(`Sending CONNACK to ${clientId ?? '<unknown>'} (0, ${code})`);
+    // Mosquitto names a client not accepted by its address.
+    if (log.debug) log.line(`Sending CONNACK to ${clientId ?? client.address.replace(/:\d+$/, '')} (0, ${code})`);
   }
   client.close(CloseReason.Refused);
 }

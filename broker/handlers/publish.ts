@@ -114,6 +114,12 @@ export function handlePublish(core: Core, conn: Client, header: number, buf: Buf
     denyPublish(core, conn, qos, packetId, dup, retain, resolved, payloadLen);
     return;
   }
+  // acl_file: a topic the client may not write is treated the same way (3.1.1 and QoS 0: dropped silently).
+  const acl = conn.session!.acl;
+  if (acl !== null && !acl.canWrite(resolved)) {
+    denyPublish(core, conn, qos, packetId, dup, retain, resolved, payloadLen);
+    return;
+  }
   if (log.debug) {
     log.line(
       `Received PUBLISH from ${conn.logId} (d${dup ? 1 : 0}, q${qos}, r${retain ? 1 : 0}, m${packetId}, '${resolved}', ... (${payloadLen} bytes))`,
@@ -153,6 +159,7 @@ export function handlePublish(core: Core, conn: Client, header: number, buf: Buf
     // [MQTT-3.3.1-5] store (or with an empty payload, clear [MQTT-3.3.1-10]) the topic's retained message.
     msg = m.store();
     core.retained.set(msg);
+    if (core.options.checkRetainSource && session.identity !== null) core.retainSources.set(msg, session.identity);
   }
   m.ticket = null;
   const reached = route(core, msg, now);

@@ -53,6 +53,15 @@ export function handleSubscribe(core: Core, conn: Client, buf: Buffer, start: nu
       const shared = parseSharedFilter(req.filter);
       // [MQTT-3.8.3-4] no local on a shared subscription is a protocol error.
       if (shared && req.noLocal) throw protocolError('no local set on a shared subscription');
+      // acl_file: a filter that can match no topic the client may read is refused (0x87 / 0x80). Mosquitto 2.0.11
+      // grants it and then delivers nothing; a filter that reaches some readable topic is granted, and each message
+      // is checked as it is delivered.
+      const acl = session.acl;
+      if (acl !== null && !acl.mayRead(shared ? shared.filter : req.filter)) {
+        if (log.debug) log.line(`Denied SUBSCRIBE from ${conn.logId} to '${req.filter}'`);
+        codes.push(v5 ? RC.NotAuthorized : SUBACK_FAILURE_V3);
+        continue;
+      }
       const existing = session.getSub(req.filter);
       const sub: Subscription = {
         session,

@@ -7,6 +7,7 @@ import { compareCommand } from './commands/compare.js';
 import { conformanceCommand } from './commands/conformance.js';
 import { k8sCommand } from './commands/k8s.js';
 import { mergeCommand } from './commands/merge.js';
+import { passwdCommand } from './commands/passwd.js';
 import { runCommand } from './commands/run.js';
 import { suggest } from '../util/suggest.js';
 import { CliError, EXIT } from './exit-codes.js';
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   conformance: { run: conformanceCommand, summary: 'check a broker against the MQTT 3.1.1 and 5.0 specs' },
   broker: { run: brokerCommand, summary: 'run the bundled MQTT broker' },
   k8s: { run: k8sCommand, summary: 'print Kubernetes manifests that run a scenario split over N pods, then merge it' },
+  passwd: { run: passwdCommand, summary: 'create and change password files (as mosquitto_passwd)' },
 };
 
 function mainUsage(): string {

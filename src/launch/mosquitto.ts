@@ -15,6 +15,11 @@ export interface MosquittoOptions {
   verbose?: boolean;
   /** Binary to run; default: `MQBENCH_MOSQUITTO` or `mosquitto` found on PATH or in /usr/sbin. */
   binary?: string;
+  /**
+   * Run with this config file as it is (no generated lines; `config` and `verbose` are not used), and wait for this
+   * port of it to accept connections.
+   */
+  configFile?: { path: string; port: number; host?: string };
 }
 
 export interface RunningMosquitto {
@@ -89,6 +94,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Runni
   const binary = opts.binary ?? findMosquitto();
   if (!binary || !existsSync(binary)) throw new MosquittoNotFoundError(opts.binary ? [opts.binary] : mosquittoCandidates());
   const version = mosquittoVersion(binary);
+  if (opts.configFile) return launch(binary, version, opts.configFile.port, opts);
   let lastError: Error | undefined;
   // The port is chosen before Mosquitto binds it; another process may take it in between, so try a few.
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -104,7 +110,8 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Runni
 
 async function launch(binary: string, version: string, port: number, opts: MosquittoOptions): Promise<RunningMosquitto> {
   const dir = mkdtempSync(join(tmpdir(), 'mqbench-mosquitto-'));
-  const conf = join(dir, 'mosquitto.conf');
+  const conf = opts.configFile?.path ?? join(dir, 'mosquitto.conf');
+  const host = opts.configFile?.host ?? '127.0.0.1';
   const lines = [
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
@@ -115,7 +122,7 @@ async function launch(binary: string, version: string, port: number, opts: Mosqu
     'log_timestamp true',
     ...(opts.config ?? []),
   ];
-  writeFileSync(conf, lines.join('\n') + '\n');
+  if (!opts.configFile) writeFileSync(conf, lines.join('\n') + '\n');
   const child = spawn(binary, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (output = trimTail(output + s)));
@@ -128,7 +135,7 @@ async function launch(binary: string, version: string, port: number, opts: Mosqu
     }),
   );
   try {
-    await waitForPort('127.0.0.1', port, exited, () => output);
+    await waitForPort(host, port, exited, () => output);
     // The port was free when chosen; if another process took it first, Mosquitto exits and the connection above
     // reached that other process. Make sure ours is still the one running.
     await new Promise((r) => setTimeout(r, 30));
@@ -142,7 +149,7 @@ async function launch(binary: string, version: string, port: number, opts: Mosqu
   }
   let stopped: Promise<void> | undefined;
   return {
-    host: '127.0.0.1',
+    host,
     port,
     pid: child.pid!,
     version,

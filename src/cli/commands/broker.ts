@@ -1,7 +1,7 @@
 /**
  * `mqbench broker`: run the bundled broker in the foreground, with Mosquitto's flags and config file.
  */
-import { ConfigError, loadConfigFile, startBroker, type StartBrokerOptions } from '../../../broker/index.js';
+import { ConfigError, FileProblemsError, loadConfigFile, startBroker, type RunningBroker, type StartBrokerOptions } from '../../../broker/index.js';
 import { brokerVersion, lineWriter } from '../../../broker/index.js';
 import { parseCommandArgs } from '../args.js';
 import { CliError, EXIT } from '../exit-codes.js';
@@ -14,7 +14,8 @@ Runs the bundled MQTT 3.1/3.1.1/5.0 broker until interrupted (Ctrl-C).
 Options:
   --host <addr>      address to listen on (default 127.0.0.1)
   -p, --port <n>     port to listen on; 0 picks a free port (default 1883)
-  -c, --config <f>   read the supported mosquitto.conf options from <f>
+  -c, --config <f>   read the supported mosquitto.conf options from <f>; SIGHUP reads it again and applies
+                     the security and log settings (password and ACL files, TLS certificates), as Mosquitto
   -v, --verbose      log every packet, like mosquitto -v
   --metrics-port <n> serve GET /metrics (Prometheus text format) on this port; 0 picks a free port
                      (config file: metrics_port)
@@ -58,7 +59,8 @@ export async function brokerCommand(argv: string[]): Promise<number> {
     const port = values.port === undefined ? 1883 : Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`--port must be 0-65535, got "${values.port}"`);
     const first = options.listeners?.[0];
-    const listener = { host: values.host ?? first?.host ?? '127.0.0.1', port: values.port === undefined && first ? first.port : port };
+    // The first listener keeps its protocol, TLS and security settings; only its address and port change.
+    const listener = { ...first, host: values.host ?? first?.host ?? '127.0.0.1', port: values.port === undefined && first ? first.port : port };
     options.listeners = [listener, ...(options.listeners?.slice(1) ?? [])];
   }
   if (values['metrics-port'] !== undefined || values['metrics-host'] !== undefined) {
@@ -71,7 +73,8 @@ export async function brokerCommand(argv: string[]): Promise<number> {
   options.verbose = values.verbose;
   // Each client is a file descriptor: raise the soft limit to the hard one, and refuse a max_connections it cannot hold.
   const limits = raiseFdLimit();
-  const max = options.maxConnections ?? -1;
+  const perListener = options.listeners?.map((l) => l.maxConnections ?? -1) ?? [];
+  const max = options.maxConnections !== undefined && options.maxConnections >= 0 ? options.maxConnections : perListener.length > 0 && perListener.every((m) => m >= 0) ? perListener.reduce((a, b) => a + b, 0) : -1;
   if (max > 0) {
     const problem = fdShortfall(max + FD_OVERHEAD, limits, `max_connections ${max}`);
     if (problem) throw new CliError(problem, EXIT.usage);
@@ -84,9 +87,16 @@ export async function brokerCommand(argv: string[]): Promise<number> {
   try {
     broker = await startBroker(options);
   } catch (err) {
+    // Password or ACL file problems are the configuration's, like a bad line.
+    if (err instanceof FileProblemsError) throw new CliError(err.message, EXIT.usage);
     throw new CliError((err as Error).message, EXIT.unavailable);
   }
   for (const l of broker.listeners) say(`${stamp()} Listening on ${l.host}:${l.port}`);
+  const running = broker;
+  const onHangUp = (): void => {
+    void reloadConfig(running, values.config, values.verbose === true);
+  };
+  process.on('SIGHUP', onHangUp);
   if (broker.metrics) say(`${stamp()} Metrics on ${broker.metrics.url}`);
   say(`${stamp()} ${version} running`);
   await new Promise<void>((resolve) => {
@@ -104,6 +114,37 @@ export async function brokerCommand(argv: string[]): Promise<number> {
   // The log goes out unless nobody reads it: a stuck standard error does not keep the process alive.
   await stderrLines.flush(2_000);
   process.exit(EXIT.ok);
+}
+
+/**
+ * SIGHUP: read the config file again and apply what Mosquitto applies on reload; a file with problems changes
+ * nothing (each problem is logged with file:line). Reloads do not overlap: one asked for during another follows it.
+ */
+let reloading: Promise<void> = Promise.resolve();
+
+function reloadConfig(broker: RunningBroker, file: string | undefined, verbose: boolean): Promise<void> {
+  reloading = reloading.then(async () => {
+    broker.logLine('information', 'Reloading config.');
+    if (file === undefined) return;
+    let parsed;
+    try {
+      parsed = loadConfigFile(file);
+    } catch (err) {
+      broker.logLine('error', `Error: ${(err as Error).message}`);
+      return;
+    }
+    if (parsed.problems.length > 0) {
+      for (const p of parsed.problems) broker.logLine('error', `Error: ${p.line > 0 ? `${p.file}:${p.line}` : p.file}: ${p.message}`);
+      broker.logLine('error', 'Error: the config file has problems: nothing was reloaded.');
+      return;
+    }
+    try {
+      await broker.reload({ ...parsed.options, verbose });
+    } catch (err) {
+      broker.logLine('error', `Error: reload failed: ${(err as Error).message}`);
+    }
+  });
+  return reloading;
 }
 
 /** Standard error as the broker's log writes it: the same order, and never blocking the event loop. */

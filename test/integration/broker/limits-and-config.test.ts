@@ -142,7 +142,7 @@ describe('parseConfig (bundled broker config)', () => {
   it('reports every unknown, unsupported or invalid line with file:line, and suggests a near name', () => {
     const text = [
       'max_conections 5', // 1: typo
-      'password_file /etc/mosquitto/pw', // 2: a Mosquitto option not supported here
+      'plugin /usr/lib/mosquitto_dynamic_security.so', // 2: a Mosquitto option not supported here
       '# fine',
       'max_inflight_messages lots', // 4: bad value
       'sys_interval 1', // 5: fine
@@ -151,7 +151,7 @@ describe('parseConfig (bundled broker config)', () => {
     const { problems } = parseConfig(text, 'broker.conf');
     expect(problems.map((p) => `${p.file}:${p.line}`)).toEqual(['broker.conf:1', 'broker.conf:2', 'broker.conf:4', 'broker.conf:6']);
     expect(problems[0].message).toMatch(/unknown option "max_conections".*did you mean "max_connections"/);
-    expect(problems[1].message).toMatch(/password_file.*not support/);
+    expect(problems[1].message).toMatch(/plugin.*not support/);
     expect(problems[2].message).toMatch(/max_inflight_messages/);
     expect(problems[3].message).toMatch(/allow_anonymous/);
   });

@@ -23,9 +23,9 @@ describe('mosquitto.conf subset', () => {
     );
     expect(problems).toEqual([]);
     expect(options).toMatchObject({
-      listeners: [{ host: '127.0.0.1', port: 0 }],
+      // max_connections in a listener's block is that listener's, as in Mosquitto 2.0.
+      listeners: [{ host: '127.0.0.1', port: 0, maxConnections: 10 }],
       allowAnonymous: true,
-      maxConnections: 10,
       maxInflightMessages: 5,
       maxQueuedMessages: 7,
       messageSizeLimit: 1024,
@@ -39,11 +39,11 @@ describe('mosquitto.conf subset', () => {
 
   it('reports every unsupported, unknown or invalid line with file:line, with a hint for typos', () => {
     const { problems } = parseConfig(
-      ['password_file /etc/pw', 'max_inflight_mesages 3', 'max_queued_messages lots', 'listener 99999'].join('\n'),
+      ['plugin /usr/lib/auth.so', 'max_inflight_mesages 3', 'max_queued_messages lots', 'listener 99999'].join('\n'),
       'bad.conf',
     );
     expect(problems.map((p) => `${p.file}:${p.line}`)).toEqual(['bad.conf:1', 'bad.conf:2', 'bad.conf:3', 'bad.conf:4']);
-    expect(problems[0].message).toMatch(/password_file.*does not support/);
+    expect(problems[0].message).toMatch(/plugin.*does not support/);
     expect(problems[1].message).toMatch(/unknown option "max_inflight_mesages" \(did you mean "max_inflight_messages"\?\)/);
     expect(problems[2].message).toMatch(/max_queued_messages must be an integer/);
     expect(problems[3].message).toMatch(/listener port must be 0-65535/);
