@@ -17,7 +17,9 @@ export type ToWorker =
   /** Every worker is ready: the run's timeline starts at this epoch. */
   | { type: 'start'; epochNs: bigint; epochWallMs: number }
   /** Stop stepping and publishing; keep receiving for drainMs; then disconnect and return the report. */
-  | { type: 'stop'; drainMs: number };
+  | { type: 'stop'; drainMs: number }
+  /** Report the thread's V8 heap used; with `collect`, after a full garbage collection if Node exposes one. */
+  | { type: 'heap'; collect: boolean };
 
 /** Worker → main. */
 export type FromWorker =
@@ -25,7 +27,9 @@ export type FromWorker =
   | { type: 'ready'; worker: number }
   | { type: 'progress'; worker: number; snapshot: ProgressSnapshot }
   /** Every client of the worker has run all its steps. */
-  | { type: 'idle'; worker: number };
+  | { type: 'idle'; worker: number }
+  /** The answer to 'heap': bytes of V8 heap in use, and whether a full collection ran just before. */
+  | { type: 'heap'; worker: number; usedBytes: number; collected: boolean };
 
 /** What the task resolves with. */
 export interface WorkerResult {

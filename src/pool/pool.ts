@@ -14,10 +14,27 @@ export interface PoolEvents {
   message(m: FromWorker): void;
 }
 
+/** One worker thread's V8 heap, as it answered a heap request. */
+export interface WorkerHeap {
+  worker: number;
+  usedBytes: number;
+  /** A full garbage collection ran just before the reading (Node runs with --expose-gc). */
+  collected: boolean;
+}
+
+interface HeapRequest {
+  answers: (WorkerHeap | undefined)[];
+  left: number;
+  resolve(heaps: WorkerHeap[]): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
 export class RunPool {
   private readonly piscina: Piscina;
   private readonly ports: MessagePort[] = [];
   private readonly results: Promise<WorkerResult>[] = [];
+  private heapRequest: HeapRequest | undefined;
 
   constructor(inits: EngineInit[], events: PoolEvents) {
     this.piscina = new Piscina({
@@ -29,7 +46,7 @@ export class RunPool {
     });
     inits.forEach((init, worker) => {
       const channel = new MessageChannel();
-      channel.port1.on('message', (m: FromWorker) => events.message(m));
+      channel.port1.on('message', (m: FromWorker) => (m.type === 'heap' ? this.onHeap(m) : events.message(m)));
       this.ports.push(channel.port1);
       const task: WorkerTask = { worker, init, port: channel.port2 };
       this.results.push(this.piscina.run(task, { transferList: [channel.port2] }) as Promise<WorkerResult>);
@@ -40,6 +57,43 @@ export class RunPool {
   start(epochNs: bigint, epochWallMs: number): void {
     const msg: ToWorker = { type: 'start', epochNs, epochWallMs };
     for (const p of this.ports) p.postMessage(msg);
+  }
+
+  /**
+   * Every worker's V8 heap in use, asked for by message and answered between its socket events; with `collect`, each
+   * runs a full garbage collection first where Node exposes one (--expose-gc), so the figure is live memory. Fails
+   * when a worker has not answered within `timeoutMs`, or while another request is still out.
+   */
+  heapUsed(collect: boolean, timeoutMs: number): Promise<WorkerHeap[]> {
+    if (this.heapRequest !== undefined) return Promise.reject(new Error('a heap request is already out'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const silent = request.answers.flatMap((a, worker) => (a === undefined ? [worker] : []));
+        this.heapRequest = undefined;
+        reject(new Error(`worker thread(s) ${silent.join(', ')} did not report their heap within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      const request: HeapRequest = {
+        answers: Array.from({ length: this.ports.length }, () => undefined),
+        left: this.ports.length,
+        resolve,
+        reject,
+        timer,
+      };
+      this.heapRequest = request;
+      const msg: ToWorker = { type: 'heap', collect };
+      for (const p of this.ports) p.postMessage(msg);
+    });
+  }
+
+  private onHeap(m: WorkerHeap): void {
+    const request = this.heapRequest;
+    // A late answer to a request that has timed out.
+    if (request === undefined || request.answers[m.worker] !== undefined) return;
+    request.answers[m.worker] = { worker: m.worker, usedBytes: m.usedBytes, collected: m.collected };
+    if (--request.left > 0) return;
+    clearTimeout(request.timer);
+    this.heapRequest = undefined;
+    request.resolve(request.answers as WorkerHeap[]);
   }
 
   /** Tell every worker to stop (after `drainMs` of receiving) and wait for their reports. */

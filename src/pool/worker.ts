@@ -2,6 +2,7 @@
  * Worker thread entry: runs one engine for the whole run, streams progress over its MessagePort, and stops when
  * told to (by message, never by abort, so it can drain and report).
  */
+import { getHeapStatistics } from 'node:v8';
 import { Engine } from '../engine/engine.js';
 import { warmUp } from '../engine/warm-up.js';
 import type { FromWorker, ToWorker, WorkerResult, WorkerTask } from './messages.js';
@@ -17,6 +18,7 @@ export default async function runWorker(task: WorkerTask): Promise<WorkerResult>
     port.on('message', (m: ToWorker) => {
       if (m.type === 'start') engine.start(m.epochNs, m.epochWallMs);
       else if (m.type === 'stop') resolve(m.drainMs);
+      else if (m.type === 'heap') post({ type: 'heap', worker: task.worker, ...heapUsed(m.collect) });
     });
   });
   await warmUp();
@@ -25,4 +27,12 @@ export default async function runWorker(task: WorkerTask): Promise<WorkerResult>
   const report = await engine.stop(drainMs);
   port.close();
   return { worker: task.worker, report };
+}
+
+/** This thread's V8 heap in use, bytes; after a full collection when asked and Node exposes `gc` (--expose-gc). */
+function heapUsed(collect: boolean): { usedBytes: number; collected: boolean } {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const collected = collect && gc !== undefined;
+  if (collected) gc();
+  return { usedBytes: getHeapStatistics().used_heap_size, collected };
 }

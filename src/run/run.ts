@@ -12,13 +12,15 @@ import { FlowGate, type FlowGateInit } from '../engine/flow-gate.js';
 import { newEpoch, RunClock } from '../engine/clock.js';
 import type { EngineInit, EngineReport, JtlRow, ProgressSnapshot } from '../engine/engine.js';
 import type { Endpoint, TlsMaterial } from '../engine/transport.js';
-import { RunPool } from '../pool/pool.js';
+import { RunPool, type WorkerHeap } from '../pool/pool.js';
 import type { FromWorker } from '../pool/messages.js';
 import { aggregate, type Aggregated } from './aggregate.js';
 import type { BrokerSys, RunResult } from './result.js';
 import { SysObserver } from './sys-observer.js';
 import { portShortfall, unbindableSource } from '../util/source-addresses.js';
 import { Timer, Timers } from '../util/timers.js';
+
+export type { WorkerHeap };
 
 export class BrokerUnreachableError extends Error {
   readonly code = 'BROKER_UNREACHABLE';
@@ -52,9 +54,19 @@ export interface RunProgress {
   p99Us: number | undefined;
 }
 
+/** What a run's caller may ask of it while it runs. */
+export interface RunControl {
+  /**
+   * Every worker thread's V8 heap in use; with `collect`, each after a full garbage collection where Node runs with
+   * --expose-gc (for memory measurements: the figure is then live memory, not garbage awaiting collection). Fails
+   * when a worker has not answered within `timeoutMs`.
+   */
+  workerHeaps(collect: boolean, timeoutMs: number): Promise<WorkerHeap[]>;
+}
+
 export interface RunHooks {
   /** The broker answered and every worker is ready: the clients start now. */
-  onStart?(): void;
+  onStart?(run: RunControl): void;
   onProgress?(p: RunProgress): void;
   /** results.jtl rows, as they come (about once a second). */
   onJtl?(rows: JtlRow[]): void;
@@ -132,7 +144,7 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
         observer = sysObserver(setup, new RunClock(epoch));
         observer.start();
       }
-      hooks.onStart?.();
+      hooks.onStart?.({ workerHeaps: (collect, timeoutMs) => pool.heapUsed(collect, timeoutMs) });
       if (scenario.durationMs !== undefined) timers.schedule(durationTimer, scenario.durationMs);
       stoppedBy = await Promise.race([finished, pool.failure()]);
     } finally {
