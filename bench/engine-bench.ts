@@ -160,7 +160,9 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(
       `\nPer idle client: (value at ${idleVerdict.topClients.toLocaleString('en-US')} − value at ` +
         `${idleVerdict.baseClients.toLocaleString('en-US')}) ÷ ${(idleVerdict.topClients - idleVerdict.baseClients).toLocaleString('en-US')} ` +
-        'clients, so threads, code and the young generation do not count\n\n',
+        "clients, so threads and code do not count. RSS per client leaves out V8's young generation (the new space " +
+        'of every thread, read with the RSS): it is capped per thread but stays as large as the connect burst grew ' +
+        'it, longer for more clients; RSS as read keeps it in.\n\n',
     );
     process.stdout.write(renderIdlePerClient(idleVerdict));
     process.stdout.write(`\n${renderIdleVerdict(idleVerdict)}`);

@@ -6,7 +6,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { ensureOpenFiles } from './engine-fd-limit.js';
 import type { IdleJob, IdleReading } from './idle-memory.js';
-import { collectedHeapBytes, selfRssBytes, sleep } from './idle-self.js';
+import { collectedHeap, selfRssBytes, sleep } from './idle-self.js';
 import { encodeConnect, encodeSubscribe } from './mqtt-wire.js';
 
 /** CONNACK (4 bytes) and SUBACK of one filter (5 bytes): all an MQTT 3.1.1 broker sends an idle subscriber. */
@@ -82,13 +82,14 @@ export async function runIdleFloor(job: IdleJob): Promise<IdleReading> {
     if (clients.replyBytes !== expected) {
       throw new Error(`the broker sent ${clients.replyBytes - expected} bytes beyond CONNACK and SUBACK to idle clients`);
     }
-    const heap = collectedHeapBytes();
+    const heap = collectedHeap();
     return {
       tool: 'floor',
       clients: job.clients,
       rssBytes: selfRssBytes(),
-      heapUsedBytes: heap,
-      threadHeapBytes: [heap],
+      youngGenerationBytes: heap.youngGenerationBytes,
+      heapUsedBytes: heap.usedBytes,
+      threadHeapBytes: [heap.usedBytes],
     };
   } finally {
     clients.release();

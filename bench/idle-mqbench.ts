@@ -7,7 +7,7 @@
 import { ensureOpenFiles } from './engine-fd-limit.js';
 import { idleScenario } from './engine-scenarios.js';
 import type { IdleJob, IdleReading } from './idle-memory.js';
-import { collectedHeapBytes, selfRssBytes, sleep } from './idle-self.js';
+import { collectedHeap, selfRssBytes, sleep } from './idle-self.js';
 import { formatProblems, loadScenarioText } from '../src/scenario/index.js';
 import { runScenario, type RunControl, type RunProgress } from '../src/run/run.js';
 
@@ -97,14 +97,16 @@ async function readIdle(control: RunControl, job: IdleJob): Promise<IdleReading>
   if (uncollected.length > 0) {
     throw new Error(`worker thread(s) ${uncollected.join(', ')} could not collect garbage: run Node with --expose-gc`);
   }
-  const main = collectedHeapBytes();
-  const threadHeapBytes = [main, ...workers.map((w) => w.usedBytes)];
+  const main = collectedHeap();
+  const threads = [main, ...workers];
+  const sum = (f: (h: { usedBytes: number; youngGenerationBytes: number }) => number) => threads.reduce((n, h) => n + f(h), 0);
   return {
     tool: 'mqbench',
     clients: job.clients,
     rssBytes: selfRssBytes(),
-    heapUsedBytes: threadHeapBytes.reduce((a, b) => a + b, 0),
-    threadHeapBytes,
+    youngGenerationBytes: sum((h) => h.youngGenerationBytes),
+    heapUsedBytes: sum((h) => h.usedBytes),
+    threadHeapBytes: threads.map((h) => h.usedBytes),
   };
 }
 

@@ -27,36 +27,44 @@ export function idleGoalRow(v: IdleVerdict): string[] {
   ];
 }
 
-/** Every reading: each load's whole-process RSS and heap at each size, and the heap of each of its threads. */
+/**
+ * Every reading: each load's whole-process RSS, the young generation within it, and the heap in use, at each size,
+ * with the heap of each thread.
+ */
 export function renderIdleReadings(records: readonly IdleRecord[]): string {
   const rows = records.map((r) => {
     const m = r.reading;
-    if (!m) return [IDLE_TOOL_LABEL[r.tool], integer.format(r.clients), '', '', '', `failed: ${firstLine(r.error)}`];
+    if (!m) return [IDLE_TOOL_LABEL[r.tool], integer.format(r.clients), '', '', '', '', `failed: ${firstLine(r.error)}`];
     const [main, ...workers] = m.threadHeapBytes;
     const threads =
       workers.length === 0 ? 'main thread only' : `main ${mib(main)}, worker${workers.length > 1 ? 's' : ''} ${workers.map(mib).join(' + ')}`;
-    return [IDLE_TOOL_LABEL[r.tool], integer.format(r.clients), mib(m.rssBytes), mib(m.heapUsedBytes), threads, ''];
+    return [IDLE_TOOL_LABEL[r.tool], integer.format(r.clients), mib(m.rssBytes), mib(m.youngGenerationBytes), mib(m.heapUsedBytes), threads, ''];
   });
-  return renderTable(['load', 'clients', 'RSS', 'heap', 'heap by thread', 'note'], rows, [false, true, true, true, false, false]);
+  return renderTable(
+    ['load', 'clients', 'RSS', 'of it young gen', 'heap used', 'heap by thread', 'note'],
+    rows,
+    [false, true, true, true, true, false, false],
+  );
 }
 
 /** Per-client growth of each load, mqbench's share above the floor, and mqbench ÷ the floor. */
 export function renderIdlePerClient(v: IdleVerdict): string {
   const row = (tool: IdleTool, c: MarginalCost | undefined): string[] =>
     c === undefined
-      ? [IDLE_TOOL_LABEL[tool], 'not measured', '']
-      : [IDLE_TOOL_LABEL[tool], formatBytes(c.rssBytesPerClient), formatBytes(c.heapBytesPerClient)];
+      ? [IDLE_TOOL_LABEL[tool], 'not measured', '', '']
+      : [IDLE_TOOL_LABEL[tool], formatBytes(c.rssBytesPerClient), formatBytes(c.heapBytesPerClient), formatBytes(c.rawRssBytesPerClient)];
   const rows = [row('mqbench', v.mqbench), row('floor', v.floor)];
   if (v.mqbench && v.floor) {
     rows.push([
       'mqbench − floor',
       formatBytes(v.mqbench.rssBytesPerClient - v.floor.rssBytesPerClient),
       formatBytes(v.mqbench.heapBytesPerClient - v.floor.heapBytesPerClient),
+      formatBytes(v.mqbench.rawRssBytesPerClient - v.floor.rawRssBytesPerClient),
     ]);
   }
   const ratio = (x: number | undefined) => (x === undefined ? 'n/a' : x.toFixed(2));
-  rows.push(['mqbench ÷ floor', ratio(v.rssRatio), ratio(v.heapRatio)]);
-  return renderTable(['load', 'RSS per client', 'heap per client'], rows, [false, true, true]);
+  rows.push(['mqbench ÷ floor', ratio(v.rssRatio), ratio(v.heapRatio), '']);
+  return renderTable(['load', 'RSS per client', 'heap per client', 'RSS as read'], rows, [false, true, true, true]);
 }
 
 /** The verdict in one sentence, goal and comparison included. */

@@ -1,16 +1,16 @@
 /**
  * How an idle load process reads its own memory: a full garbage collection of the thread first (Node must run with
- * --expose-gc), then the V8 heap in use and the process's resident memory from /proc/self/status.
+ * --expose-gc), then its V8 heap and the process's resident memory from /proc/self/status.
  */
-import { getHeapStatistics } from 'node:v8';
 import { readProcessRssBytes } from '../src/launch/proc.js';
+import { readHeap, type HeapReading } from '../src/util/heap.js';
 
-/** This thread's V8 heap in use after a full collection, bytes. */
-export function collectedHeapBytes(): number {
+/** This thread's V8 heap after a full collection. */
+export function collectedHeap(): HeapReading {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('the idle-clients row reads live memory only: run Node with --expose-gc');
   gc();
-  return getHeapStatistics().used_heap_size;
+  return readHeap();
 }
 
 /** VmRSS of this process, bytes. */

@@ -28,8 +28,8 @@ export type FromWorker =
   | { type: 'progress'; worker: number; snapshot: ProgressSnapshot }
   /** Every client of the worker has run all its steps. */
   | { type: 'idle'; worker: number }
-  /** The answer to 'heap': bytes of V8 heap in use, and whether a full collection ran just before. */
-  | { type: 'heap'; worker: number; usedBytes: number; collected: boolean };
+  /** The answer to 'heap': the thread's V8 heap (util/heap.ts), and whether a full collection ran just before. */
+  | { type: 'heap'; worker: number; usedBytes: number; youngGenerationBytes: number; collected: boolean };
 
 /** What the task resolves with. */
 export interface WorkerResult {

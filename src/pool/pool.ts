@@ -14,10 +14,11 @@ export interface PoolEvents {
   message(m: FromWorker): void;
 }
 
-/** One worker thread's V8 heap, as it answered a heap request. */
+/** One worker thread's V8 heap, as it answered a heap request (see util/heap.ts). */
 export interface WorkerHeap {
   worker: number;
   usedBytes: number;
+  youngGenerationBytes: number;
   /** A full garbage collection ran just before the reading (Node runs with --expose-gc). */
   collected: boolean;
 }
@@ -89,7 +90,7 @@ export class RunPool {
     const request = this.heapRequest;
     // A late answer to a request that has timed out.
     if (request === undefined || request.answers[m.worker] !== undefined) return;
-    request.answers[m.worker] = { worker: m.worker, usedBytes: m.usedBytes, collected: m.collected };
+    request.answers[m.worker] = { worker: m.worker, usedBytes: m.usedBytes, youngGenerationBytes: m.youngGenerationBytes, collected: m.collected };
     if (--request.left > 0) return;
     clearTimeout(request.timer);
     this.heapRequest = undefined;

@@ -2,9 +2,9 @@
  * Worker thread entry: runs one engine for the whole run, streams progress over its MessagePort, and stops when
  * told to (by message, never by abort, so it can drain and report).
  */
-import { getHeapStatistics } from 'node:v8';
 import { Engine } from '../engine/engine.js';
 import { warmUp } from '../engine/warm-up.js';
+import { readHeap, type HeapReading } from '../util/heap.js';
 import type { FromWorker, ToWorker, WorkerResult, WorkerTask } from './messages.js';
 
 export default async function runWorker(task: WorkerTask): Promise<WorkerResult> {
@@ -18,7 +18,7 @@ export default async function runWorker(task: WorkerTask): Promise<WorkerResult>
     port.on('message', (m: ToWorker) => {
       if (m.type === 'start') engine.start(m.epochNs, m.epochWallMs);
       else if (m.type === 'stop') resolve(m.drainMs);
-      else if (m.type === 'heap') post({ type: 'heap', worker: task.worker, ...heapUsed(m.collect) });
+      else if (m.type === 'heap') post({ type: 'heap', worker: task.worker, ...heapNow(m.collect) });
     });
   });
   await warmUp();
@@ -29,10 +29,10 @@ export default async function runWorker(task: WorkerTask): Promise<WorkerResult>
   return { worker: task.worker, report };
 }
 
-/** This thread's V8 heap in use, bytes; after a full collection when asked and Node exposes `gc` (--expose-gc). */
-function heapUsed(collect: boolean): { usedBytes: number; collected: boolean } {
+/** This thread's V8 heap; after a full collection when asked and Node exposes `gc` (--expose-gc). */
+function heapNow(collect: boolean): HeapReading & { collected: boolean } {
   const gc = (globalThis as { gc?: () => void }).gc;
   const collected = collect && gc !== undefined;
   if (collected) gc();
-  return { usedBytes: getHeapStatistics().used_heap_size, collected };
+  return { ...readHeap(), collected };
 }

@@ -55,6 +55,9 @@ groups:
       // A worker thread's heap holds at least its code and its clients: more than a megabyte, less than a gigabyte.
       expect(h.usedBytes).toBeGreaterThan(1 << 20);
       expect(h.usedBytes).toBeLessThan(1 << 30);
+      // New space is committed from the start: a semi-space is at least 512 KiB.
+      expect(h.youngGenerationBytes).toBeGreaterThanOrEqual(512 * 1024);
+      expect(h.youngGenerationBytes).toBeLessThan(1 << 30);
       // The test process does not run with --expose-gc, so no worker can have collected.
       expect(h.collected).toBe(typeof (globalThis as { gc?: unknown }).gc === 'function');
     }

@@ -16,8 +16,8 @@ import { loadScenarioText, planRun, renderTemplate, type ConnectStep, type Subsc
 const KiB = 1024;
 const MiB = 1024 * 1024;
 
-function reading(tool: IdleTool, clients: number, rssBytes: number, threadHeapBytes: number[]): IdleReading {
-  return { tool, clients, rssBytes, heapUsedBytes: threadHeapBytes.reduce((a, b) => a + b, 0), threadHeapBytes };
+function reading(tool: IdleTool, clients: number, rssBytes: number, threadHeapBytes: number[], youngGenerationBytes = 1 * MiB): IdleReading {
+  return { tool, clients, rssBytes, youngGenerationBytes, heapUsedBytes: threadHeapBytes.reduce((a, b) => a + b, 0), threadHeapBytes };
 }
 
 function record(tool: IdleTool, clients: number, rssBytes: number | undefined, threadHeapBytes: number[] = [10 * MiB]): IdleRecord {
@@ -43,7 +43,16 @@ describe('marginal cost per idle client', () => {
     const base = reading('mqbench', 1000, 100 * MiB + 1000 * 5000, [8 * MiB, 1000 * 2000]);
     const top = reading('mqbench', 10_000, 100 * MiB + 10_000 * 5000, [8 * MiB + 90_000, 10_000 * 2000]);
     const cost = marginalCost(base, top);
-    expect(cost).toEqual({ baseClients: 1000, topClients: 10_000, rssBytesPerClient: 5000, heapBytesPerClient: 2010 });
+    expect(cost).toEqual({ baseClients: 1000, topClients: 10_000, rssBytesPerClient: 5000, rawRssBytesPerClient: 5000, heapBytesPerClient: 2010 });
+  });
+
+  it('leaves the young generation out of RSS: a burst that grew it does not count as clients', () => {
+    // The same 3,000 bytes per client at both sizes; the longer burst left the young generation 18 MiB larger.
+    const base = reading('floor', 1000, 50 * MiB + 1000 * 3000 + 4 * MiB, [MiB], 4 * MiB);
+    const top = reading('floor', 10_000, 50 * MiB + 10_000 * 3000 + 22 * MiB, [MiB], 22 * MiB);
+    const cost = marginalCost(base, top);
+    expect(cost.rssBytesPerClient).toBe(3000);
+    expect(cost.rawRssBytesPerClient).toBeCloseTo(3000 + (18 * MiB) / 9000, 9);
   });
 
   it('is negative when memory fell, and refuses sizes that are not increasing', () => {
@@ -121,10 +130,10 @@ describe('idle rendering', () => {
     records[3] = record('floor', 10_000, undefined);
     const text = renderIdleReadings(records);
     const lines = text.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^load\s+clients\s+RSS\s+heap\s+heap by thread\s+note$/);
+    expect(lines[0]).toMatch(/^load\s+clients\s+RSS\s+of it young gen\s+heap used\s+heap by thread\s+note$/);
     expect(lines).toHaveLength(6);
-    expect(lines[2]).toMatch(/^mqbench\s+1,000\s+107\.6 MiB\s+12\.2 MiB\s+main 8\.0 MiB, worker 4\.2 MiB\s*$/);
-    expect(lines[3]).toMatch(/^Node's floor\s+1,000\s+54\.2 MiB\s+2\.8 MiB\s+main thread only\s*$/);
+    expect(lines[2]).toMatch(/^mqbench\s+1,000\s+107\.6 MiB\s+1\.0 MiB\s+12\.2 MiB\s+main 8\.0 MiB, worker 4\.2 MiB\s*$/);
+    expect(lines[3]).toMatch(/^Node's floor\s+1,000\s+54\.2 MiB\s+1\.0 MiB\s+2\.8 MiB\s+main thread only\s*$/);
     expect(lines[5]).toMatch(/^Node's floor\s+10,000\s+failed: the broker went away$/);
     expect(renderIdleFailures(records)).toBe("Node's floor with 10,000 clients failed: the broker went away\nbundled said:\nbye\n");
     expect(renderIdleFailures(fourRecords(1, 1, 1, 1))).toBe('');
@@ -133,10 +142,11 @@ describe('idle rendering', () => {
   it('prints per-client growth, mqbench above the floor, and the ratio', () => {
     const v = judgeIdle(fourRecords(8 * KiB, 2 * KiB, 4 * KiB, 512), 1000, 10_000, 4096);
     const lines = renderIdlePerClient(v).trimEnd().split('\n');
-    expect(lines[2]).toMatch(/^mqbench\s+8 KiB\s+2 KiB$/);
-    expect(lines[3]).toMatch(/^Node's floor\s+4 KiB\s+512 B$/);
-    expect(lines[4]).toMatch(/^mqbench − floor\s+4 KiB\s+1.50 KiB$/);
-    expect(lines[5]).toMatch(/^mqbench ÷ floor\s+2\.00\s+4\.00$/);
+    expect(lines[0]).toMatch(/^load\s+RSS per client\s+heap per client\s+RSS as read$/);
+    expect(lines[2]).toMatch(/^mqbench\s+8 KiB\s+2 KiB\s+8 KiB$/);
+    expect(lines[3]).toMatch(/^Node's floor\s+4 KiB\s+512 B\s+4 KiB$/);
+    expect(lines[4]).toMatch(/^mqbench − floor\s+4 KiB\s+1\.50 KiB\s+4 KiB$/);
+    expect(lines[5]).toMatch(/^mqbench ÷ floor\s+2\.00\s+4\.00\s*$/);
     const noFloor = judgeIdle(fourRecords(1, 1, 1, 1).filter((r) => r.tool === 'mqbench'), 1000, 10_000, 4096);
     const text = renderIdlePerClient(noFloor);
     expect(text).toMatch(/Node's floor\s+not measured/);
