@@ -49,12 +49,14 @@ Shows that mqbench's own engine is not the bottleneck:
           must reach ${FAN_IN_GOAL * 100}% of the raw generator's median rate.
   scale   many concurrent clients (default 10,000) from mqbench against the bundled broker: every client connected at
           once, no errors.
-  idle    memory per idle client: clients connect at ${IDLE_CONNECT_RATE.toLocaleString('en-US')}/s to the bundled broker, each subscribes to a topic
-          of its own at QoS 1 (keep alive ${IDLE_KEEPALIVE_SECONDS} s), then all sit idle ${IDLE_SETTLE_SECONDS} s; after a full garbage collection
-          mqbench's resident memory and V8 heap are read, at two sizes, and the growth per added client is
-          compared with Node's floor (raw sockets that send CONNECT and SUBSCRIBE and then only hold the
-          connection) and with the goal: at most ${IDLE_GOAL_BYTES_PER_CLIENT / 1024} KiB of RSS and ${IDLE_GOAL_BYTES_PER_CLIENT / 1024} KiB of heap per client.
-Broker, load and benchmark each run in a process of their own.
+  idle    memory per idle client: clients connect at ${IDLE_CONNECT_RATE.toLocaleString('en-US')}/s to the bundled broker, each subscribes to a
+          topic of its own at QoS 1 (keep alive ${IDLE_KEEPALIVE_SECONDS} s), and all sit idle ${IDLE_SETTLE_SECONDS} s; then, after a full garbage
+          collection in every thread, mqbench's resident memory (less V8's young generation) and V8 heap in use are
+          read, at two sizes; the growth per added client is compared with Node's floor (raw sockets that send
+          CONNECT and SUBSCRIBE, then only hold the connection) and with the goal: at most ${IDLE_GOAL_BYTES_PER_CLIENT / 1024} KiB of RSS and
+          ${IDLE_GOAL_BYTES_PER_CLIENT / 1024} KiB of heap per client.
+Broker, load and benchmark each run in a process of their own. Everything is printed whatever the verdicts; the
+exit code is then 1 if any goal of the rows run was not met (the idle memory goal too), 0 if all were.
 
 Options:
   --only <rows>       rows to run: fan-in, scale, idle (comma-separated or repeated; default all)
