@@ -189,6 +189,7 @@ describe('every key set', () => {
       username: 'user',
       password: 'secret',
       tls: undefined,
+      sourceAddresses: [],
     });
     const [pub, sub] = s.groups;
     expect(pub).toMatchObject({

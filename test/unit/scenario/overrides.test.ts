@@ -66,6 +66,7 @@ describe('applyOverrides', () => {
       username: 'alice',
       password: undefined,
       tls: undefined,
+      sourceAddresses: [],
     });
     expect(apply(base, { broker: 'mqtts://third' }).broker.tls).toMatchObject({ verify: false });
     expect(apply(base, { broker: 'bundled' }).broker).toMatchObject({ target: { kind: 'bundled' }, protocolVersion: 5, tls: undefined });
