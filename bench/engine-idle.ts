@@ -7,8 +7,7 @@ import { describeBrokerFailure, startBrokerProcess } from './broker-process.js';
 import { IDLE_CONNECT_RATE, IDLE_KEEPALIVE_SECONDS, IDLE_SETTLE_SECONDS, type EngineBenchOptions } from './engine-args.js';
 import { ensureOpenFiles } from './engine-fd-limit.js';
 import { forkJob } from './engine-fork.js';
-import type { ToIdleChild } from './idle-child.js';
-import type { IdleJob, IdleReading, IdleRecord, IdleTool } from './idle-memory.js';
+import type { IdleJob, IdleReading, IdleRecord, IdleTool, ToIdleChild } from './idle-memory.js';
 
 /** Beyond connecting at the set rate: a busy machine's slower connects and SUBACKs. */
 const CONNECT_SLACK_MS = 30_000;

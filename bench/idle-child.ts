@@ -3,9 +3,7 @@
  * one reading (or error) out. Only the chosen load's code is loaded, so the floor's process stays minimal.
  */
 import type { ChildReply } from './engine-fork.js';
-import type { IdleJob, IdleReading } from './idle-memory.js';
-
-export type ToIdleChild = { type: 'run'; job: IdleJob };
+import type { IdleJob, IdleReading, ToIdleChild } from './idle-memory.js';
 
 async function run(job: IdleJob): Promise<IdleReading> {
   if (job.tool === 'floor') return (await import('./idle-floor.js')).runIdleFloor(job);

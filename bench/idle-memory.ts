@@ -24,6 +24,9 @@ export interface IdleJob {
   openFilesNeeded: number;
 }
 
+/** What `npm run bench:engine` sends its idle child process (idle-child.ts); the reply is an IdleReading. */
+export type ToIdleChild = { type: 'run'; job: IdleJob };
+
 /** One load process's memory with every client connected, subscribed and idle. */
 export interface IdleReading {
   tool: IdleTool;

@@ -43,7 +43,7 @@ export async function runIdleMqbench(job: IdleJob): Promise<IdleReading> {
     if (p.errors > 0) {
       problem = `${p.errors} error(s) while connecting and subscribing (${p.connected} of ${job.clients} connected)`;
     } else if (p.connected === job.clients && p.finishedClients === job.clients) {
-      outcome = readIdle(control!, job).then(
+      outcome = readIdle(control!, job, () => last!).then(
         (reading) => ({ reading }),
         (error: Error) => ({ error }),
       );
@@ -79,19 +79,21 @@ export async function runIdleMqbench(job: IdleJob): Promise<IdleReading> {
     throw new Error(`the run ended (${result.stoppedBy}) before every client was connected and subscribed: ${seen}`);
   }
   const settled = await outcome;
-  if ('error' in settled) throw settled.error;
-  // Errors while idle (a broker that dropped clients, a missed ping) make the reading one of fewer clients.
-  if (result.totals.errorsTotal > 0 || result.failedClients > 0) {
-    throw new Error(
-      `${result.totals.errorsTotal} error(s) and ${result.failedClients} failed client(s) while idle${errorSummary(result.errorExamples)}`,
-    );
-  }
+  if ('error' in settled) throw new Error(`${settled.error.message}${errorSummary(result.errorExamples)}`);
   return settled.reading;
 }
 
-/** After the settle: a full collection in every worker thread and in this one, then the readings. */
-async function readIdle(control: RunControl, job: IdleJob): Promise<IdleReading> {
+/**
+ * After the settle: a full collection in every worker thread and in this one, then the readings. Fails when the run's
+ * latest progress (at most a second old) shows a client gone or an error while idle: the reading would be one of
+ * fewer clients. What happens once the run is stopped afterwards (disconnecting everyone) does not count.
+ */
+async function readIdle(control: RunControl, job: IdleJob, progress: () => RunProgress): Promise<IdleReading> {
   await sleep(job.settleMs);
+  const idle = progress();
+  if (idle.errors > 0 || idle.connected !== job.clients) {
+    throw new Error(`while idle, ${idle.errors} error(s) and ${job.clients - idle.connected} client(s) disconnected`);
+  }
   const workers = await control.workerHeaps(true, HEAP_TIMEOUT_MS);
   const uncollected = workers.filter((w) => !w.collected).map((w) => w.worker);
   if (uncollected.length > 0) {

@@ -165,6 +165,19 @@ describe('the idle loads against brokers that misbehave', () => {
     );
   });
 
+  it('mqbench refuses a reading once a broker has dropped its idle clients', async () => {
+    // CONNACK and SUBACK at once, then the connection closed 2.5 s later: within the 4 s settle.
+    const port = await fakeBroker((s) => {
+      s.once('data', () => {
+        s.write(Buffer.from([0x20, 2, 0, 0, 0x90, 3, 0, 1, 1]));
+        setTimeout(() => s.destroy(), 2_500);
+      });
+    });
+    await expect(runIdleMqbench(idleJob('mqbench', port, { clients: 5, settleMs: 4_000 }))).rejects.toThrow(
+      /^while idle, [1-9]\d* error\(s\) and \d client\(s\) disconnected; first: /,
+    );
+  });
+
   it('mqbench gives up on a broker that never answers once its deadline has passed, and stops its run', async () => {
     const port = await fakeBroker((s) => void s.resume());
     const started = Date.now();
