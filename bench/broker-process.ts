@@ -30,6 +30,22 @@ export interface BrokerProcess {
 }
 
 const START_TIMEOUT_MS = 15_000;
+
+/** A measurement's failure with what the broker last said, and whether its process had exited. */
+export function describeBrokerFailure(err: Error, broker: BrokerProcess): string {
+  const said = broker.output().trim().split('\n').slice(-10).join('\n');
+  const gone = isAlive(broker.pid) ? '' : ` (the ${broker.label} process had exited)`;
+  return err.message + gone + (said ? `\n${broker.label} said:\n${said}` : '');
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 export async function startBrokerProcess(kind: BrokerKind, conf: readonly string[]): Promise<BrokerProcess> {
   switch (kind) {
     case 'sink':

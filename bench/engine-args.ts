@@ -1,8 +1,9 @@
 /** Command-line options of `npm run bench:engine`. */
 import { suggest } from '../src/util/suggest.js';
+import { IDLE_GOAL_BYTES_PER_CLIENT } from './idle-memory.js';
 import { scanOptions, splitList, UsageError } from './options.js';
 
-export type EngineRowName = 'fan-in' | 'scale';
+export type EngineRowName = 'fan-in' | 'scale' | 'idle';
 
 export interface EngineRow {
   name: EngineRowName;
@@ -12,6 +13,7 @@ export interface EngineRow {
 export const ENGINE_ROWS: readonly EngineRow[] = [
   { name: 'fan-in', title: 'QoS 0 fan-in through Mosquitto' },
   { name: 'scale', title: '10,000 clients' },
+  { name: 'idle', title: 'idle clients memory' },
 ];
 
 export interface EngineBenchOptions {
@@ -24,12 +26,20 @@ export interface EngineBenchOptions {
   clients: number;
   rampSeconds: number;
   holdSeconds: number;
+  /** idle: the larger and the smaller number of idle clients; per-client figures are the growth between them. */
+  idleClients: number;
+  idleBase: number;
   jsonFile: string | undefined;
   help: boolean;
 }
 
 /** mqbench must reach this share of the raw generator's rate. */
 export const FAN_IN_GOAL = 0.95;
+/** Idle clients connect at this rate, as the scale row's do. */
+export const IDLE_CONNECT_RATE = 2500;
+/** Idle time after the last SUBACK before memory is read. */
+export const IDLE_SETTLE_SECONDS = 2;
+export const IDLE_KEEPALIVE_SECONDS = 60;
 
 export const ENGINE_USAGE = `Usage: npm run bench:engine -- [options]
 
@@ -39,10 +49,17 @@ Shows that mqbench's own engine is not the bottleneck:
           must reach ${FAN_IN_GOAL * 100}% of the raw generator's median rate.
   scale   many concurrent clients (default 10,000) from mqbench against the bundled broker: every client connected at
           once, no errors.
-Broker, load and benchmark each run in a process of their own.
+  idle    memory per idle client: clients connect at ${IDLE_CONNECT_RATE.toLocaleString('en-US')}/s to the bundled broker, each subscribes to a
+          topic of its own at QoS 1 (keep alive ${IDLE_KEEPALIVE_SECONDS} s), and all sit idle ${IDLE_SETTLE_SECONDS} s; then, after a full garbage
+          collection in every thread, mqbench's resident memory (less V8's young generation) and V8 heap in use are
+          read, at two sizes; the growth per added client is compared with Node's floor (raw sockets that send
+          CONNECT and SUBSCRIBE, then only hold the connection) and with the goal: at most ${IDLE_GOAL_BYTES_PER_CLIENT / 1024} KiB of RSS and
+          ${IDLE_GOAL_BYTES_PER_CLIENT / 1024} KiB of heap per client.
+Broker, load and benchmark each run in a process of their own. Everything is printed whatever the verdicts; the
+exit code is then 1 if any goal of the rows run was not met (the idle memory goal too), 0 if all were.
 
 Options:
-  --only <rows>       rows to run: fan-in, scale (comma-separated or repeated; default both)
+  --only <rows>       rows to run: fan-in, scale, idle (comma-separated or repeated; default all)
   --rounds <n>        fan-in rounds of raw, mqbench measurements; medians are compared (default 3)
   --workers <n>       mqbench worker threads (default 1)
   --duration <s>      fan-in measured window, after the warm-up (default 5)
@@ -50,11 +67,13 @@ Options:
   --clients <n>       scale: concurrent clients (default 10000)
   --ramp <s>          scale: every client has started within this time (default 4)
   --hold <s>          scale: everybody stays connected this long after the ramp (default 5)
+  --idle-clients <n>  idle: the larger number of idle clients (default 10000)
+  --idle-base <n>     idle: the smaller number, whose memory is subtracted (default 1000)
   --json <file>       also write every measurement to this file
   --help              show this text
 `;
 
-const VALUE_OPTIONS = ['only', 'rounds', 'workers', 'duration', 'warmup', 'clients', 'ramp', 'hold', 'json'];
+const VALUE_OPTIONS = ['only', 'rounds', 'workers', 'duration', 'warmup', 'clients', 'ramp', 'hold', 'idle-clients', 'idle-base', 'json'];
 
 export function parseEngineBenchArgs(argv: readonly string[]): EngineBenchOptions {
   const options: EngineBenchOptions = {
@@ -66,6 +85,8 @@ export function parseEngineBenchArgs(argv: readonly string[]): EngineBenchOption
     clients: 10_000,
     rampSeconds: 4,
     holdSeconds: 5,
+    idleClients: 10_000,
+    idleBase: 1_000,
     jsonFile: undefined,
     help: false,
   };
@@ -91,11 +112,23 @@ export function parseEngineBenchArgs(argv: readonly string[]): EngineBenchOption
     return setNumber(options, name, value);
   });
   if (only) options.rows = ENGINE_ROWS.filter((r) => only!.includes(r.name));
+  if (options.idleBase >= options.idleClients) {
+    problems.push(`--idle-base (${options.idleBase}) must be smaller than --idle-clients (${options.idleClients})`);
+  }
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   return options;
 }
 
-type NumericKey = 'rounds' | 'workers' | 'durationSeconds' | 'warmupSeconds' | 'clients' | 'rampSeconds' | 'holdSeconds';
+type NumericKey =
+  | 'rounds'
+  | 'workers'
+  | 'durationSeconds'
+  | 'warmupSeconds'
+  | 'clients'
+  | 'rampSeconds'
+  | 'holdSeconds'
+  | 'idleClients'
+  | 'idleBase';
 
 /** Option name → key, bounds, and whether it must be whole. */
 const NUMBERS: Record<string, { key: NumericKey; min: number; max: number; integer: boolean }> = {
@@ -108,6 +141,8 @@ const NUMBERS: Record<string, { key: NumericKey; min: number; max: number; integ
   ramp: { key: 'rampSeconds', min: 1, max: 3600, integer: true },
   // The hold's first and last seconds are left out of its window.
   hold: { key: 'holdSeconds', min: 3, max: 3600, integer: true },
+  'idle-clients': { key: 'idleClients', min: 2, max: 1_000_000, integer: true },
+  'idle-base': { key: 'idleBase', min: 1, max: 999_999, integer: true },
 };
 
 function setNumber(options: EngineBenchOptions, name: string, value: string): string | undefined {

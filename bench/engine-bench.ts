@@ -1,17 +1,29 @@
 /**
  * `npm run bench:engine`: shows mqbench's own engine is not the bottleneck. QoS 0 fan-in through Mosquitto, measured
  * alternately by the raw-socket generator and by mqbench, each with a fresh Mosquitto; then many concurrent mqbench
- * clients against the bundled broker. Broker, load and this process never share a process.
+ * clients against the bundled broker; then the memory an idle mqbench client costs, beside Node's floor. Broker,
+ * load and this process never share a process.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { findMosquitto, mosquittoVersion } from '../src/launch/mosquitto.js';
 import { DEFAULT_CONF, UsageError } from './args.js';
-import { BrokerStartError, startBrokerProcess, type BrokerProcess } from './broker-process.js';
-import { ENGINE_USAGE, FAN_IN_GOAL, parseEngineBenchArgs, type EngineBenchOptions } from './engine-args.js';
+import { BrokerStartError, describeBrokerFailure, startBrokerProcess, type BrokerProcess } from './broker-process.js';
+import {
+  ENGINE_USAGE,
+  FAN_IN_GOAL,
+  IDLE_CONNECT_RATE,
+  IDLE_KEEPALIVE_SECONDS,
+  IDLE_SETTLE_SECONDS,
+  parseEngineBenchArgs,
+  type EngineBenchOptions,
+} from './engine-args.js';
 import { ensureOpenFiles } from './engine-fd-limit.js';
 import { forkJob } from './engine-fork.js';
+import { measureIdleRow } from './engine-idle.js';
+import { IDLE_GOAL_BYTES_PER_CLIENT, judgeIdle, type IdleRecord, type IdleVerdict } from './idle-memory.js';
+import { IDLE_TOOL_LABEL, renderIdleFailures, renderIdlePerClient, renderIdleReadings, renderIdleVerdict } from './idle-render.js';
 import type { EngineJob, EngineJobResult, ToEngineChild } from './engine-messages.js';
 import {
   fanInMeasurementOfMqbench,
@@ -70,6 +82,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const fanIn = options.rows.some((r) => r.name === 'fan-in');
   const scale = options.rows.some((r) => r.name === 'scale');
+  const idle = options.rows.some((r) => r.name === 'idle');
   let mosquittoLabel: string | undefined;
   if (fanIn) {
     const binary = findMosquitto();
@@ -91,6 +104,7 @@ async function main(argv: readonly string[]): Promise<number> {
   process.stdout.write(renderHeader(options, mosquittoLabel));
   const fanInRecords: FanInRecord[] = [];
   let scaleRecord: ScaleRecord | undefined;
+  let idleRecords: IdleRecord[] = [];
   try {
     if (fanIn) {
       for (let round = 1; round <= options.rounds; round++) {
@@ -105,6 +119,7 @@ async function main(argv: readonly string[]): Promise<number> {
       scaleRecord = await measureScale(options);
       process.stderr.write(renderScaleProgress(scaleRecord));
     }
+    if (idle) idleRecords = await measureIdleRow(options, (r) => process.stderr.write(renderIdleProgress(r)));
   } catch (err) {
     if (!(err instanceof BrokerStartError)) throw err;
     process.stderr.write(`${err.message}\n`);
@@ -113,8 +128,11 @@ async function main(argv: readonly string[]): Promise<number> {
 
   const fanInVerdict: FanInVerdict | undefined = fanIn ? judgeFanIn(fanInRecords, FAN_IN_GOAL) : undefined;
   const scaleVerdict: ScaleVerdict | undefined = scaleRecord ? judgeScale(scaleRecord) : undefined;
+  const idleVerdict: IdleVerdict | undefined = idle
+    ? judgeIdle(idleRecords, options.idleBase, options.idleClients, IDLE_GOAL_BYTES_PER_CLIENT)
+    : undefined;
   process.stdout.write('\nGoals\n\n');
-  process.stdout.write(renderGoals(fanInVerdict, scaleVerdict));
+  process.stdout.write(renderGoals(fanInVerdict, scaleVerdict, idleVerdict));
   if (fanInVerdict) {
     process.stdout.write(
       `\nQoS 0 fan-in through ${mosquittoLabel}: messages received per second over the same window ` +
@@ -133,6 +151,24 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`\n${scaleRecord.clients.toLocaleString('en-US')} clients against the bundled broker\n\n`);
     process.stdout.write(renderScale(scaleRecord, scaleVerdict));
   }
+  if (idleVerdict) {
+    process.stdout.write(
+      `\nIdle clients against the bundled broker: memory of the load process with every client connected, ` +
+        `subscribed and idle ${IDLE_SETTLE_SECONDS} s, after a full garbage collection in each of its threads\n\n`,
+    );
+    process.stdout.write(renderIdleReadings(idleRecords));
+    process.stdout.write(
+      `\nPer idle client: (value at ${idleVerdict.topClients.toLocaleString('en-US')} − value at ` +
+        `${idleVerdict.baseClients.toLocaleString('en-US')}) ÷ ${(idleVerdict.topClients - idleVerdict.baseClients).toLocaleString('en-US')} ` +
+        "clients, so threads and code do not count. RSS per client leaves out V8's young generation (the new space " +
+        'of every thread, read with the RSS): it is capped per thread but stays as large as the connect burst grew ' +
+        'it, longer for more clients; RSS as read keeps it in.\n\n',
+    );
+    process.stdout.write(renderIdlePerClient(idleVerdict));
+    process.stdout.write(`\n${renderIdleVerdict(idleVerdict)}`);
+    const failures = renderIdleFailures(idleRecords);
+    if (failures) process.stdout.write(`\n${failures}`);
+  }
   if (options.jsonFile) {
     const report = {
       startedAt: startedAt.toISOString(),
@@ -148,17 +184,20 @@ async function main(argv: readonly string[]): Promise<number> {
         clients: options.clients,
         rampSeconds: options.rampSeconds,
         holdSeconds: options.holdSeconds,
+        idleClients: options.idleClients,
+        idleBase: options.idleBase,
         conf: DEFAULT_CONF,
       },
-      goals: { fanIn: fanInVerdict, scale: scaleVerdict },
+      goals: { fanIn: fanInVerdict, scale: scaleVerdict, idle: idleVerdict },
       fanInRuns: fanInRecords,
       scale: scaleRecord,
+      idle: idleRecords,
     };
     mkdirSync(dirname(options.jsonFile), { recursive: true });
     writeFileSync(options.jsonFile, JSON.stringify(report, null, 2) + '\n');
     process.stdout.write(`\nWrote ${options.jsonFile}\n`);
   }
-  const failedGoals = [fanInVerdict, scaleVerdict].filter((v) => v !== undefined && !v.passed).length;
+  const failedGoals = [fanInVerdict, scaleVerdict, idleVerdict].filter((v) => v !== undefined && !v.passed).length;
   if (failedGoals > 0) {
     process.stderr.write(`${failedGoals} goal(s) not met; see the tables above.\n`);
     return EXIT_GOAL_FAILED;
@@ -181,7 +220,7 @@ async function measureFanIn(options: EngineBenchOptions, tool: LoadTool, round: 
       record.measurement = fanInMeasurementOfMqbench(result);
     }
   } catch (err) {
-    record.error = describeFailure(err as Error, broker);
+    record.error = describeBrokerFailure(err as Error, broker);
   } finally {
     await broker.stop();
   }
@@ -267,26 +306,11 @@ async function measureScale(options: EngineBenchOptions): Promise<ScaleRecord> {
       (options.rampSeconds + options.holdSeconds) * 1000 + CHILD_SLACK_MS + options.clients * SCALE_SLACK_MS_PER_CLIENT;
     record.result = await forkJob<EngineJobResult>('engine-child.js', { type: 'run', job } satisfies ToEngineChild, limitMs, 'mqbench');
   } catch (err) {
-    record.error = describeFailure(err as Error, broker);
+    record.error = describeBrokerFailure(err as Error, broker);
   } finally {
     await broker.stop();
   }
   return record;
-}
-
-function describeFailure(err: Error, broker: BrokerProcess): string {
-  const said = broker.output().trim().split('\n').slice(-10).join('\n');
-  const gone = isAlive(broker.pid) ? '' : ` (the ${broker.label} process had exited)`;
-  return err.message + gone + (said ? `\n${broker.label} said:\n${said}` : '');
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function renderHeader(options: EngineBenchOptions, mosquittoLabel: string | undefined): string {
@@ -307,6 +331,13 @@ function renderHeader(options: EngineBenchOptions, mosquittoLabel: string | unde
         `at QoS 1 (${SCALE_PAYLOAD_BYTES} bytes)`,
     );
   }
+  if (options.rows.some((r) => r.name === 'idle')) {
+    lines.push(
+      `idle: ${options.idleBase.toLocaleString('en-US')} then ${options.idleClients.toLocaleString('en-US')} clients at ` +
+        `${IDLE_CONNECT_RATE.toLocaleString('en-US')}/s against the bundled broker, each subscribed to its own topic at QoS 1, ` +
+        `keep alive ${IDLE_KEEPALIVE_SECONDS} s, idle ${IDLE_SETTLE_SECONDS} s; mqbench, then Node's floor (raw sockets)`,
+    );
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -324,6 +355,14 @@ function renderFanInProgress(options: EngineBenchOptions, r: FanInRecord): strin
 function renderScaleProgress(r: ScaleRecord): string {
   if (!r.result) return `scale: failed: ${r.error}\n`;
   return `scale: ${r.result.peakConnections} of ${r.clients} clients connected at once, ${r.result.run.totals.errorsTotal} errors\n`;
+}
+
+function renderIdleProgress(r: IdleRecord): string {
+  const where = `idle ${IDLE_TOOL_LABEL[r.tool]} ${r.clients.toLocaleString('en-US')} clients`;
+  const m = r.reading;
+  if (!m) return `${where}: failed: ${r.error}\n`;
+  const mib = (b: number) => `${(b / (1024 * 1024)).toFixed(1)} MiB`;
+  return `${where}: RSS ${mib(m.rssBytes)}, heap ${mib(m.heapUsedBytes)}\n`;
 }
 
 main(process.argv.slice(2)).then(

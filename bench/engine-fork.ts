@@ -8,12 +8,16 @@ import { fileURLToPath } from 'node:url';
 export type ChildReply<R> = { type: 'result'; result: R } | { type: 'error'; message: string };
 
 /**
- * Forks `./<entry>` next to this file and sends it `message`; settles with the child's result, or fails with its
- * error, its exit before replying, or after `limitMs` (the child is then killed).
+ * Forks `./<entry>` next to this file, with Node's `nodeOptions` (e.g. --expose-gc) beside this process's own, and
+ * sends it `message`; settles with the child's result, or fails with its error, its exit before replying, or after
+ * `limitMs` (the child is then killed).
  */
-export function forkJob<R>(entry: string, message: object, limitMs: number, what: string): Promise<R> {
+export function forkJob<R>(entry: string, message: object, limitMs: number, what: string, nodeOptions: readonly string[] = []): Promise<R> {
   const file = fileURLToPath(new URL(`./${entry}`, import.meta.url));
-  const child: ChildProcess = fork(file, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(file, [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv: [...process.execArgv, ...nodeOptions],
+  });
   return new Promise<R>((resolve, reject) => {
     let settled = false;
     const settle = (err: Error | undefined, value?: R): void => {

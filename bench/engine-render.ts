@@ -1,12 +1,14 @@
 /** Plain-text tables of `npm run bench:engine`; each function returns the text and prints nothing. */
 import { renderTable } from './render.js';
 import type { FanInRecord, FanInVerdict, ScaleRecord, ScaleVerdict, ToolSummary } from './engine-records.js';
+import type { IdleVerdict } from './idle-memory.js';
+import { idleGoalRow } from './idle-render.js';
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
 export const TOOL_LABEL = { raw: 'raw generator', mqbench: 'mqbench' } as const;
 
-export function renderGoals(fanIn: FanInVerdict | undefined, scale: ScaleVerdict | undefined): string {
+export function renderGoals(fanIn: FanInVerdict | undefined, scale: ScaleVerdict | undefined, idle?: IdleVerdict): string {
   const rows: string[][] = [];
   if (fanIn) {
     const measured =
@@ -27,6 +29,7 @@ export function renderGoals(fanIn: FanInVerdict | undefined, scale: ScaleVerdict
       verdict(scale.passed),
     ]);
   }
+  if (idle) rows.push(idleGoalRow(idle));
   return renderTable(['goal', 'measured', 'target', 'verdict'], rows, [false, false, false, false]);
 }
 

@@ -1,6 +1,6 @@
 /**
- * The two scenarios `npm run bench:engine` runs through mqbench, as scenario YAML (so they go through the same
- * loading and validation as a user's file), each with the steady window its rates are measured over.
+ * The scenarios `npm run bench:engine` runs through mqbench, as scenario YAML (so they go through the same loading
+ * and validation as a user's file); the two that measure rates with the steady window they are measured over.
  */
 
 export interface TimedScenario {
@@ -121,4 +121,34 @@ groups:
           rate: ${SCALE_TALKER_RATE}/s
 `;
   return { yaml, window: { firstSecond, seconds } };
+}
+
+export interface IdleShape {
+  clients: number;
+  /** Clients started per second. */
+  connectRate: number;
+  keepAliveSeconds: number;
+  /** The run's longest life: it is stopped as soon as memory has been read. */
+  durationMs: number;
+}
+
+/**
+ * Idle clients: each connects with the given keep alive, subscribes to a topic of its own at QoS 1, and then does
+ * nothing until the run is stopped. No $SYS reader, so the process holds exactly the scenario's clients.
+ */
+export function idleScenario(shape: IdleShape): string {
+  return `name: bench-idle-clients
+description: ${shape.clients} idle clients, each subscribed to its own topic at QoS 1.
+duration: ${shape.durationMs}ms
+drain: 0s
+sysTopics: false
+groups:
+  - name: idle
+    clients: ${shape.clients}
+    clientId: mqbench-idle-{i}
+    connectRate: ${shape.connectRate}/s
+    steps:
+      - connect: { keepalive: ${shape.keepAliveSeconds}s, timeout: 30s }
+      - subscribe: { topic: "mqbench/idle/{client}", qos: 1 }
+`;
 }

@@ -19,7 +19,9 @@ export type ToWorker =
   /** Stop stepping and publishing; keep receiving for drainMs; then disconnect and return the report. */
   | { type: 'stop'; drainMs: number }
   /** The broker has exited (fault `index`, from 0): mark what each stream had acknowledged and duplicated. */
-  | { type: 'fault'; index: number };
+  | { type: 'fault'; index: number }
+  /** Report the thread's V8 heap used; with `collect`, after a full garbage collection if Node exposes one. */
+  | { type: 'heap'; collect: boolean };
 
 /** Worker → main. */
 export type FromWorker =
@@ -29,7 +31,9 @@ export type FromWorker =
   /** Every client of the worker has run all its steps. */
   | { type: 'idle'; worker: number }
   /** Fault `index` is marked: the broker may start again as far as this worker is concerned. */
-  | { type: 'fault-marked'; worker: number; index: number };
+  | { type: 'fault-marked'; worker: number; index: number }
+  /** The answer to 'heap': the thread's V8 heap (util/heap.ts), and whether a full collection ran just before. */
+  | { type: 'heap'; worker: number; usedBytes: number; youngGenerationBytes: number; collected: boolean };
 
 /** What the task resolves with. */
 export interface WorkerResult {

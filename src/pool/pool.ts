@@ -14,10 +14,28 @@ export interface PoolEvents {
   message(m: FromWorker): void;
 }
 
+/** One worker thread's V8 heap, as it answered a heap request (see util/heap.ts). */
+export interface WorkerHeap {
+  worker: number;
+  usedBytes: number;
+  youngGenerationBytes: number;
+  /** A full garbage collection ran just before the reading (Node runs with --expose-gc). */
+  collected: boolean;
+}
+
+interface HeapRequest {
+  answers: (WorkerHeap | undefined)[];
+  left: number;
+  resolve(heaps: WorkerHeap[]): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
 export class RunPool {
   private readonly piscina: Piscina;
   private readonly ports: MessagePort[] = [];
   private readonly results: Promise<WorkerResult>[] = [];
+  private heapRequest: HeapRequest | undefined;
 
   /** Per fault being marked: the workers yet to confirm, and what to call once none is left. */
   private readonly marking = new Map<number, { left: Set<number>; done: () => void }>();
@@ -34,6 +52,7 @@ export class RunPool {
       const channel = new MessageChannel();
       channel.port1.on('message', (m: FromWorker) => {
         if (m.type === 'fault-marked') this.faultMarked(m.worker, m.index);
+        else if (m.type === 'heap') this.onHeap(m);
         else events.message(m);
       });
       this.ports.push(channel.port1);
@@ -68,11 +87,48 @@ export class RunPool {
     });
   }
 
+  /**
+   * Every worker's V8 heap in use, asked for by message and answered between its socket events; with `collect`, each
+   * runs a full garbage collection first where Node exposes one (--expose-gc), so the figure is live memory. Fails
+   * when a worker has not answered within `timeoutMs`, or while another request is still out.
+   */
+  heapUsed(collect: boolean, timeoutMs: number): Promise<WorkerHeap[]> {
+    if (this.heapRequest !== undefined) return Promise.reject(new Error('a heap request is already out'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const silent = request.answers.flatMap((a, worker) => (a === undefined ? [worker] : []));
+        this.heapRequest = undefined;
+        reject(new Error(`worker thread(s) ${silent.join(', ')} did not report their heap within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      const request: HeapRequest = {
+        answers: Array.from({ length: this.ports.length }, () => undefined),
+        left: this.ports.length,
+        resolve,
+        reject,
+        timer,
+      };
+      this.heapRequest = request;
+      const msg: ToWorker = { type: 'heap', collect };
+      for (const p of this.ports) p.postMessage(msg);
+    });
+  }
+
   private faultMarked(worker: number, index: number): void {
     const m = this.marking.get(index);
     if (m === undefined) return;
     m.left.delete(worker);
     if (m.left.size === 0) m.done();
+  }
+
+  private onHeap(m: WorkerHeap): void {
+    const request = this.heapRequest;
+    // A late answer to a request that has timed out.
+    if (request === undefined || request.answers[m.worker] !== undefined) return;
+    request.answers[m.worker] = { worker: m.worker, usedBytes: m.usedBytes, youngGenerationBytes: m.youngGenerationBytes, collected: m.collected };
+    if (--request.left > 0) return;
+    clearTimeout(request.timer);
+    this.heapRequest = undefined;
+    request.resolve(request.answers as WorkerHeap[]);
   }
 
   /** Tell every worker to stop (after `drainMs` of receiving) and wait for their reports. */

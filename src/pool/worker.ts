@@ -4,6 +4,7 @@
  */
 import { Engine } from '../engine/engine.js';
 import { warmUp } from '../engine/warm-up.js';
+import { readHeap, type HeapReading } from '../util/heap.js';
 import type { FromWorker, ToWorker, WorkerResult, WorkerTask } from './messages.js';
 
 export default async function runWorker(task: WorkerTask): Promise<WorkerResult> {
@@ -21,6 +22,7 @@ export default async function runWorker(task: WorkerTask): Promise<WorkerResult>
         engine.markFault();
         post({ type: 'fault-marked', worker: task.worker, index: m.index });
       }
+      else if (m.type === 'heap') post({ type: 'heap', worker: task.worker, ...heapNow(m.collect) });
     });
   });
   await warmUp();
@@ -29,4 +31,12 @@ export default async function runWorker(task: WorkerTask): Promise<WorkerResult>
   const report = await engine.stop(drainMs);
   port.close();
   return { worker: task.worker, report };
+}
+
+/** This thread's V8 heap; after a full collection when asked and Node exposes `gc` (--expose-gc). */
+function heapNow(collect: boolean): HeapReading & { collected: boolean } {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const collected = collect && gc !== undefined;
+  if (collected) gc();
+  return { ...readHeap(), collected };
 }

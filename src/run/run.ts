@@ -13,7 +13,7 @@ import { FlowGate, type FlowGateInit } from '../engine/flow-gate.js';
 import { newEpoch, RunClock } from '../engine/clock.js';
 import type { EngineInit, EngineReport, JtlRow, ProgressSnapshot } from '../engine/engine.js';
 import type { Endpoint, TlsMaterial } from '../engine/transport.js';
-import { RunPool } from '../pool/pool.js';
+import { RunPool, type WorkerHeap } from '../pool/pool.js';
 import type { FromWorker } from '../pool/messages.js';
 import { aggregate, type Aggregated, type RunFacts } from './aggregate.js';
 import { FaultDriver, MIN_RESTART_TIMEOUT_MS, type FaultBroker } from './faults.js';
@@ -21,6 +21,8 @@ import type { BrokerSys, FaultRun, RunResult } from './result.js';
 import { SysObserver } from './sys-observer.js';
 import { portShortfall, unbindableSource } from '../util/source-addresses.js';
 import { Timer, Timers } from '../util/timers.js';
+
+export type { WorkerHeap };
 
 export class BrokerUnreachableError extends Error {
   readonly code = 'BROKER_UNREACHABLE';
@@ -71,9 +73,19 @@ export interface RunProgress {
   p99Us: number | undefined;
 }
 
+/** What a run's caller may ask of it while it runs. */
+export interface RunControl {
+  /**
+   * Every worker thread's V8 heap in use; with `collect`, each after a full garbage collection where Node runs with
+   * --expose-gc (for memory measurements: the figure is then live memory, not garbage awaiting collection). Fails
+   * when a worker has not answered within `timeoutMs`.
+   */
+  workerHeaps(collect: boolean, timeoutMs: number): Promise<WorkerHeap[]>;
+}
+
 export interface RunHooks {
   /** The broker answered and every worker is ready: the clients start now. */
-  onStart?(): void;
+  onStart?(run: RunControl): void;
   onProgress?(p: RunProgress): void;
   /** results.jtl rows, as they come (about once a second). */
   onJtl?(rows: JtlRow[]): void;
@@ -170,7 +182,7 @@ export async function runScenario(setup: RunSetup, hooks: RunHooks = {}): Promis
         observer.start();
       }
       if (scenario.faults.length > 0) faults = faultDriver(setup, clock, pool, hooks, () => observer?.resume());
-      hooks.onStart?.();
+      hooks.onStart?.({ workerHeaps: (collect, timeoutMs) => pool.heapUsed(collect, timeoutMs) });
       const sinceEpochMs = Number(process.hrtime.bigint() - epoch) / 1e6;
       if (scenario.durationMs !== undefined) timers.schedule(durationTimer, Math.max(0, scenario.durationMs - sinceEpochMs));
       faults?.start();

@@ -24,13 +24,14 @@ function stepOf<K extends 'publish' | 'subscribe'>(scenario: Scenario, group: st
 describe('bench:engine arguments', () => {
   it('has defaults for every row', () => {
     const o = parseEngineBenchArgs([]);
-    expect(o.rows.map((r) => r.name)).toEqual(['fan-in', 'scale']);
+    expect(o.rows.map((r) => r.name)).toEqual(['fan-in', 'scale', 'idle']);
     expect([o.rounds, o.workers, o.clients, o.warmupSeconds, o.durationSeconds]).toEqual([3, 1, 10_000, 1, 5]);
+    expect([o.idleClients, o.idleBase]).toEqual([10_000, 1_000]);
     expect(o.jsonFile).toBeUndefined();
   });
 
   it('reads values with = or as the next word, and keeps row order whatever --only says', () => {
-    const o = parseEngineBenchArgs(['--only', 'scale,fan-in', '--rounds=1', '--workers', '2', '--clients', '500', '--json', 'out/x.json']);
+    const o = parseEngineBenchArgs(['--only', 'scale,idle,fan-in', '--rounds=1', '--workers', '2', '--clients', '500', '--json', 'out/x.json']);
     expect(o.rows).toEqual([...ENGINE_ROWS]);
     expect([o.rounds, o.workers, o.clients, o.jsonFile]).toEqual([1, 2, 500, 'out/x.json']);
     expect(parseEngineBenchArgs(['--only', 'scale']).rows.map((r) => r.name)).toEqual(['scale']);
@@ -50,6 +51,25 @@ describe('bench:engine arguments', () => {
     expect(message).toContain('unknown row "fanin" (did you mean fan-in?)');
     expect(message).toContain('--clients must be a whole number');
     expect(message).toContain('--hold needs a value');
+  });
+
+  it('takes the two idle sizes, the smaller below the larger', () => {
+    const o = parseEngineBenchArgs(['--only', 'idle', '--idle-clients', '1000', '--idle-base=200']);
+    expect([o.idleClients, o.idleBase]).toEqual([1000, 200]);
+    expect(o.rows.map((r) => r.name)).toEqual(['idle']);
+    const problems = (argv: string[]): string => {
+      try {
+        parseEngineBenchArgs(argv);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    };
+    expect(problems(['--idle-clients', '500'])).toBe('--idle-base (1000) must be smaller than --idle-clients (500)');
+    expect(problems(['--idle-clients', '2000', '--idle-base', '2000'])).toContain('must be smaller');
+    expect(problems(['--idle-base', '0'])).toContain('--idle-base must be a whole number from 1 to 999999, got "0"');
+    expect(problems(['--idle-clients', '1e9'])).toContain('--idle-clients must be a whole number from 2 to 1000000');
+    expect(problems(['--idle-clients', ''])).toContain('--idle-clients must be a whole number');
   });
 });
 
