@@ -14,6 +14,7 @@ import { capReason } from './core/encode.js';
 import { CloseReason, ConnState, type AckTicket } from './core/outlet.js';
 import type { Session } from './core/session.js';
 import { dispatch } from './handlers/index.js';
+import { OutputGate } from './persist/output-gate.js';
 import { WireError } from './wire.js';
 
 /** Most bytes before the payload of a PUBLISH: topic (2 + 65,535), packet id (2), and 64 KiB of properties. */
@@ -61,6 +62,12 @@ export class Connection implements Client, FrameSink {
   private peer: string | null = null;
   /** A handler is still working on this client's last packet (pauseInput). */
   private inputPaused = false;
+  /** With persistence: output waiting for the disk, and whether reading waits for the store to catch up. */
+  private readonly gate: OutputGate | null;
+  private storeWait = false;
+  private storeDrained: (() => void) | null = null;
+  /** Bytes of output reserved so far: where the next packet starts. */
+  private outPos = 0;
 
   readonly core: Core;
 
@@ -73,7 +80,8 @@ export class Connection implements Client, FrameSink {
     this.openedAt = this.lastRx;
     const o = core.options;
     this.maxPacketIn = o.maxPacketSize > 0 ? o.maxPacketSize : MAX_PACKET_BYTES;
-    this.writer = new BatchWriter(socket, host.flushQueue, core.stats);
+    this.gate = core.durable !== null ? new OutputGate(socket, core.durable) : null;
+    this.writer = new BatchWriter(this.gate ?? socket, host.flushQueue, core.stats);
     this.reader = new FrameReader(this);
     this.reader.maxPacket = this.maxPacketIn;
     // A PUBLISH whose length alone proves its payload is over message_size_limit is refused before it arrives.
@@ -141,7 +149,19 @@ export class Connection implements Client, FrameSink {
       if (err instanceof WireError) this.fail(err.rc, err.message);
       else core.fault(this, err, 'handling a packet');
     }
-    return this.state !== ConnState.Closed && !this.inputPaused;
+    // The store has more records waiting for the disk than its bound: read nothing more from this client for now.
+    if (this.gate !== null && core.durable!.congested && this.state !== ConnState.Closed) this.waitForStore();
+    return this.state !== ConnState.Closed && !this.inputPaused && !this.storeWait;
+  }
+
+  private waitForStore(): void {
+    if (this.storeWait) return;
+    this.storeWait = true;
+    this.socket.pause();
+    this.core.durable!.whenDrained((this.storeDrained ??= () => {
+      this.storeWait = false;
+      this.resumeReading();
+    }));
   }
 
   pauseInput(): void {
@@ -152,9 +172,13 @@ export class Connection implements Client, FrameSink {
   resumeInput(): void {
     if (!this.inputPaused) return;
     this.inputPaused = false;
-    if (this.state === ConnState.Closed) return;
+    this.resumeReading();
+  }
+
+  private resumeReading(): void {
+    if (this.state === ConnState.Closed || this.inputPaused || this.storeWait) return;
     this.reader.resume();
-    if (!this.inputPaused && !this.reader.paused && (this.state as ConnState) !== ConnState.Closed) this.socket.resume();
+    if (!this.inputPaused && !this.storeWait && !this.reader.paused && (this.state as ConnState) !== ConnState.Closed) this.socket.resume();
   }
 
   onFrameError(kind: 'malformed' | 'too-large', detail: string): void {
@@ -168,7 +192,7 @@ export class Connection implements Client, FrameSink {
   }
 
   onFed(): void {
-    if (this.state !== ConnState.Closed && !this.inputPaused) this.socket.resume();
+    if (this.state !== ConnState.Closed && !this.inputPaused && !this.storeWait) this.socket.resume();
   }
 
   // ---- output -----------------------------------------------------------------------------------------------
@@ -179,6 +203,7 @@ export class Connection implements Client, FrameSink {
 
   reserve(n: number): number {
     this.core.stats.msgsSent++;
+    this.outPos += n;
     return this.writer.reserve(n);
   }
 
@@ -189,6 +214,12 @@ export class Connection implements Client, FrameSink {
 
   get backlog(): number {
     return this.writer.backlog;
+  }
+
+  awaitDurable(): void {
+    if (this.gate === null) return;
+    const batch = this.core.durable!.pendingBatch();
+    if (batch !== 0) this.gate.mark(batch, this.outPos);
   }
 
   // ---- ending -----------------------------------------------------------------------------------------------
@@ -229,9 +260,12 @@ export class Connection implements Client, FrameSink {
         // matter if something were still on its way to the client.)
         (reason === CloseReason.Disconnect && socket.writableLength === 0)
       ) {
+        this.gate?.drop();
         socket.destroy();
       } else {
-        socket.end();
+        // Output held for the disk goes first (see persist/output-gate.ts).
+        if (this.gate !== null) this.gate.endAfterRelease();
+        else socket.end();
         // A peer that never reads must not keep the socket alive.
         this.closeTimer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
         this.closeTimer.unref();
@@ -284,6 +318,7 @@ export class Connection implements Client, FrameSink {
 
   onSocketClosed(): void {
     if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.gate?.drop();
     this.guarded(CloseReason.PeerClosed);
     this.host.connectionGone(this);
   }

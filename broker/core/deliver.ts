@@ -185,6 +185,7 @@ function sendPublish(
     if (f.memoPass[key] === f.pass) {
       n = f.memoLen[key];
       if (conn.protocolVersion === 5 && n > conn.maxPacketOut) return 0;
+      if (qos === 2) conn.awaitDurable();
       copyPublish(conn, f.memoBuf[key], f.memoOff[key], n, f.memoPid[key], packetId);
     } else {
       n = encodePublish(conn, m, qos, retain, false, packetId, null, now);
@@ -223,11 +224,15 @@ export function pumpQueue(env: Env, session: Session, now: number): void {
       // [MQTT-3.3.2-5] an expired message is not forwarded.
       if (out.msg.expired(now)) {
         env.stats.pubExpired++;
+        session.discard(out);
         continue;
       }
       const packetId = session.allocatePacketId();
       const n = encodePublish(conn, out.msg, out.qos, out.retain, false, packetId, out.subIds, now);
-      if (n === 0) continue;
+      if (n === 0) {
+        session.discard(out);
+        continue;
+      }
       env.stats.pubSent++;
       env.stats.pubBytesSent += out.msg.pLen;
       if (env.log.debug) logSend(env, conn, out.msg, out.qos, out.retain, false, packetId);

@@ -152,7 +152,7 @@ export function handlePublish(core: Core, conn: Client, header: number, buf: Buf
   if (retain) {
     // [MQTT-3.3.1-5] store (or with an empty payload, clear [MQTT-3.3.1-10]) the topic's retained message.
     msg = m.store();
-    core.retained.set(msg);
+    core.retain(msg);
   }
   m.ticket = null;
   const reached = route(core, msg, now);
