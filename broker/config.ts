@@ -4,6 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { suggest } from '../src/util/suggest.js';
+import { PERSISTENCE_SETTERS } from './config/persistence.js';
+import { parseBoolean, parseInteger } from './config/values.js';
 import { lineWriter } from './log.js';
 import { ALL_LOG_TYPES, type BrokerOptions, type ListenerOptions, type LogType } from './options.js';
 
@@ -29,11 +31,10 @@ export class ConfigError extends Error {
 
 /** Mosquitto options this broker deliberately does not implement; named so the error says so rather than "unknown". */
 const KNOWN_UNSUPPORTED = new Set([
-  'acl_file', 'allow_duplicate_messages', 'allow_zero_length_clientid', 'auth_plugin', 'auth_opt_', 'autosave_interval',
-  'autosave_on_changes', 'bridge_cafile', 'cafile', 'capath', 'certfile', 'check_retain_source', 'ciphers',
+  'acl_file', 'allow_duplicate_messages', 'allow_zero_length_clientid', 'auth_plugin', 'auth_opt_', 'bridge_cafile', 'cafile', 'capath', 'certfile', 'check_retain_source', 'ciphers',
   'clientid_prefixes', 'connection', 'connection_messages', 'crlfile', 'dhparamfile', 'http_dir', 'include_dir',
   'keyfile', 'log_facility', 'log_timestamp_format', 'memory_limit', 'mount_point', 'password_file',
-  'persistence_file', 'persistence_location', 'per_listener_settings', 'pid_file', 'plugin', 'plugin_opt_', 'protocol',
+  'per_listener_settings', 'pid_file', 'plugin', 'plugin_opt_', 'protocol',
   'psk_file', 'psk_hint', 'queue_qos0_messages', 'require_certificate', 'set_tcp_nodelay', 'socket_domain',
   'tls_version', 'upgrade_outgoing_qos', 'use_identity_as_username', 'use_subject_as_username', 'use_username_as_clientid',
   'user', 'websockets_log_level', 'address', 'topic',
@@ -142,10 +143,7 @@ const SETTERS: Record<string, Setter> = {
     ctx.metricsHostLine = ctx.line;
     return undefined;
   },
-  persistence(value) {
-    if (parseBoolean(value) !== false) return 'persistence true is not supported by the mqbench broker (sessions and retained messages live in memory)';
-    return undefined;
-  },
+  ...PERSISTENCE_SETTERS,
 };
 
 interface DefaultListener extends ListenerOptions {
@@ -163,16 +161,6 @@ function integer(key: keyof BrokerOptions, min: number, max: number): Setter {
 
 function snake(key: string): string {
   return key.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
-}
-
-function parseInteger(text: string | undefined, min: number, max: number): number | undefined {
-  if (text === undefined || !/^-?\d+$/.test(text)) return undefined;
-  const n = Number(text);
-  return n >= min && n <= max ? n : undefined;
-}
-
-function parseBoolean(text: string): boolean | undefined {
-  return text === 'true' ? true : text === 'false' ? false : undefined;
 }
 
 /** Mosquitto durations: a number followed by h, d, w, m (months) or y. */
