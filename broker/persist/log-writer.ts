@@ -142,6 +142,7 @@ export class LogWriter {
     this.scheduled = false;
     if (this.batch !== null || this.paused || this.closed || this.pending.length === 0) return;
     const batch = this.pending;
+    batch.commit();
     this.pending = this.spare ?? new RecordBuffer(FIRST_BUFFER);
     this.spare = null;
     this.batch = batch;

@@ -44,6 +44,11 @@ export const R = {
   OutDone: 11,
   InAdd: 12,
   InDel: 13,
+  /**
+   * Ends a batch. Replay applies a batch's records only once it reads this: a batch cut short by a crash is dropped
+   * whole (nothing in it was acknowledged), never applied in part.
+   */
+  Commit: 14,
 } as const;
 
 export type MsgRecord = {
@@ -87,7 +92,7 @@ export type OutRecord = {
   subIds: number[] | null;
 };
 
-export type Record =
+export type StoreRecord =
   | MsgRecord
   | { type: typeof R.Retain; mid: number }
   | { type: typeof R.RetainClear; topic: string }
@@ -100,7 +105,8 @@ export type Record =
   | { type: typeof R.OutReleased; oid: number }
   | { type: typeof R.OutDone; oid: number }
   | { type: typeof R.InAdd; sid: number; packetId: number }
-  | { type: typeof R.InDel; sid: number; packetId: number };
+  | { type: typeof R.InDel; sid: number; packetId: number }
+  | { type: typeof R.Commit };
 
 const INITIAL_BYTES = 64 * 1024;
 
@@ -182,6 +188,12 @@ export class RecordBuffer {
     this.length += this.buf.write(text, this.length, 'utf8');
   }
 
+  /** End the records so far as one batch (see R.Commit). */
+  commit(): void {
+    this.begin(R.Commit, 0);
+    this.end();
+  }
+
   /** Append already encoded records. */
   append(src: Buffer, start: number, end: number): void {
     this.ensure(end - start);
@@ -254,11 +266,11 @@ class Fields {
 }
 
 /** The record whose body is `b[start, end)`. Throws RecordError when its fields do not fit its length. */
-export function decodeRecord(b: Buffer, start: number, end: number): Record {
+export function decodeRecord(b: Buffer, start: number, end: number): StoreRecord {
   const f = new Fields(b, end);
   f.p = start + 1;
   const type = b[start];
-  let r: Record;
+  let r: StoreRecord;
   switch (type) {
     case R.Msg: {
       const mid = f.u48();
@@ -338,6 +350,9 @@ export function decodeRecord(b: Buffer, start: number, end: number): Record {
       r = { type, sid, packetId: f.u16() };
       break;
     }
+    case R.Commit:
+      r = { type };
+      break;
     default:
       throw new RecordError(`unknown record type ${type}`);
   }

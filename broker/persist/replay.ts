@@ -21,6 +21,7 @@ import {
   type OutRecord,
   type SessionRecord,
   type SubRecord,
+  type StoreRecord,
 } from './records.js';
 
 export interface SessionImage {
@@ -113,6 +114,12 @@ async function readFrom(fd: number, path: string): Promise<ReadResult> {
   if (have < HEADER_BYTES) return result(0, { offset: 0, bytes: have, reason: 'the header is cut short' });
 
   let p = HEADER_BYTES;
+  /** The records of the batch being read, applied once its Commit is read; where that batch began. */
+  let batch: StoreRecord[] = [];
+  let batchAt = HEADER_BYTES;
+  const cut = async (reason: string): Promise<ReadResult> => {
+    return result(batchAt, await tail(fd, batchAt, reason));
+  };
   for (;;) {
     if (!eof) {
       // Have the whole next record in the buffer, when the file has it: move what is left to the front (into a
@@ -131,23 +138,29 @@ async function readFrom(fd: number, path: string): Promise<ReadResult> {
     }
     const offset = base + p;
     const left = have - p;
-    if (left === 0) return result(offset, null);
-    if (left < RECORD_HEAD) return result(offset, { offset, bytes: left, reason: 'a record header is cut short' });
+    if (left === 0) return batch.length === 0 ? result(offset, null) : cut('the last batch has no end');
+    if (left < RECORD_HEAD) return cut(`a record header at offset ${offset} is cut short`);
     const len = buf.readUInt32LE(p);
-    if (len === 0 || len > MAX_BODY) return result(offset, await tail(fd, offset, `a record announces ${len} bytes`));
-    if (RECORD_HEAD + len > left) return result(offset, { offset, bytes: left, reason: `a record of ${len} bytes is cut short` });
+    if (len === 0 || len > MAX_BODY) return cut(`a record at offset ${offset} announces ${len} bytes`);
+    if (RECORD_HEAD + len > left) return cut(`a record of ${len} bytes at offset ${offset} is cut short`);
     const body = p + RECORD_HEAD;
-    if (crc32(buf, body, body + len) !== buf.readUInt32LE(p + 4)) {
-      return result(offset, await tail(fd, offset, 'a record fails its CRC'));
-    }
+    if (crc32(buf, body, body + len) !== buf.readUInt32LE(p + 4)) return cut(`a record at offset ${offset} fails its CRC`);
+    let r: StoreRecord;
     try {
-      apply(image, decodeRecord(buf, body, body + len));
+      r = decodeRecord(buf, body, body + len);
     } catch (err) {
       if (!(err instanceof RecordError)) throw err;
-      return result(offset, await tail(fd, offset, `a record does not decode: ${err.message}`));
+      return cut(`a record at offset ${offset} does not decode: ${err.message}`);
     }
-    image.records++;
     p = body + len;
+    if (r.type === R.Commit) {
+      for (const each of batch) apply(image, each);
+      image.records += batch.length;
+      batch = [];
+      batchAt = base + p;
+    } else {
+      batch.push(r);
+    }
   }
 }
 
@@ -181,10 +194,8 @@ function checkHeader(buf: Buffer, have: number, path: string): void {
   }
 }
 
-type Rec = ReturnType<typeof decodeRecord>;
-
 /** Apply one record to the image: a blind write by key, so that applying it twice is harmless. */
-export function apply(image: Image, r: Rec): void {
+export function apply(image: Image, r: StoreRecord): void {
   switch (r.type) {
     case R.Msg:
       image.msgs.set(r.mid, r);
@@ -237,6 +248,8 @@ export function apply(image: Image, r: Rec): void {
       break;
     case R.InDel:
       image.sessions.get(r.sid)?.inbound.delete(r.packetId);
+      break;
+    case R.Commit:
       break;
   }
 }

@@ -65,6 +65,7 @@ export async function writeSnapshot(
     const b = new RecordBuffer(SLICE_BYTES + 64 * 1024);
     const flush = async (): Promise<void> => {
       if (b.length === 0) return;
+      b.commit();
       await writeAt(fd, b.buf, 0, b.length, pos);
       pos += b.length;
       b.reset();
