@@ -68,6 +68,8 @@ export class Connection implements Client, FrameSink {
   private storeDrained: (() => void) | null = null;
   /** Bytes of output reserved so far: where the next packet starts. */
   private outPos = 0;
+  /** The store's count of appended records when this client's last packet began to be handled. */
+  private frameAppended = -1;
 
   readonly core: Core;
 
@@ -143,6 +145,7 @@ export class Connection implements Client, FrameSink {
     const core = this.core;
     core.stats.msgsReceived++;
     this.lastRx = core.clock;
+    if (this.gate !== null) this.frameAppended = core.durable!.appended;
     try {
       dispatch(core, this, header, buf, start, end);
     } catch (err) {
@@ -218,7 +221,11 @@ export class Connection implements Client, FrameSink {
 
   awaitDurable(): void {
     if (this.gate === null) return;
-    const batch = this.core.durable!.pendingBatch();
+    const durable = this.core.durable!;
+    // Nothing recorded since this client's packet began to be handled: what it is answered depends on nothing
+    // waiting for the disk (and goes out behind anything held before it anyway).
+    if (durable.appended === this.frameAppended) return;
+    const batch = durable.pendingBatch();
     if (batch !== 0) this.gate.mark(batch, this.outPos);
   }
 

@@ -27,6 +27,8 @@ export interface Durable extends SessionLog {
    * nothing appended is waiting for the disk.
    */
   pendingBatch(): number;
+  /** Records appended since the start: a connection that saw this unchanged while handling a packet waits for nothing. */
+  readonly appended: number;
   watch(w: DurableWatcher): void;
   unwatch(w: DurableWatcher): void;
   /** More bytes wait for the disk than the store's bound: clients adding records are held back until `drained`. */

@@ -36,8 +36,9 @@ import { writeSnapshot, type SnapshotSource } from './snapshot.js';
 export const COMPACT_MIN_BYTES = 64 * 1024 * 1024;
 /** How often the time-based autosave is checked. */
 const AUTOSAVE_CHECK_MS = 1_000;
-/** Longest wait at shutdown for records to reach the disk. */
+/** Longest wait at shutdown for records to reach the disk; shorter while writes are failing. */
 const SHUTDOWN_WAIT_MS = 10_000;
+const SHUTDOWN_WAIT_FAILING_MS = 2_000;
 /** A compaction that failed is not tried again sooner than this. */
 const RETRY_COMPACT_MS = 10_000;
 
@@ -75,8 +76,11 @@ export class PersistentStore implements Durable, SnapshotSource {
   private compacting: Promise<void> | null = null;
   private compactAfter = 0;
   private compactions = 0;
+  appended = 0;
   private autosaveTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** A wait at shutdown ran out: later ones do not wait again. */
+  private gaveUp = false;
   readonly path: string;
 
   private constructor(
@@ -148,7 +152,7 @@ export class PersistentStore implements Durable, SnapshotSource {
     try {
       snap = await writeSnapshot(path, this, null);
     } catch (err) {
-      throw new PersistenceFileError(`cannot write persistence file ${path}: ${describeError(err)}`);
+      throw new PersistenceFileError(`cannot write persistence file ${path} in persistence_location ${dir}: ${describeError(err)}`);
     }
     this.compactedBytes = snap.bytes;
     this.snapshotBytes = snap.snapshotBytes;
@@ -310,6 +314,7 @@ export class PersistentStore implements Durable, SnapshotSource {
   // ---- compaction ------------------------------------------------------------------------------------------
 
   private records(): RecordBuffer {
+    this.appended++;
     return this.writer!.records();
   }
 
@@ -360,11 +365,13 @@ export class PersistentStore implements Durable, SnapshotSource {
   /** Resolves once every record appended so far is durable (or after SHUTDOWN_WAIT_MS, logged). */
   async settle(): Promise<void> {
     const writer = this.writer;
-    if (writer === null) return;
+    if (writer === null || this.gaveUp) return;
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), SHUTDOWN_WAIT_MS)));
+    const wait = writer.failing === null ? SHUTDOWN_WAIT_MS : SHUTDOWN_WAIT_FAILING_MS;
+    const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), wait)));
     const timedOut = await Promise.race([writer.settle().then(() => false), late]);
     clearTimeout(timer);
+    if (timedOut) this.gaveUp = true;
     if (timedOut && this.log.error) {
       this.log.line(
         `Error: ${writer.waitingBytes} bytes of persistence records could not be written to ${this.path} ` +
