@@ -22,10 +22,13 @@ export const ACK_FIRST_BYTE = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcom
 
 export const DISCONNECT = Buffer.from([0xe0, 0x00]);
 
-/** CONNECT with a clean session and keep alive 0, so an idle-looking subscriber is never pinged or dropped. */
-export function encodeConnect(clientId: string): Buffer {
+/**
+ * CONNECT with keep alive 0, so an idle-looking subscriber is never pinged or dropped; a clean session unless
+ * `clean` is false.
+ */
+export function encodeConnect(clientId: string, clean = true): Buffer {
   const id = Buffer.from(clientId, 'utf8');
-  const variable = Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x00]);
+  const variable = Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, clean ? 0x02 : 0x00, 0x00, 0x00]);
   return packet(0x10, Buffer.concat([variable, lengthPrefixed(id)]));
 }
 
