@@ -148,8 +148,11 @@ export class RecordBuffer {
 
   end(): void {
     const body = this.start + RECORD_HEAD;
-    this.buf.writeUInt32LE(this.length - body, this.start);
-    this.buf.writeUInt32LE(crc32(this.buf, body, this.length), this.start + 4);
+    const end = this.length;
+    this.length = this.start;
+    this.u32(end - body);
+    this.u32(crc32(this.buf, body, end));
+    this.length = end;
     this.count++;
   }
 
@@ -157,21 +160,31 @@ export class RecordBuffer {
     this.buf[this.length++] = v;
   }
 
+  // Byte by byte: these run several times per message, and Buffer's checked writers cost more than the bytes.
   u16(v: number): void {
-    this.buf.writeUInt16LE(v, this.length);
-    this.length += 2;
+    const b = this.buf;
+    const p = this.length;
+    b[p] = v;
+    b[p + 1] = v >>> 8;
+    this.length = p + 2;
   }
 
   u32(v: number): void {
-    this.buf.writeUInt32LE(v, this.length);
-    this.length += 4;
+    const b = this.buf;
+    const p = this.length;
+    b[p] = v;
+    b[p + 1] = v >>> 8;
+    b[p + 2] = v >>> 16;
+    b[p + 3] = v >>> 24;
+    this.length = p + 4;
   }
 
   /** An id below 2^48. */
   u48(v: number): void {
-    this.buf.writeUInt32LE(v % 0x1_0000_0000, this.length);
-    this.buf.writeUInt16LE(Math.floor(v / 0x1_0000_0000), this.length + 4);
-    this.length += 6;
+    const lo = v % 0x1_0000_0000;
+    const hi = (v - lo) / 0x1_0000_0000;
+    this.u32(lo);
+    this.u16(hi);
   }
 
   f64(v: number): void {
@@ -180,7 +193,15 @@ export class RecordBuffer {
   }
 
   bytes(src: Buffer, start: number, end: number): void {
-    this.length += src.copy(this.buf, this.length, start, end);
+    if (end - start > 96) {
+      this.length += src.copy(this.buf, this.length, start, end);
+      return;
+    }
+    // A topic or a small payload: a loop beats Buffer.copy's call overhead.
+    const b = this.buf;
+    let p = this.length;
+    for (let i = start; i < end; i++) b[p++] = src[i];
+    this.length = p;
   }
 
   /** A string to the end of the record (room: 3 bytes per UTF-16 unit, counted by the caller in `max`). */
