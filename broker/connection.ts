@@ -39,7 +39,7 @@ export class Connection implements Client, FrameSink {
   protocolVersion = 0;
   keepaliveMs = 0;
   /** When the last complete packet arrived, ms (partial packets are not activity [MQTT-3.1.2-24]). */
-  lastRx: number;
+  private rx: number;
   readonly openedAt: number;
 
   // Limits the client declared in its v5 CONNECT.
@@ -78,8 +78,8 @@ export class Connection implements Client, FrameSink {
     readonly socket: Socket,
   ) {
     const core = (this.core = host.core);
-    this.lastRx = core.clock;
-    this.openedAt = this.lastRx;
+    this.rx = core.clock;
+    this.openedAt = this.rx;
     const o = core.options;
     this.maxPacketIn = o.maxPacketSize > 0 ? o.maxPacketSize : MAX_PACKET_BYTES;
     this.gate = core.durable !== null ? new OutputGate(socket, core.durable) : null;
@@ -144,7 +144,7 @@ export class Connection implements Client, FrameSink {
   onFrame(header: number, buf: Buffer, start: number, end: number): boolean {
     const core = this.core;
     core.stats.msgsReceived++;
-    this.lastRx = core.clock;
+    this.rx = core.clock;
     if (this.gate !== null) this.frameAppended = core.durable!.appended;
     try {
       dispatch(core, this, header, buf, start, end);
@@ -152,9 +152,21 @@ export class Connection implements Client, FrameSink {
       if (err instanceof WireError) this.fail(err.rc, err.message);
       else core.fault(this, err, 'handling a packet');
     }
-    // The store has more records waiting for the disk than its bound: read nothing more from this client for now.
-    if (this.gate !== null && core.durable!.congested && this.state !== ConnState.Closed) this.waitForStore();
+    // This packet added records while the store has more waiting for the disk than its bound: read nothing more from
+    // this client for now (clients that add nothing go on).
+    if (this.gate !== null && this.state !== ConnState.Closed) {
+      const durable = core.durable!;
+      if (durable.congested && durable.appended !== this.frameAppended) this.waitForStore();
+    }
     return this.state !== ConnState.Closed && !this.inputPaused && !this.storeWait;
+  }
+
+  /**
+   * When the last complete packet arrived, ms; keep alive is measured from it. While the broker itself is not reading
+   * the client (waiting for the store), the client is not idle: it counts as heard from now.
+   */
+  get lastRx(): number {
+    return this.storeWait ? this.core.clock : this.rx;
   }
 
   private waitForStore(): void {

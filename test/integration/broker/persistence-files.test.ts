@@ -5,12 +5,14 @@
  * full disk holds acknowledgements back instead of losing what they acknowledge.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect as netConnect } from 'node:net';
 import { chmodSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBroker, type RunningBroker } from '../../../broker/index.js';
 import { readStoreFile } from '../../../broker/persist/replay.js';
 import { findMosquitto, startMosquitto } from '../../../src/launch/mosquitto.js';
+import { readProcessRssBytes } from '../../../src/launch/proc.js';
 import { persistenceConf, persistenceDir } from '../../helpers/persistent-broker.js';
 import { TestResources, payloadsOf, sleep } from '../../helpers/raw-client.js';
 
@@ -271,6 +273,28 @@ describe('persistence: files and locations the broker cannot simply use', () => 
     other.send({ cmd: 'pingreq' });
     await other.next('pingresp');
     expect(b.child.exitCode).toBe(null);
+
+    // Records keep coming (retained QoS 0 messages need no acknowledgement) but cannot be written: past its bound
+    // the store stops reading the client that sends them, which keeps the rest in its own socket.
+    const rssBefore = readProcessRssBytes(b.child.pid!)!;
+    const flood = netConnect({ host: '127.0.0.1', port: b.port });
+    flood.on('error', () => undefined);
+    await new Promise<void>((done) => flood.once('connect', () => done()));
+    flood.write(Buffer.from([0x10, 0x0f, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x00, 0x00, 0x03, 0x66, 0x6c, 0x64]));
+    const big = Buffer.alloc(256 * 1024, 0x62);
+    const packet = Buffer.concat([Buffer.from([0x31, 0x87, 0x80, 0x10, 0x00, 0x05]), Buffer.from('flood'), big]);
+    // 400 MiB offered (the same buffer queued over and over, no copies here).
+    for (let i = 0; i < 1600; i++) flood.write(packet);
+    cleanups.push(() => void flood.destroy());
+    await sleep(1_500);
+    const grew = readProcessRssBytes(b.child.pid!)! - rssBefore;
+    expect(flood.writableLength).toBeGreaterThan(300 * 1024 * 1024);
+    // The store's bound (32 MiB) and what garbage collection has yet to take back: far below what was offered.
+    expect(grew).toBeLessThan(200 * 1024 * 1024);
+    await other.publish('full/other', 'still here', { qos: 0 });
+    other.send({ cmd: 'pingreq' });
+    await other.next('pingresp');
+
     // What was acknowledged is on disk: after a kill, the subscriber gets exactly those.
     expect(await b.kill('SIGKILL')).toBe(null);
     const again = await runningCli(d, persistenceConf(d));
