@@ -53,7 +53,8 @@ export async function writeSnapshot(
   writer: { log: LogWriter; oldFd: number; from: number } | null,
 ): Promise<SnapshotResult> {
   const temp = `${path}.new`;
-  const fd = await openFile(temp, 'w+');
+  // Readable by its owner only, as Mosquitto's database: it holds the messages.
+  const fd = await openFile(temp, 'w+', 0o600);
   let renamed = false;
   let paused = false;
   let pos = 0;
