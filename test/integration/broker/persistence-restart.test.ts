@@ -201,4 +201,22 @@ describe.each(restartKinds().filter((k) => k !== 'mosquitto'))('%s broker: sessi
     const l2 = await res.open(again, 5);
     expect((await l2.connect({ clientId: longId, clean: false, properties: { sessionExpiryInterval: 3600 } })).sessionPresent).toBe(true);
   });
+
+  it.each(['batch', 'write', 'never'])('keeps what it acknowledged under persistence_fsync %s', async (policy) => {
+    const { broker, restart } = await fresh([`persistence_fsync ${policy}`]);
+    const clientId = uniqueName(`fsync-${policy}`);
+    const sub = await res.connect(broker, 4, persistent(4, clientId));
+    await sub.subscribe('fsync/t', 2);
+    await sub.disconnect();
+    const pub = await res.connect(broker, 4, { clientId: uniqueName('fsync-pub') });
+    for (let i = 0; i < 20; i++) await pub.publish('fsync/t', `m${i}`, { qos: (1 + (i % 2)) as 1 | 2, retain: i === 19 });
+    await pub.disconnect();
+
+    const again = await restart();
+    const back = await res.open(again, 4);
+    expect((await back.connect(persistent(4, clientId))).sessionPresent).toBe(true);
+    const got = [];
+    for (let i = 0; i < 20; i++) got.push(await back.receive());
+    expect(payloadsOf(got)).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
+  });
 });
