@@ -54,8 +54,12 @@ export function removeFile(path: string): Promise<void> {
   return new Promise((resolve) => unlink(path, () => resolve()));
 }
 
-/** fsync the directory holding `file`, so that a rename into it survives a crash of the machine. */
+/**
+ * fsync the directory holding `file`, so that a rename into it survives a crash of the machine. (Windows cannot open
+ * a directory for it, and its file systems journal renames.)
+ */
 export async function syncDirOf(file: string): Promise<void> {
+  if (process.platform === 'win32') return;
   const fd = await openFile(dirname(file), 'r');
   try {
     await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));

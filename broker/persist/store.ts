@@ -76,6 +76,7 @@ export class PersistentStore implements Durable, SnapshotSource {
   private compacting: Promise<void> | null = null;
   private compactAfter = 0;
   private compactions = 0;
+  /** Records appended since the start (see Durable.appended). */
   appended = 0;
   private autosaveTimer: NodeJS.Timeout | null = null;
   private closed = false;
