@@ -162,7 +162,7 @@ describe('bundled broker: a copy of the persistence file restores the state it w
           rmSync(b, { recursive: true, force: true });
         }
       }),
-      propertyParams({ numRuns: 10, timeLimitMs: 40_000 }, 'MQBENCH_PERSIST_MODEL'),
+      propertyParams({ numRuns: 8, timeLimitMs: 40_000 }, 'MQBENCH_PERSIST_MODEL'),
     );
   }, 60_000);
 });
