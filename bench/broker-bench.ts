@@ -3,9 +3,9 @@
  * each measurement with a fresh broker process and a fresh load generator process.
  */
 import { execFileSync, fork } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { dirname } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findMosquitto, mosquittoVersion } from '../src/launch/mosquitto.js';
 import {
@@ -158,7 +158,17 @@ async function measure(
   round: number,
   addresses: SourceAddresses,
 ): Promise<RunRecord> {
-  const broker = await startBrokerProcess(kind, rowConf(row, options.conf));
+  // A persistence row gets a directory of its own for every measurement (writable by Mosquitto's own user).
+  const store = row.kind === 'messages' && row.persistence ? mkdtempSync(join(tmpdir(), 'mqbench-bench-persist-')) : undefined;
+  if (store !== undefined) chmodSync(store, 0o777);
+  const conf = store === undefined ? rowConf(row, options.conf) : [...rowConf(row, options.conf), 'persistence true', `persistence_location ${store}/`];
+  let broker;
+  try {
+    broker = await startBrokerProcess(kind, conf);
+  } catch (err) {
+    if (store !== undefined) rmSync(store, { recursive: true, force: true });
+    throw err;
+  }
   const record: RunRecord = { row: row.name, broker: kind, brokerLabel: broker.label, round };
   try {
     const base = { host: broker.host, port: broker.port, brokerPid: broker.pid, row: row.name, clientIdPrefix: `mqbench-${row.name}-${round}` };
@@ -177,6 +187,7 @@ async function measure(
         warmupSeconds: options.warmupSeconds,
         durationSeconds: options.durationSeconds,
         drainSeconds: options.drainSeconds,
+        persistentSessions: row.persistence === true,
       };
     } else if (row.kind === 'idle') {
       job = {
@@ -203,6 +214,7 @@ async function measure(
     record.error = (err as Error).message + gone + (said ? `\n${kind} said:\n${said}` : '');
   } finally {
     await broker.stop();
+    if (store !== undefined) rmSync(store, { recursive: true, force: true });
   }
   return record;
 }

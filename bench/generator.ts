@@ -48,6 +48,7 @@ export async function runMessageJob(job: MessageJob): Promise<MessageResult> {
   }
   const publishers = createPublishers(job, gate);
   const everyone: LoadClient[] = [...subscribers, ...publishers];
+  for (const c of everyone) c.clean = !job.persistentSessions;
   try {
     await Promise.all(subscribers.map((s) => s.connect(job.host, job.port, readBuffer)));
     await Promise.all(subscribers.map((s) => s.subscribe(job.topic, job.qos)));

@@ -31,6 +31,9 @@ export abstract class LoadClient implements PacketHandler {
   private turnEndScheduled = false;
   private readonly turnEnd = (): void => this.runTurnEnd();
 
+  /** Clean session (the default), or a session that outlives the connection. */
+  clean = true;
+
   constructor(readonly clientId: string) {}
 
   abstract onPacket(first: number, buf: Buffer, body: number, length: number): void;
@@ -66,7 +69,7 @@ export abstract class LoadClient implements PacketHandler {
     socket.on('error', (err) => this.noteLost(`socket error: ${err.message}`));
     socket.on('close', () => this.noteLost('closed by the broker'));
     const reply = this.expect(PacketType.connack, 'CONNACK');
-    socket.write(encodeConnect(this.clientId));
+    socket.write(encodeConnect(this.clientId, 0, this.clean));
     return reply;
   }
 

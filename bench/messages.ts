@@ -28,6 +28,8 @@ export interface MessageJob extends JobBase {
   durationSeconds: number;
   /** Longest wait after publishing stops for the deliveries still on their way. */
   drainSeconds: number;
+  /** Clients connect with clean session 0 (their sessions outlive them); default false. */
+  persistentSessions?: boolean;
 }
 
 /** Loopback source addresses the generator binds its sockets to, so that it is not limited to ~28k ports. */

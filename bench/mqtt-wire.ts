@@ -23,15 +23,16 @@ export const ACK_FIRST_BYTE = { puback: 0x40, pubrec: 0x50, pubrel: 0x62, pubcom
 export const DISCONNECT = Buffer.from([0xe0, 0x00]);
 
 /**
- * CONNECT with a clean session; keep alive 0 by default, so an idle-looking subscriber is never pinged or dropped.
- * A client given a keep alive must send something within 1.5 times it, or the broker closes the connection.
+ * CONNECT, keep alive 0 by default, so an idle-looking subscriber is never pinged or dropped (a client given a keep
+ * alive must send something within 1.5 times it, or the broker closes the connection); a clean session unless
+ * `clean` is false.
  */
-export function encodeConnect(clientId: string, keepAliveSeconds = 0): Buffer {
+export function encodeConnect(clientId: string, keepAliveSeconds = 0, clean = true): Buffer {
   if (!Number.isInteger(keepAliveSeconds) || keepAliveSeconds < 0 || keepAliveSeconds > 0xffff) {
     throw new RangeError(`keep alive must be a whole number of seconds from 0 to 65535, got ${keepAliveSeconds}`);
   }
   const id = Buffer.from(clientId, 'utf8');
-  const variable = Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, keepAliveSeconds >> 8, keepAliveSeconds & 0xff]);
+  const variable = Buffer.from([0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, clean ? 0x02 : 0x00, keepAliveSeconds >> 8, keepAliveSeconds & 0xff]);
   return packet(0x10, Buffer.concat([variable, lengthPrefixed(id)]));
 }
 

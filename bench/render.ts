@@ -86,7 +86,7 @@ export function nagleVerdicts(summaries: readonly BrokerSummary[]): string[] {
     if (on.cpuPerMessage !== null && off.cpuPerMessage !== null) {
       cheaper = off.cpuPerMessage.median < on.cpuPerMessage.median ? 'with set_tcp_nodelay true' : "with Nagle's algorithm on";
     }
-    out.push(`${row.title}: Mosquitto's higher msg/s ${faster}${cheaper ? `, its lower CPU per message ${cheaper}` : ''}.`);
+    out.push(`${rowTitle(row)}: Mosquitto's higher msg/s ${faster}${cheaper ? `, its lower CPU per message ${cheaper}` : ''}.`);
   }
   return out;
 }

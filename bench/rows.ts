@@ -7,6 +7,8 @@ export type RowName =
   | 'qos2-one-to-one'
   | 'fan-out'
   | 'qos1-fan-out'
+  | 'qos1-fan-in-persist'
+  | 'qos2-persist'
   | 'idle-10k'
   | 'idle-100k'
   | 'connect';
@@ -29,6 +31,11 @@ export interface MessageRow extends RowBase {
   conf: readonly string[];
   /** What the row's conf stands for, in the tables. */
   limits?: string;
+  /**
+   * `persistence true` for the broker, in a fresh directory per measurement, and persistent sessions (clean session
+   * 0) for every client, so that the broker keeps every message until its subscriber acknowledges it.
+   */
+  persistence?: true;
 }
 
 /** N clients, each connected and subscribed to a topic of its own, then idle; measured in broker RSS per client. */
@@ -67,6 +74,28 @@ export const ROWS: readonly BenchRow[] = [
     qos: 1,
     conf: MOSQUITTO_DEFAULT_LIMITS,
     limits: "Mosquitto's default limits",
+  },
+  {
+    kind: 'messages',
+    name: 'qos1-fan-in-persist',
+    title: 'QoS 1 fan-in 4→1',
+    publishers: 4,
+    subscribers: 1,
+    qos: 1,
+    conf: [],
+    limits: 'persistence true, persistent sessions',
+    persistence: true,
+  },
+  {
+    kind: 'messages',
+    name: 'qos2-persist',
+    title: 'QoS 2 one-to-one 1→1',
+    publishers: 1,
+    subscribers: 1,
+    qos: 2,
+    conf: [],
+    limits: 'persistence true, persistent sessions',
+    persistence: true,
   },
   { kind: 'idle', name: 'idle-10k', title: 'idle subscribed connections 10,000', connections: 10_000 },
   { kind: 'idle', name: 'idle-100k', title: 'idle subscribed connections 100,000', connections: 100_000, optional: true },

@@ -10,6 +10,7 @@ import { parseBoolean, parseInteger, type LineContext, type ListenerDraft, type 
 import { DELIVERY_SETTERS } from './config/delivery.js';
 import { LISTENER_SETTERS, listenerProblem, newListener } from './config/listeners.js';
 import { finishLogging, LOGGING_SETTERS } from './config/logging.js';
+import { PERSISTENCE_SETTERS } from './config/persistence.js';
 import { ALL_LOG_TYPES, type BrokerOptions, type ListenerOptions, type LogType } from './options.js';
 
 export interface ConfigProblem {
@@ -34,11 +35,10 @@ export class ConfigError extends Error {
 
 /** Mosquitto options this broker deliberately does not implement; named so the error says so rather than "unknown". */
 const KNOWN_UNSUPPORTED = new Set([
-  'allow_duplicate_messages', 'auth_plugin', 'auth_opt_', 'autosave_interval',
-  'autosave_on_changes', 'bridge_cafile', 'ciphers_tls1.3',
+  'allow_duplicate_messages', 'auth_plugin', 'auth_opt_', 'bridge_cafile', 'ciphers_tls1.3',
   'connection', 'crlfile', 'dhparamfile', 'http_dir',
   'log_facility', 'memory_limit', 'mount_point',
-  'persistence_file', 'persistence_location', 'pid_file', 'plugin', 'plugin_opt_',
+  'pid_file', 'plugin', 'plugin_opt_',
   'psk_file', 'psk_hint', 'queue_qos0_messages', 'set_tcp_nodelay',
   'use_subject_as_username', 'use_username_as_clientid',
   'user', 'websockets_log_level', 'websockets_headers_size', 'address', 'topic', 'bind_interface', 'max_qos', 'maximum_qos',
@@ -102,10 +102,7 @@ const SETTERS: Record<string, Setter> = {
     ctx.metricsHostLine = ctx.line;
     return undefined;
   },
-  persistence(value) {
-    if (parseBoolean(value) !== false) return 'persistence true is not supported by the mqbench broker (sessions and retained messages live in memory)';
-    return undefined;
-  },
+  ...PERSISTENCE_SETTERS,
 };
 
 function integer(key: keyof BrokerOptions, min: number, max: number): Setter {

@@ -14,6 +14,7 @@ import { capReason } from './core/encode.js';
 import { CloseReason, ConnState, type AckTicket } from './core/outlet.js';
 import type { Session } from './core/session.js';
 import { dispatch } from './handlers/index.js';
+import { OutputGate } from './persist/output-gate.js';
 import { WireError } from './wire.js';
 
 /** Most bytes before the payload of a PUBLISH: topic (2 + 65,535), packet id (2), and 64 KiB of properties. */
@@ -57,7 +58,7 @@ export class Connection implements Client, FrameSink {
   protocolVersion = 0;
   keepaliveMs = 0;
   /** When the last complete packet arrived, ms (partial packets are not activity [MQTT-3.1.2-24]). */
-  lastRx: number;
+  private rx: number;
   readonly openedAt: number;
 
   // Limits the client declared in its v5 CONNECT.
@@ -85,6 +86,14 @@ export class Connection implements Client, FrameSink {
   private peer: string | null = null;
   /** A handler is still working on this client's last packet (pauseInput). */
   private inputPaused = false;
+  /** With persistence: output waiting for the disk, and whether reading waits for the store to catch up. */
+  private readonly gate: OutputGate | null;
+  private storeWait = false;
+  private storeDrained: (() => void) | null = null;
+  /** Bytes of output reserved so far: where the next packet starts. */
+  private outPos = 0;
+  /** The store's count of appended records when this client's last packet began to be handled. */
+  private frameAppended = -1;
 
   readonly core: Core;
 
@@ -96,11 +105,12 @@ export class Connection implements Client, FrameSink {
     this.security = side.security;
     this.certIdentity = side.certIdentity;
     const core = (this.core = host.core);
-    this.lastRx = core.clock;
-    this.openedAt = this.lastRx;
+    this.rx = core.clock;
+    this.openedAt = this.rx;
     const o = core.options;
     this.maxPacketIn = o.maxPacketSize > 0 ? o.maxPacketSize : MAX_PACKET_BYTES;
-    this.writer = new BatchWriter(socket, host.flushQueue, core.stats);
+    this.gate = core.durable !== null ? new OutputGate(socket, core.durable) : null;
+    this.writer = new BatchWriter(this.gate ?? socket, host.flushQueue, core.stats);
     this.reader = new FrameReader(this);
     this.reader.maxPacket = this.maxPacketIn;
     // A PUBLISH whose length alone proves its payload is over message_size_limit is refused before it arrives.
@@ -161,14 +171,39 @@ export class Connection implements Client, FrameSink {
   onFrame(header: number, buf: Buffer, start: number, end: number): boolean {
     const core = this.core;
     core.stats.msgsReceived++;
-    this.lastRx = core.clock;
+    this.rx = core.clock;
+    if (this.gate !== null) this.frameAppended = core.durable!.appended;
     try {
       dispatch(core, this, header, buf, start, end);
     } catch (err) {
       if (err instanceof WireError) this.fail(err.rc, err.message);
       else core.fault(this, err, 'handling a packet');
     }
-    return this.state !== ConnState.Closed && !this.inputPaused;
+    // This packet added records while the store has more waiting for the disk than its bound: read nothing more from
+    // this client for now (clients that add nothing go on).
+    if (this.gate !== null && this.state !== ConnState.Closed) {
+      const durable = core.durable!;
+      if (durable.congested && durable.appended !== this.frameAppended) this.waitForStore();
+    }
+    return this.state !== ConnState.Closed && !this.inputPaused && !this.storeWait;
+  }
+
+  /**
+   * When the last complete packet arrived, ms; keep alive is measured from it. While the broker itself is not reading
+   * the client (waiting for the store), the client is not idle: it counts as heard from now.
+   */
+  get lastRx(): number {
+    return this.storeWait ? this.core.clock : this.rx;
+  }
+
+  private waitForStore(): void {
+    if (this.storeWait) return;
+    this.storeWait = true;
+    this.socket.pause();
+    this.core.durable!.whenDrained((this.storeDrained ??= () => {
+      this.storeWait = false;
+      this.resumeReading();
+    }));
   }
 
   pauseInput(): void {
@@ -179,9 +214,13 @@ export class Connection implements Client, FrameSink {
   resumeInput(): void {
     if (!this.inputPaused) return;
     this.inputPaused = false;
-    if (this.state === ConnState.Closed) return;
+    this.resumeReading();
+  }
+
+  private resumeReading(): void {
+    if (this.state === ConnState.Closed || this.inputPaused || this.storeWait) return;
     this.reader.resume();
-    if (!this.inputPaused && !this.reader.paused && (this.state as ConnState) !== ConnState.Closed) this.socket.resume();
+    if (!this.inputPaused && !this.storeWait && !this.reader.paused && (this.state as ConnState) !== ConnState.Closed) this.socket.resume();
   }
 
   onFrameError(kind: 'malformed' | 'too-large', detail: string): void {
@@ -195,7 +234,7 @@ export class Connection implements Client, FrameSink {
   }
 
   onFed(): void {
-    if (this.state !== ConnState.Closed && !this.inputPaused) this.socket.resume();
+    if (this.state !== ConnState.Closed && !this.inputPaused && !this.storeWait) this.socket.resume();
   }
 
   // ---- output -----------------------------------------------------------------------------------------------
@@ -206,6 +245,7 @@ export class Connection implements Client, FrameSink {
 
   reserve(n: number): number {
     this.core.stats.msgsSent++;
+    this.outPos += n;
     return this.writer.reserve(n);
   }
 
@@ -216,6 +256,16 @@ export class Connection implements Client, FrameSink {
 
   get backlog(): number {
     return this.writer.backlog;
+  }
+
+  awaitDurable(): void {
+    if (this.gate === null) return;
+    const durable = this.core.durable!;
+    // Nothing recorded since this client's packet began to be handled: what it is answered depends on nothing
+    // waiting for the disk (and goes out behind anything held before it anyway).
+    if (durable.appended === this.frameAppended) return;
+    const batch = durable.pendingBatch();
+    if (batch !== 0) this.gate.mark(batch, this.outPos);
   }
 
   // ---- ending -----------------------------------------------------------------------------------------------
@@ -257,9 +307,12 @@ export class Connection implements Client, FrameSink {
         // matter if something were still on its way to the client.)
         (reason === CloseReason.Disconnect && socket.writableLength === 0)
       ) {
+        this.gate?.drop();
         socket.destroy();
       } else {
-        socket.end();
+        // Output held for the disk goes first (see persist/output-gate.ts).
+        if (this.gate !== null) this.gate.endAfterRelease();
+        else socket.end();
         // A peer that never reads must not keep the socket alive.
         this.closeTimer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
         this.closeTimer.unref();
@@ -312,6 +365,7 @@ export class Connection implements Client, FrameSink {
 
   onSocketClosed(): void {
     if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.gate?.drop();
     this.guarded(CloseReason.PeerClosed);
     this.host.connectionGone(this);
   }

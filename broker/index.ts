@@ -4,18 +4,22 @@
 import { createRequire } from 'node:module';
 import { parkedCount } from './core/flow.js';
 import { brokerFamilies, renderExposition, startMetricsServer } from './metrics-http.js';
-import { ALL_LOG_TYPES, defaultBrokerOptions, type BrokerOptions, type LogType } from './options.js';
+import { ALL_LOG_TYPES, defaultBrokerOptions, defaultPersistenceOptions, type BrokerOptions, type LogType, type PersistenceOptions } from './options.js';
+import { PersistentStore, type PersistenceStats } from './persist/store.js';
 import { Broker } from './server.js';
 
-export type { AuthRequest, Authenticate, BrokerOptions, ListenerOptions, ListenerTls, LogType, SecuritySettings } from './options.js';
+export type { AuthRequest, Authenticate, BrokerOptions, FsyncPolicy, ListenerOptions, ListenerTls, LogType, PersistenceOptions, SecuritySettings } from './options.js';
+export { PersistenceFileError, type PersistenceStats } from './persist/store.js';
 export { ConfigError, loadConfigFile, parseConfig } from './config.js';
 export { FileProblemsError } from './auth/problems.js';
 export { lineWriter } from './log.js';
 export { MetricsListenError } from './metrics-http.js';
 
-export interface StartBrokerOptions extends Partial<BrokerOptions> {
+export interface StartBrokerOptions extends Partial<Omit<BrokerOptions, 'persistence'>> {
   /** Log everything, like `mosquitto -v` (overrides logTypes). */
   verbose?: boolean;
+  /** `persistence` and its options; those left out take Mosquitto's defaults (`enabled: true` turns it on). */
+  persistence?: Partial<PersistenceOptions>;
 }
 
 export interface BrokerStatsSnapshot {
@@ -64,6 +68,8 @@ export interface BrokerStatsSnapshot {
   passwordChecks: number;
   passwordChecksWaiting: number;
   passwordChecksSkipped: number;
+  /** The persistent store's figures, null without persistence. */
+  persistence: PersistenceStats | null;
 }
 
 export interface RunningBroker {
@@ -99,11 +105,12 @@ export function brokerVersion(): string {
 
 /** Defaults, then the options given; `verbose` turns every log type on. */
 function fullOptions(options: StartBrokerOptions): BrokerOptions {
-  const { verbose, ...rest } = options;
+  const { verbose, persistence, ...rest } = options;
   const opts: BrokerOptions = { ...defaultBrokerOptions(), version: `mqbench version ${brokerVersion()}` };
   for (const [key, value] of Object.entries(rest)) {
     if (value !== undefined) (opts as unknown as Record<string, unknown>)[key] = value;
   }
+  opts.persistence = { ...defaultPersistenceOptions(), ...persistence };
   if (verbose) opts.logTypes = new Set(ALL_LOG_TYPES);
   return opts;
 }
@@ -111,13 +118,24 @@ function fullOptions(options: StartBrokerOptions): BrokerOptions {
 export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
   const opts = fullOptions(options);
   const broker = new Broker(opts);
+  let store: PersistentStore | null = null;
   let bound: { host: string; port: number }[];
   try {
+    // The saved state is back in the core before any client can connect.
+    if (opts.persistence.enabled) store = await PersistentStore.open(broker.core, opts.persistence, broker.log);
     bound = await broker.listen();
   } catch (err) {
     await broker.close();
+    await store?.close();
     throw err;
   }
+  const closeBroker = async (): Promise<void> => {
+    if (store === null) return broker.close();
+    // Records reach the disk first, so that the acknowledgements they hold back go out before the sockets close.
+    await store.settle();
+    await broker.close();
+    await store.close();
+  };
   const running: RunningBroker = {
     host: bound[0].host,
     port: bound[0].port,
@@ -165,11 +183,14 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
         passwordChecks: broker.verifier.checked,
         passwordChecksWaiting: broker.verifier.waiting,
         passwordChecksSkipped: broker.verifier.skipped,
+        persistence: store === null ? null : store.stats(),
       };
     },
     reload: (next) => {
       const full = fullOptions({ ...next, verbose: next.verbose ?? options.verbose });
       if (next.logSink === undefined) full.logSink = opts.logSink;
+      // Persistence is read at start only (as Mosquitto): the store in use stays.
+      full.persistence = opts.persistence;
       return broker.reload(full);
     },
     logLine: (type, text) => {
@@ -177,7 +198,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       const on = { error: log.error, warning: log.warning, notice: log.notice, information: log.info, subscribe: log.subscribe, unsubscribe: log.unsubscribe, debug: log.debug }[type];
       if (on) log.line(text);
     },
-    close: () => broker.close(),
+    close: closeBroker,
   };
   if (opts.metrics !== undefined) {
     const version = brokerVersion();
@@ -185,14 +206,14 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
     try {
       served = await startMetricsServer({ ...opts.metrics, render: () => renderExposition(brokerFamilies(running.stats(), version)) });
     } catch (err) {
-      await broker.close();
+      await closeBroker();
       throw err;
     }
     const metrics = served;
     running.metrics = { host: metrics.host, port: metrics.port, url: metrics.url };
     running.close = async () => {
       await metrics.close();
-      await broker.close();
+      await closeBroker();
     };
   }
   return running;

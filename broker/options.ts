@@ -73,6 +73,31 @@ export interface AuthRequest {
  */
 export type Authenticate = (req: AuthRequest) => boolean | number;
 
+/** How the persistent store waits for the disk before acknowledging (`persistence_fsync`, an mqbench option). */
+export type FsyncPolicy = 'batch' | 'write' | 'never';
+
+/** `persistence` and the options around it (Mosquitto's names). */
+export interface PersistenceOptions {
+  /** `persistence`: keep retained messages and persistent sessions on disk across restarts. */
+  enabled: boolean;
+  /** `persistence_location`: the directory of the file ('' is the working directory, as in Mosquitto). */
+  location: string;
+  /** `persistence_file`: the file's name (default mosquitto.db). */
+  file: string;
+  /**
+   * `autosave_interval`: seconds between compactions of the file (a fresh snapshot replacing the log) while it has
+   * grown; with `autosave_on_changes`, changes recorded instead of seconds. 0: only by size and at shutdown.
+   */
+  autosaveInterval: number;
+  autosaveOnChanges: boolean;
+  /**
+   * `persistence_fsync`: `batch` (default) acknowledges a message once the records of its turn of the event loop are
+   * written and fdatasync'ed; `write` once they are written to the operating system; `never` at once, records written
+   * in the background.
+   */
+  fsync: FsyncPolicy;
+}
+
 export interface BrokerOptions {
   /** Listeners; default one on 127.0.0.1:1883. */
   listeners: ListenerOptions[];
@@ -146,6 +171,12 @@ export interface BrokerOptions {
    * format on this address (host default 127.0.0.1; port 0 picks a free one). Undefined serves nothing.
    */
   metrics: ListenerOptions | undefined;
+  /** `persistence` and its options. */
+  persistence: PersistenceOptions;
+}
+
+export function defaultPersistenceOptions(): PersistenceOptions {
+  return { enabled: false, location: '', file: 'mosquitto.db', autosaveInterval: 1800, autosaveOnChanges: false, fsync: 'batch' };
 }
 
 
@@ -184,5 +215,6 @@ export function defaultBrokerOptions(): BrokerOptions {
     authenticate: undefined,
     version: 'mqbench broker',
     metrics: undefined,
+    persistence: defaultPersistenceOptions(),
   };
 }

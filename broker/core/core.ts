@@ -11,6 +11,7 @@ import type { Log } from '../log.js';
 import type { BrokerOptions } from '../options.js';
 import type { Client } from './client.js';
 import { route } from './deliver.js';
+import type { Durable } from './durable.js';
 import type { Env } from './env.js';
 import { Fanout } from './fanout.js';
 import { checkStalls, releaseParked } from './flow.js';
@@ -56,6 +57,8 @@ export class Core implements Env {
    * costs as much as routing a small message.
    */
   clock = Date.now();
+  /** The persistent store when persistence is on (attached once its state is restored), else null. */
+  durable: Durable | null = null;
 
   /** Subscriptions of ended sessions still to be removed from the router, a slice per turn. */
   private cleanup: Subscription[] = [];
@@ -155,6 +158,7 @@ export class Core implements Env {
     session.expiryInterval = req.expiryInterval;
     session.will = req.will;
     client.session = session;
+    if (this.durable !== null) this.durable.sessionChanged(session);
     const s = this.stats;
     s.connectsAccepted++;
     s.clientsConnected++;
@@ -201,10 +205,26 @@ export class Core implements Env {
     }
     if (session.expiryInterval === 0) {
       this.endSession(session);
-    } else if (session.expiryInterval !== NEVER) {
-      session.expiryTimer ??= new Timer(this.expireSessionDue, session);
-      this.timers.schedule(session.expiryTimer, session.expiryInterval * 1000);
+      return;
     }
+    if (session.expiryInterval !== NEVER) this.scheduleExpiry(session, session.expiryInterval * 1000);
+    if (this.durable !== null) this.durable.sessionChanged(session);
+  }
+
+  /** End offline `session` in `ms` unless a client takes it up first. */
+  private scheduleExpiry(session: Session, ms: number): void {
+    session.expiryTimer ??= new Timer(this.expireSessionDue, session);
+    this.timers.schedule(session.expiryTimer, ms);
+  }
+
+  /**
+   * Take in an offline session restored from the persistent store, its subscriptions already set; it ends after
+   * `expiresInMs` (null: never) unless a client takes it up first.
+   */
+  adoptSession(session: Session, expiresInMs: number | null): void {
+    this.sessions.set(session.clientId, session);
+    for (const sub of session.subList()) this.router.add(sub);
+    if (expiresInMs !== null) this.scheduleExpiry(session, expiresInMs);
   }
 
   /** Session timers call these with their session: one function per broker, not a closure per session. */
@@ -241,7 +261,7 @@ export class Core implements Env {
 
   /** Route a stored message the broker itself publishes (wills, $SYS), keeping it when it is retained. */
   publish(msg: Msg, now: number): void {
-    if (msg.retain) this.retained.set(msg);
+    if (msg.retain) this.retain(msg);
     route(this, msg, now);
   }
 
@@ -253,6 +273,12 @@ export class Core implements Env {
     const session = client.session;
     if (session !== null && session.conn === client) this.dropWill(session);
     client.close(CloseReason.Disconnect);
+  }
+
+  /** Keep stored `msg` as its topic's retained message, or clear the topic when its payload is empty. */
+  retain(msg: Msg): void {
+    this.retained.set(msg);
+    if (this.durable !== null) this.durable.retainChanged(msg);
   }
 
   private dropWill(session: Session): void {
@@ -282,6 +308,7 @@ export class Core implements Env {
     if (session.ended) return;
     session.ended = true;
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    if (session.durable !== null && this.durable !== null) this.durable.sessionEnded(session);
     if (session.will !== null && session.conn === null) this.publishWill(session);
     this.cancelTimers(session);
     releaseParked(this, session, 'dropped');

@@ -172,13 +172,13 @@ export function deliver(
   // Behind parked messages: parked too, or dropped, never ahead of them (order per topic is kept).
   if (session.parked !== null) return online && !session.stalled ? Delivery.Full : drop(env, session);
   if (online && session.queued === 0 && session.inflight.size < conn.inflightLimit && inflightRoom(env, session)) {
-    const packetId = session.allocatePacketId();
-    const sent = sendPublish(env, conn, m, qos, retain, packetId, subIds, now);
-    // A packet too large for the client is discarded as if delivered [MQTT-3.1.2-25].
-    if (sent === 0) return Delivery.Taken;
+    // In flight before it is sent: a persistent session records it first, so that the PUBLISH can wait for that
+    // record to be on disk (see durable.ts).
     const out = new Outgoing(env.fanout.storedCopy(m), qos, retain, subIds);
-    out.packetId = packetId;
+    out.packetId = session.allocatePacketId();
     session.setInflight(out);
+    // A packet too large for the client is discarded as if delivered [MQTT-3.1.2-25].
+    if (sendPublish(env, conn, m, qos, retain, out.packetId, subIds, now) === 0) session.deleteInflight(out.packetId);
     return Delivery.Taken;
   }
   if (queueFull(env, session)) {
@@ -219,6 +219,7 @@ function sendPublish(
     if (f.memoPass[key] === f.pass) {
       n = f.memoLen[key];
       if (conn.protocolVersion === 5 && n > conn.maxPacketOut) return 0;
+      if (qos === 2) conn.awaitDurable();
       copyPublish(conn, f.memoBuf[key], f.memoOff[key], n, f.memoPid[key], packetId);
     } else {
       n = encodePublish(conn, m, qos, retain, false, packetId, null, now);
@@ -257,16 +258,20 @@ export function pumpQueue(env: Env, session: Session, now: number): void {
       // [MQTT-3.3.2-5] an expired message is not forwarded.
       if (out.msg.expired(now)) {
         env.stats.pubExpired++;
+        session.discard(out);
         continue;
       }
       const packetId = session.allocatePacketId();
+      out.packetId = packetId;
+      session.setInflight(out);
       const n = encodePublish(conn, out.msg, out.qos, out.retain, false, packetId, out.subIds, now);
-      if (n === 0) continue;
+      if (n === 0) {
+        session.deleteInflight(packetId);
+        continue;
+      }
       env.stats.pubSent++;
       env.stats.pubBytesSent += out.msg.pLen;
       if (env.log.debug) logSend(env, conn, out.msg, out.qos, out.retain, false, packetId);
-      out.packetId = packetId;
-      session.setInflight(out);
     }
     // Parked messages join the queue as it has room; then the window is filled again.
     if (session.parked === null || unpark(env, session) === 0) return;

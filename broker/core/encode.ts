@@ -69,6 +69,8 @@ export function encodePublish(
   const rl = 2 + topicLen + (qos > 0 ? 2 : 0) + (v5 ? varintSize(propsLen) + propsLen : 0) + m.pLen;
   const total = 1 + varintSize(rl) + rl;
   if (v5 && total > conn.maxPacketOut) return 0;
+  // Exactly once: the client may see a QoS 2 delivery only once its packet id is on disk (see durable.ts).
+  if (qos === 2) conn.awaitDurable();
   if (newAlias) {
     conn.aliasOut!.set(m.topic, alias);
     conn.aliasOutBytes += m.topic.length;
@@ -127,6 +129,7 @@ export function copyPublish(conn: Outlet, src: Buffer, off: number, len: number,
 
 /** PUBACK / PUBREC / PUBREL / PUBCOMP. The v5 reason code is omitted when it is 0 (§3.4.2.1). */
 export function writeAck(conn: Outlet, type: number, packetId: number, rc: number): void {
+  conn.awaitDurable();
   const withRc = rc !== 0 && conn.protocolVersion === 5;
   const start = conn.reserve(withRc ? 5 : 4);
   const b = conn.out!;
@@ -172,6 +175,7 @@ export function sendControl(conn: Outlet, packet: Packet, version = conn.protoco
     }
   }
   if (version === 5 && bytes.length > conn.maxPacketOut) return false;
+  conn.awaitDurable();
   conn.writeBytes(bytes);
   return true;
 }

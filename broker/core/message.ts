@@ -45,6 +45,9 @@ export class Msg {
   ticket: AckTicket | null = null;
   /** When it was retained: the retained store's sequence number at that moment (0: never retained). */
   retainedAt = 0;
+  /** The persistent store's id of this message (0: never written), and the generation of the file it was written to. */
+  storeId = 0;
+  storeGen = 0;
 
   /** A stored copy owning its bytes (or this object itself when it is already stored). */
   store(): Msg {

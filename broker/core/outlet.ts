@@ -76,6 +76,11 @@ export interface Outlet {
   writeBytes(bytes: Buffer): void;
   /** Bytes waiting to be written to this client. */
   readonly backlog: number;
+  /**
+   * The packet about to be written acknowledges state the persistent store has not yet put on disk: it, and all
+   * output after it, is held until that state is durable. Nothing happens without persistence.
+   */
+  awaitDurable(): void;
 
   /** v5: send DISCONNECT with `rc` (and the reason string if it fits the client's limits). */
   sendDisconnect(rc: number, reasonString?: string): void;

@@ -81,6 +81,18 @@ export class RetainStore {
     return new RetainCursor(this, this.root, filter.split('/'), this.seq);
   }
 
+  /** Every retained message, `$` topics included (a new array, in no particular order). */
+  list(): Msg[] {
+    const out: Msg[] = [];
+    const stack: RetainNode[] = [this.root];
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      if (node.msg !== null) out.push(node.msg);
+      for (const child of node.children.values()) stack.push(child);
+    }
+    return out;
+  }
+
   /** Remove an expired message found by a cursor. */
   expire(node: RetainNode): void {
     if (node.msg !== null) this.drop(node);

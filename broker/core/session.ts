@@ -33,6 +33,8 @@ export class Outgoing {
   state = 0;
   /** While parked: the publisher's acknowledgement that waits for this copy (see flow.ts). */
   ticket: AckTicket | null = null;
+  /** The persistent store's id of this delivery (0: not written). */
+  storeId = 0;
   constructor(
     readonly msg: Msg,
     readonly qos: number,
@@ -47,6 +49,25 @@ export interface Will {
   delay: number;
   /** v5 Message Expiry Interval of the will, seconds from its publication; 0 for none. */
   expiry: number;
+}
+
+/**
+ * Where a session that outlives its connection reports each change, while persistence is on: the persistent store
+ * (see durable.ts).
+ */
+export interface SessionLog {
+  subscribed(session: Session, sub: Subscription): void;
+  unsubscribed(session: Session, key: string): void;
+  /** A new outgoing message: queued (packetId 0) or in flight. */
+  outgoingAdded(session: Session, out: Outgoing): void;
+  /** A queued message went in flight under `out.packetId`. */
+  outgoingSent(out: Outgoing): void;
+  /** PUBREC received: PUBREL is about to be sent (`out.state` is 1). */
+  outgoingReleased(out: Outgoing): void;
+  /** Acknowledged, expired, refused, or too large for the client: gone from the session. */
+  outgoingDone(out: Outgoing): void;
+  inboundAdded(session: Session, packetId: number): void;
+  inboundReleased(session: Session, packetId: number): void;
 }
 
 /** Session expiry "never" (v5 0xFFFFFFFF; 3.1.1 persistent sessions without persistent_client_expiration). */
@@ -105,6 +126,12 @@ export class Session {
   identity: ClientIdentity | null = null;
   /** Its ACL in force, read on every delivery; null when no ACL file applies. */
   acl: AclView | null = null;
+  /**
+   * The persistent store, while this session outlives its connection and persistence is on: every change below is
+   * reported to it. `storeId` is the store's id of the session (0: not stored).
+   */
+  durable: SessionLog | null = null;
+  storeId = 0;
 
   constructor(readonly clientId: string) {}
 
@@ -125,6 +152,7 @@ export class Session {
 
   /** Add or replace the subscription with `sub.key`. */
   setSub(sub: Subscription): void {
+    if (this.durable !== null) this.durable.subscribed(this, sub);
     if (this.subMap !== null) {
       this.subMap.set(sub.key, sub);
     } else if (this.oneSub === null || this.oneSub.key === sub.key) {
@@ -139,6 +167,7 @@ export class Session {
   }
 
   deleteSub(key: string): void {
+    if (this.durable !== null) this.durable.unsubscribed(this, key);
     if (this.subMap !== null) this.subMap.delete(key);
     else if (this.oneSub !== null && this.oneSub.key === key) this.oneSub = null;
   }
@@ -153,9 +182,14 @@ export class Session {
     return this.inflightMap ?? NO_OUTGOING;
   }
 
+  /** `out` goes in flight under `out.packetId`: a new message, or one from the queue. */
   setInflight(out: Outgoing): void {
     (this.inflightMap ??= new Map()).set(out.packetId, out);
     this.inflightBytes += out.msg.pLen;
+    if (this.durable !== null) {
+      if (out.storeId === 0) this.durable.outgoingAdded(this, out);
+      else this.durable.outgoingSent(out);
+    }
   }
 
   deleteInflight(packetId: number): void {
@@ -165,6 +199,18 @@ export class Session {
     if (out === undefined) return;
     map.delete(packetId);
     this.inflightBytes -= out.msg.pLen;
+    if (this.durable !== null) this.durable.outgoingDone(out);
+  }
+
+  /** PUBREC received for `out`, in flight: PUBREL follows. */
+  released(out: Outgoing): void {
+    out.state = 1;
+    if (this.durable !== null) this.durable.outgoingReleased(out);
+  }
+
+  /** A message taken from the queue that will not be sent (expired, or too large for the client). */
+  discard(out: Outgoing): void {
+    if (this.durable !== null) this.durable.outgoingDone(out);
   }
 
   clearInflight(): void {
@@ -183,11 +229,19 @@ export class Session {
 
   addInbound(packetId: number): void {
     (this.inbound ??= new Set()).add(packetId);
+    if (this.durable !== null) this.durable.inboundAdded(this, packetId);
   }
 
   /** Returns whether the packet id was awaiting its PUBREL. */
   deleteInbound(packetId: number): boolean {
-    return this.inbound !== null && this.inbound.delete(packetId);
+    const known = this.inbound !== null && this.inbound.delete(packetId);
+    if (known && this.durable !== null) this.durable.inboundReleased(this, packetId);
+    return known;
+  }
+
+  /** Incoming QoS 2 packet ids awaiting PUBREL (a new array). */
+  inboundList(): number[] {
+    return this.inbound === null ? [] : [...this.inbound];
   }
 
   get queued(): number {
@@ -197,6 +251,12 @@ export class Session {
   enqueue(out: Outgoing): void {
     (this.queue ??= []).push(out);
     this.queuedBytes += out.msg.pLen;
+    if (this.durable !== null) this.durable.outgoingAdded(this, out);
+  }
+
+  /** The queued messages, oldest first (a new array). */
+  queuedList(): Outgoing[] {
+    return this.queue === null ? [] : this.queue.slice(this.queueHead);
   }
 
   shiftQueued(): Outgoing | undefined {

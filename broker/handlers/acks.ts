@@ -44,7 +44,7 @@ export function handlePubrec(core: Core, conn: Client, buf: Buffer, start: numbe
     }
     return;
   }
-  if (out !== undefined) out.state = 1;
+  if (out !== undefined) session.released(out);
   // [MQTT-4.3.3-4] PUBREL carries the packet id of the PUBREC; v5 says when that id is unknown.
   const relRc = out !== undefined || !v5 ? 0 : RC.PacketIdentifierNotFound;
   writeAck(conn, PUBREL, packetId, relRc);

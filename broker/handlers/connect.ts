@@ -196,6 +196,7 @@ function accept(core: Core, client: Client, pkt: ConnectPacket, clientId: string
     sendControl(client, { cmd: 'connack', sessionPresent, reasonCode: 0, properties });
   } else {
     // [MQTT-3.2.2-1] session present is 0 with a clean session; [MQTT-3.2.2-2] 1 when a session was resumed.
+    client.awaitDurable();
     client.writeBytes(Buffer.from([0x20, 0x02, sessionPresent ? 1 : 0, 0]));
   }
   if (log.debug) log.line(`Sending CONNACK to ${clientId} (${sessionPresent ? 1 : 0}, 0)`);

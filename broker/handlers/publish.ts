@@ -158,7 +158,7 @@ export function handlePublish(core: Core, conn: Client, header: number, buf: Buf
   if (retain) {
     // [MQTT-3.3.1-5] store (or with an empty payload, clear [MQTT-3.3.1-10]) the topic's retained message.
     msg = m.store();
-    core.retained.set(msg);
+    core.retain(msg);
     if (core.options.checkRetainSource && session.identity !== null) core.retainSources.set(msg, session.identity);
   }
   m.ticket = null;

@@ -55,4 +55,40 @@ describe('mosquitto.conf subset', () => {
     expect(notices[0]).toMatch(/allow_anonymous/);
     expect(parseConfig('max_connections 3', 'm.conf').options.allowAnonymous).toBeUndefined();
   });
+
+  it('reads the persistence lines in any order, with Mosquitto\'s defaults for those left out', () => {
+    const { options, problems } = parseConfig(
+      ['persistence_location /var/lib/mqbench/', 'autosave_interval 60', 'persistence true', 'persistence_fsync write'].join('\n'),
+      'p.conf',
+    );
+    expect(problems).toEqual([]);
+    expect(options.persistence).toEqual({
+      enabled: true,
+      location: '/var/lib/mqbench/',
+      file: 'mosquitto.db',
+      autosaveInterval: 60,
+      autosaveOnChanges: false,
+      fsync: 'write',
+    });
+    const later = parseConfig(['persistence true', 'persistence false', 'persistence_file other.db', 'autosave_on_changes true'].join('\n'), 'p.conf');
+    expect(later.problems).toEqual([]);
+    expect(later.options.persistence).toMatchObject({ enabled: false, file: 'other.db', autosaveOnChanges: true, fsync: 'batch' });
+    expect(parseConfig('max_connections 3', 'p.conf').options.persistence).toBeUndefined();
+  });
+
+  it('names each invalid persistence line with file:line', () => {
+    const { problems } = parseConfig(
+      ['persistence yes', 'autosave_interval -1', 'autosave_on_changes 1', 'persistence_fsync always', 'persistence_file dir/', 'persistence_location', 'persistance true'].join('\n'),
+      'p.conf',
+    );
+    expect(problems.map((p) => `${p.file}:${p.line}: ${p.message}`)).toEqual([
+      'p.conf:1: persistence must be true or false, got "yes"',
+      'p.conf:2: autosave_interval must be an integer from 0 to 2147483647, got "-1"',
+      'p.conf:3: autosave_on_changes must be true or false, got "1"',
+      'p.conf:4: persistence_fsync must be one of batch, write, never, got "always"',
+      'p.conf:5: persistence_file is a file name, got the directory "dir/" (persistence_location names the directory)',
+      'p.conf:6: persistence_location needs a value',
+      'p.conf:7: unknown option "persistance" (did you mean "persistence"?)',
+    ]);
+  });
 });

@@ -1,6 +1,6 @@
 /**
  * The broker's layers, read from its import statements (type-only imports included): listeners → connection →
- * handlers → core, with the wire format, options and log below them all. Nothing imports a layer above its own, and
+ * handlers and the persistent store → core, with the wire format, options and log below them all. Nothing imports a layer above its own, and
  * no set of files imports itself round in a cycle.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -16,6 +16,8 @@ function layerOf(file: string): number {
   if (file.startsWith('auth/')) return 0;
   if (file.startsWith('core/')) return 1;
   if (file.startsWith('handlers/')) return 2;
+  // The persistent store: called by the core through core/durable.ts, made by index.ts, gating a connection's output.
+  if (file.startsWith('persist/')) return 2;
   if (file === 'connection.ts') return 3;
   if (['server.ts', 'sys.ts', 'metrics-http.ts', 'reload.ts'].includes(file) || file.startsWith('listeners/')) return 4;
   if (file === 'config.ts' || file === 'index.ts' || file.startsWith('config/')) return 5;
