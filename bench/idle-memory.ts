@@ -94,7 +94,7 @@ export interface IdleVerdict {
   /** Undefined when either of its measurements failed. */
   mqbench: MarginalCost | undefined;
   floor: MarginalCost | undefined;
-  /** mqbench ÷ floor per client; undefined unless both were measured and the floor's figure is above 0. */
+  /** mqbench ÷ floor per client; undefined unless both were measured and both figures are above 0. */
   rssRatio: number | undefined;
   heapRatio: number | undefined;
   /** Node's floor alone costs more RSS per client than the goal allows. */
@@ -119,7 +119,8 @@ export function judgeIdle(records: readonly IdleRecord[], baseClients: number, t
   };
   const mqbench = cost('mqbench');
   const floor = cost('floor');
-  const ratio = (m: number | undefined, f: number | undefined) => (m !== undefined && f !== undefined && f > 0 ? m / f : undefined);
+  // Only between two figures above the noise: a per-client figure at or below 0 has no ratio.
+  const ratio = (m: number | undefined, f: number | undefined) => (m !== undefined && f !== undefined && m > 0 && f > 0 ? m / f : undefined);
   const shortfall = idleShortfall(mqbench, goal);
   const floorAboveGoal = floor !== undefined && floor.rssBytesPerClient > goal;
   return {

@@ -138,7 +138,8 @@ describe('bench:engine --only idle', () => {
     // The verdict, the tables and the exit code agree: a goal not met exits 1, like the others.
     expect(code).toBe(v.passed ? 0 : 1);
     expect(stdout).toMatch(/^idle clients memory \(1,000 vs 200\)\s+mqbench RSS .* per client .*(PASS|FAIL)$/m);
-    expect(stdout).toMatch(/^mqbench ÷ floor\s+\d+\.\d\d\s+\d+\.\d\d$/m);
+    // RSS at 200 and 1,000 clients is within the noise of a busy machine: its ratio may be n/a, the heap's is not.
+    expect(stdout).toMatch(/^mqbench ÷ floor\s+(\d+\.\d\d|n\/a)\s+\d+\.\d\d$/m);
     expect(stdout).toContain(v.passed ? ': met, with RSS' : ': not met: mqbench uses RSS');
   }, 60_000);
 });

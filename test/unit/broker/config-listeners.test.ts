@@ -165,8 +165,8 @@ describe('logging lines', () => {
 });
 
 describe('what stays refused', () => {
-  it('names bridges, plugins, persistence files and the rest with file:line', () => {
-    const lines = ['connection bridge-1', 'address 10.0.0.1:1883', 'plugin /usr/lib/x.so', 'persistence_location /var/lib', 'psk_file /p', 'use_subject_as_username true', 'http_dir /www'];
+  it('names bridges, plugins, PSK and the rest with file:line', () => {
+    const lines = ['connection bridge-1', 'address 10.0.0.1:1883', 'plugin /usr/lib/x.so', 'bridge_cafile /ca.crt', 'psk_file /p', 'use_subject_as_username true', 'http_dir /www'];
     const found = problems(lines);
     expect(found).toHaveLength(lines.length);
     found.forEach((p, i) => expect(p).toMatch(new RegExp(`^m\\.conf:${i + 1}: option ".*" is a Mosquitto option the mqbench broker does not support`)));

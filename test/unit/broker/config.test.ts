@@ -78,13 +78,13 @@ describe('mosquitto.conf subset', () => {
 
   it('names each invalid persistence line with file:line', () => {
     const { problems } = parseConfig(
-      ['persistence yes', 'autosave_interval -1', 'autosave_on_changes 1', 'persistence_fsync always', 'persistence_file dir/', 'persistence_location', 'persistance true'].join('\n'),
+      ['persistence yes', 'autosave_interval -1', 'autosave_on_changes maybe', 'persistence_fsync always', 'persistence_file dir/', 'persistence_location', 'persistance true'].join('\n'),
       'p.conf',
     );
     expect(problems.map((p) => `${p.file}:${p.line}: ${p.message}`)).toEqual([
       'p.conf:1: persistence must be true or false, got "yes"',
       'p.conf:2: autosave_interval must be an integer from 0 to 2147483647, got "-1"',
-      'p.conf:3: autosave_on_changes must be true or false, got "1"',
+      'p.conf:3: autosave_on_changes must be true or false, got "maybe"',
       'p.conf:4: persistence_fsync must be one of batch, write, never, got "always"',
       'p.conf:5: persistence_file is a file name, got the directory "dir/" (persistence_location names the directory)',
       'p.conf:6: persistence_location needs a value',
