@@ -26,6 +26,39 @@ export interface Subscription {
   subIds: number[] | null;
 }
 
+/** What a SUBSCRIBE (or a restored session) asks for, per filter. */
+export interface SubscriptionOptions {
+  qos: number;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  retainHandling: number;
+}
+
+/**
+ * A subscription of `session` to `key` (a `$share/group/filter` as `shared` parsed it; null or undefined for a plain filter),
+ * with `subId` the v5 subscription identifier (0: none).
+ */
+export function newSubscription(
+  session: Session,
+  key: string,
+  shared: { group: string; filter: string } | null | undefined,
+  o: SubscriptionOptions,
+  subId: number,
+): Subscription {
+  return {
+    session,
+    key,
+    filter: shared ? shared.filter : key,
+    share: shared ? shared.group : null,
+    qos: o.qos,
+    noLocal: o.noLocal,
+    retainAsPublished: o.retainAsPublished,
+    retainHandling: o.retainHandling,
+    subId,
+    subIds: subId !== 0 ? [subId] : null,
+  };
+}
+
 /** An outgoing QoS 1/2 message for one session: parked, queued, or in flight under a packet id. */
 export class Outgoing {
   packetId = 0;

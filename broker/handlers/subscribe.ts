@@ -13,7 +13,7 @@ import { sendControl } from '../core/encode.js';
 import type { Msg } from '../core/message.js';
 import type { RetainCursor } from '../core/retain.js';
 import { CloseReason } from '../core/outlet.js';
-import type { Subscription } from '../core/session.js';
+import { newSubscription, type Subscription } from '../core/session.js';
 import { decodeSubscribe } from '../decode.js';
 import { P, num, protocolError } from '../wire.js';
 import { MIN_SLICE, inSlices } from './slices.js';
@@ -63,18 +63,7 @@ export function handleSubscribe(core: Core, conn: Client, buf: Buffer, start: nu
         continue;
       }
       const existing = session.getSub(req.filter);
-      const sub: Subscription = {
-        session,
-        key: req.filter,
-        filter: shared ? shared.filter : req.filter,
-        share: shared ? shared.group : null,
-        qos: req.qos,
-        noLocal: req.noLocal,
-        retainAsPublished: req.retainAsPublished,
-        retainHandling: req.retainHandling,
-        subId,
-        subIds: subId !== 0 ? [subId] : null,
-      };
+      const sub = newSubscription(session, req.filter, shared, req, subId);
       // [MQTT-3.8.4-3] a subscription with the same filter is replaced, not duplicated.
       if (existing) core.router.remove(existing);
       session.setSub(sub);

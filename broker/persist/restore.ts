@@ -7,7 +7,7 @@
 import { parseSharedFilter, topicFilterProblem } from '../../src/protocol/topic.js';
 import type { Core } from '../core/core.js';
 import { Msg } from '../core/message.js';
-import { NEVER, Outgoing, Session, type Subscription } from '../core/session.js';
+import { NEVER, Outgoing, Session, newSubscription } from '../core/session.js';
 import type { MsgRecord } from './records.js';
 import type { Image } from './replay.js';
 
@@ -73,18 +73,7 @@ export function restore(core: Core, image: Image, gen: number, now: number): Res
         counts.inconsistent++;
         continue;
       }
-      const s: Subscription = {
-        session,
-        key: sub.key,
-        filter: shared ? shared.filter : sub.key,
-        share: shared ? shared.group : null,
-        qos: sub.qos,
-        noLocal: sub.noLocal,
-        retainAsPublished: sub.retainAsPublished,
-        retainHandling: sub.retainHandling,
-        subId: sub.subId,
-        subIds: sub.subId !== 0 ? [sub.subId] : null,
-      };
+      const s = newSubscription(session, sub.key, shared, sub, sub.subId);
       session.setSub(s);
       counts.subscriptions++;
     }

@@ -18,7 +18,7 @@ import {
   type UserProperties,
 } from 'mqtt-packet';
 import { openLink, type Endpoint as LinkEndpoint, type Link } from '../engine/transport.js';
-import { framePacket, varintSize, writeVarint } from '../protocol/varint.js';
+import { framePacket, takeFrame, varintSize, writeVarint } from '../protocol/varint.js';
 
 /** 3 = MQTT 3.1 ("MQIsdp"), 4 = MQTT 3.1.1, 5 = MQTT 5.0. */
 export type ProtocolVersion = 3 | 4 | 5;
@@ -477,20 +477,6 @@ export function encodeRawPacket(firstByte: number, body: Buffer | readonly numbe
   return framePacket(firstByte, Buffer.isBuffer(body) ? body : Buffer.from(body));
 }
 
-/** Length of the first whole packet in `buf`; undefined if incomplete, null if the remaining length is malformed. */
-function takeFrame(buf: Buffer): number | undefined | null {
-  if (buf.length < 2) return undefined;
-  let len = 0;
-  let mul = 1;
-  for (let i = 1; i <= 4; i++) {
-    if (i >= buf.length) return undefined;
-    const b = buf[i];
-    len += (b & 0x7f) * mul;
-    if ((b & 0x80) === 0) return buf.length >= 1 + i + len ? 1 + i + len : undefined;
-    mul *= 128;
-  }
-  return null;
-}
 
 const ACK_TYPES: Record<number, 'puback' | 'pubrec' | 'pubrel' | 'pubcomp'> = {
   4: 'puback',

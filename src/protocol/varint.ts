@@ -25,3 +25,18 @@ export function framePacket(header: number, body: Buffer): Buffer {
   body.copy(out, writeVarint(out, 1, body.length));
   return out;
 }
+
+/** Length of the first whole packet in `buf`; undefined if incomplete, null if the remaining length is malformed. */
+export function takeFrame(buf: Buffer): number | undefined | null {
+  if (buf.length < 2) return undefined;
+  let len = 0;
+  let mul = 1;
+  for (let i = 1; i <= 4; i++) {
+    if (i >= buf.length) return undefined;
+    const b = buf[i];
+    len += (b & 0x7f) * mul;
+    if ((b & 0x80) === 0) return buf.length >= 1 + i + len ? 1 + i + len : undefined;
+    mul *= 128;
+  }
+  return null;
+}

@@ -7,7 +7,7 @@
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import mqtt, { type Packet } from 'mqtt-packet';
-import { framePacket } from '../../src/protocol/varint.js';
+import { framePacket, takeFrame } from '../../src/protocol/varint.js';
 
 export interface Frame {
   /** First byte of the packet. */
@@ -56,20 +56,6 @@ export interface BreakingProxy {
   close(): Promise<void>;
 }
 
-/** Length of the first whole packet in `buf`; undefined if incomplete, null if the remaining length is malformed. */
-function frameLength(buf: Buffer): number | undefined | null {
-  if (buf.length < 2) return undefined;
-  let len = 0;
-  let mul = 1;
-  for (let i = 1; i <= 4; i++) {
-    if (i >= buf.length) return undefined;
-    const b = buf[i];
-    len += (b & 0x7f) * mul;
-    if ((b & 0x80) === 0) return buf.length >= 1 + i + len ? 1 + i + len : undefined;
-    mul *= 128;
-  }
-  return null;
-}
 
 function decodeAt(level: number, bytes: Buffer): Packet | undefined {
   const parser = mqtt.parser({ protocolVersion: level === 5 ? 5 : 4 });
@@ -101,7 +87,7 @@ class Pipe {
     if (this.raw) return this.push(chunk, 0);
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     for (;;) {
-      const n = frameLength(this.pending);
+      const n = takeFrame(this.pending);
       if (n === undefined) return;
       if (n === null) {
         // Not framable: from here on, bytes go through as they are.
