@@ -15,6 +15,8 @@ export interface BenchOptions {
   durationSeconds: number;
   warmupSeconds: number;
   drainSeconds: number;
+  /** Idle rows: how long the connections stay idle before the second memory reading (0: no second reading). */
+  idleSeconds: number;
   window: number;
   maxUndelivered: number;
   payloadBytes: number;
@@ -86,6 +88,9 @@ ${ROWS.map((r, i) => `                      ${r.optional ? '*' : ' '} ${String(i
   --duration <s>      measured window per run, after the warm-up (default 5)
   --warmup <s>        traffic before the window opens (default 1)
   --drain <s>         longest wait for deliveries after publishing stops (default 10)
+  --idle <s>          idle rows: memory is read 1 s after the last SUBACK and again after this long idle, once
+                      a Node.js broker's runtime has given back what the connect burst grew; 0 reads only the
+                      first (default 60)
   --window <n>        unacknowledged QoS 1/2 packet ids per publisher (default 128)
   --max-undelivered <n>
                       publishers pause while this many deliveries are on their way (sent × subscribers − received),
@@ -104,7 +109,7 @@ ${ROWS.map((r, i) => `                      ${r.optional ? '*' : ' '} ${String(i
 `;
 
 const VALUE_OPTIONS = [
-  'brokers', 'only', 'rounds', 'duration', 'warmup', 'drain', 'window', 'max-undelivered', 'payload', 'conf',
+  'brokers', 'only', 'rounds', 'duration', 'warmup', 'drain', 'idle', 'window', 'max-undelivered', 'payload', 'conf',
   'mosquitto-nodelay', 'json', 'markdown',
 ];
 
@@ -116,6 +121,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     durationSeconds: 5,
     warmupSeconds: 1,
     drainSeconds: 10,
+    idleSeconds: 60,
     window: 128,
     maxUndelivered: 65_536,
     payloadBytes: 64,
@@ -166,6 +172,8 @@ function applyOption(
       return setNumber(options, 'warmupSeconds', name, value, 0, 3600, false);
     case 'drain':
       return setNumber(options, 'drainSeconds', name, value, 0.5, 3600, false);
+    case 'idle':
+      return setNumber(options, 'idleSeconds', name, value, 0, 3600, false);
     case 'window':
       // The id run is eight windows long and ids are 16-bit.
       return setNumber(options, 'window', name, value, 1, 8191, true);
@@ -198,6 +206,7 @@ type NumericKey =
   | 'durationSeconds'
   | 'warmupSeconds'
   | 'drainSeconds'
+  | 'idleSeconds'
   | 'window'
   | 'maxUndelivered'
   | 'payloadBytes';

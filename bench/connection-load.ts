@@ -42,12 +42,23 @@ export async function runIdleJob(job: IdleJob): Promise<IdleResult> {
       throw new Error(`${gone.length} of ${job.connections} idle connections were closed: ${gone[0].clientId}: ${gone[0].lost}`);
     }
     const rssAfter = readRss(pid);
+    let rssIdle: number | null = null;
+    if (job.idleMs > job.settleMs) {
+      await sleep(job.idleMs - job.settleMs);
+      const dropped = clients.filter((c) => c.lost !== undefined);
+      if (dropped.length > 0) {
+        throw new Error(`${dropped.length} of ${job.connections} idle connections were closed while idle: ${dropped[0].clientId}: ${dropped[0].lost}`);
+      }
+      rssIdle = readRss(pid);
+    }
     return {
       kind: 'idle',
       connections: job.connections,
       rssBeforeBytes: rssBefore,
       rssAfterBytes: rssAfter,
       bytesPerConnection: (rssAfter - rssBefore) / job.connections,
+      rssIdleBytes: rssIdle,
+      idleBytesPerConnection: rssIdle === null ? null : (rssIdle - rssBefore) / job.connections,
       connectSeconds,
     };
   } finally {

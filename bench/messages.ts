@@ -45,6 +45,11 @@ export interface IdleJob extends JobBase, ManyConnections {
   concurrency: number;
   /** Wait after the last SUBACK before reading the broker's memory. */
   settleMs: number;
+  /**
+   * Idle time after the last SUBACK before the second reading, once the broker's runtime has had time to give back
+   * what the connect burst grew (V8's young generation); 0 leaves the second reading out.
+   */
+  idleMs: number;
 }
 
 /** N connections, `concurrency` at a time, each CONNECT → CONNACK → DISCONNECT → closed by the broker. */
@@ -108,6 +113,9 @@ export interface IdleResult {
   rssAfterBytes: number;
   /** (after − before) / connections. */
   bytesPerConnection: number;
+  /** Broker resident memory `idleMs` after the last SUBACK, and (that − before) / connections; null when not read. */
+  rssIdleBytes: number | null;
+  idleBytesPerConnection: number | null;
   /** From the first connect to the last SUBACK. */
   connectSeconds: number;
 }

@@ -3,12 +3,13 @@
  * the text and prints nothing.
  */
 import type { BrokerKind } from './broker-process.js';
-import { ROWS, type BenchRow } from './rows.js';
+import { IDLE_FIRST_READING_MS, ROWS, type BenchRow } from './rows.js';
 import {
   findRatio,
   type BrokerSummary,
   type ConnectSummary,
   type IdleSummary,
+  type Metric,
   type MessageSummary,
   type Ratio,
   type RunRecord,
@@ -91,15 +92,24 @@ export function nagleVerdicts(summaries: readonly BrokerSummary[]): string[] {
   return out;
 }
 
-/** Idle rows: broker memory per idle subscribed connection, against the floor and the bundled broker. */
-export function idleTable(summaries: readonly BrokerSummary[], ratios: readonly Ratio[]): Table {
-  const header = ['row', 'broker', 'bytes/connection', 'min – max', '÷ floor', 'bundled ÷ this', 'connect time', 'note'];
+/**
+ * Idle rows: broker memory per idle subscribed connection 1 s after the last SUBACK and after the longer idle time
+ * (`idleSeconds`), each against the floor and the bundled broker.
+ */
+export function idleTable(summaries: readonly BrokerSummary[], ratios: readonly Ratio[], idleSeconds: number): Table {
+  const later = idleSeconds * 1000 > IDLE_FIRST_READING_MS;
+  const header = [
+    'row', 'broker', 'bytes/connection at 1 s', 'min – max', '÷ floor', 'bundled ÷ this',
+    ...(later ? [`at ${integer.format(idleSeconds)} s idle`, 'min – max', '÷ floor', 'bundled ÷ this'] : []),
+    'connect time', 'note',
+  ];
   const rows: string[][] = [];
   for (const row of ROWS) {
     if (row.kind !== 'idle') continue;
     const group = summaries.filter((s): s is IdleSummary => s.row === row.name && s.kind === 'idle');
     group.forEach((s, i) => {
       const measured = s.runs > 0;
+      const idle = s.idleBytesPerConnection;
       rows.push([
         i === 0 ? row.title : '',
         s.brokerLabel,
@@ -107,12 +117,20 @@ export function idleTable(summaries: readonly BrokerSummary[], ratios: readonly 
         measured ? range(s.bytesPerConnection, integer.format) : '',
         overFloor(ratios, s, 'bytes-per-connection'),
         bundledOver(ratios, s, 'bytes-per-connection'),
+        ...(later
+          ? [
+              idle ? integer.format(idle.median) : measured ? 'n/a' : '',
+              idle ? range(idle, integer.format) : '',
+              overFloor(ratios, s, 'idle-bytes-per-connection'),
+              bundledOver(ratios, s, 'idle-bytes-per-connection'),
+            ]
+          : []),
         measured ? `${s.connectSeconds.median.toFixed(1)} s` : '',
         s.failed > 0 ? `${s.failed} of ${s.failed + s.runs} runs failed` : '',
       ]);
     });
   }
-  return { header, rows, right: [false, false, true, true, true, true, true, false] };
+  return { header, rows, right: header.map((_, i) => i > 1 && i < header.length - 1) };
 }
 
 /** Connect rows: broker CPU per short connection, connection rate and CONNECT → CONNACK latency. */
@@ -185,7 +203,7 @@ export function runTables(records: readonly RunRecord[]): Table[] {
 
   const idle = of('idle');
   if (idle.length > 0) {
-    const header = ['row', 'broker', 'round', 'connections', 'RSS before', 'RSS after', 'bytes/connection', 'connect time', 'note'];
+    const header = ['row', 'broker', 'round', 'connections', 'RSS before', 'RSS at 1 s', 'bytes/connection', 'RSS idle', 'bytes/connection', 'connect time', 'note'];
     const rows = idle.map((r) => {
       const res = r.result;
       if (res?.kind !== 'idle') return failed(r, header.length);
@@ -197,11 +215,13 @@ export function runTables(records: readonly RunRecord[]): Table[] {
         mib(res.rssBeforeBytes),
         mib(res.rssAfterBytes),
         integer.format(res.bytesPerConnection),
+        res.rssIdleBytes === null ? '' : mib(res.rssIdleBytes),
+        res.idleBytesPerConnection === null ? '' : integer.format(res.idleBytesPerConnection),
         `${res.connectSeconds.toFixed(1)} s`,
         '',
       ];
     });
-    tables.push({ header, rows, right: [false, false, true, true, true, true, true, true, false] });
+    tables.push({ header, rows, right: header.map((_, i) => i > 1 && i < header.length - 1) });
   }
 
   const connect = of('connect');
@@ -267,13 +287,13 @@ function times(ratio: number): string {
   return `${ratio.toFixed(2)}×`;
 }
 
-function overFloor(ratios: readonly Ratio[], s: BrokerSummary, metric: 'bytes-per-connection' | 'cpu-per-connection'): string {
+function overFloor(ratios: readonly Ratio[], s: BrokerSummary, metric: Metric): string {
   if (s.broker === 'floor') return '1.00×';
   const r = findRatio(ratios, s.row, metric, s.broker, 'floor');
   return r === undefined ? '' : times(r);
 }
 
-function bundledOver(ratios: readonly Ratio[], s: BrokerSummary, metric: 'bytes-per-connection' | 'cpu-per-connection'): string {
+function bundledOver(ratios: readonly Ratio[], s: BrokerSummary, metric: Metric): string {
   const other: BrokerKind = s.broker;
   if (other === 'bundled') return '';
   const r = findRatio(ratios, s.row, metric, 'bundled', other);

@@ -38,6 +38,9 @@ export interface MessageRow extends RowBase {
   persistence?: true;
 }
 
+/** Idle rows: the broker's memory is first read this long after the last SUBACK. */
+export const IDLE_FIRST_READING_MS = 1_000;
+
 /** N clients, each connected and subscribed to a topic of its own, then idle; measured in broker RSS per client. */
 export interface IdleRow extends RowBase {
   kind: 'idle';

@@ -52,8 +52,10 @@ export interface MessageSummary extends SummaryBase {
 export interface IdleSummary extends SummaryBase {
   kind: 'idle';
   connections: number;
-  /** Broker RSS growth per idle subscribed connection, bytes. */
+  /** Broker RSS growth per idle subscribed connection, bytes, 1 s after the last SUBACK. */
   bytesPerConnection: Spread;
+  /** The same after the longer idle time; null when it was not read. */
+  idleBytesPerConnection: Spread | null;
   connectSeconds: Spread;
 }
 
@@ -71,7 +73,7 @@ export interface ConnectSummary extends SummaryBase {
 export type BrokerSummary = MessageSummary | IdleSummary | ConnectSummary;
 
 /** The figure a ratio divides: message rate and CPU per message, memory per connection, CPU per connection. */
-export type Metric = 'rate' | 'cpu-per-message' | 'bytes-per-connection' | 'cpu-per-connection';
+export type Metric = 'rate' | 'cpu-per-message' | 'bytes-per-connection' | 'idle-bytes-per-connection' | 'cpu-per-connection';
 
 /** `of`'s median ÷ `over`'s median for one row and figure. */
 export interface Ratio {
@@ -135,6 +137,7 @@ function summariseIdle(base: SummaryBase, ok: readonly IdleResult[]): IdleSummar
     ...base,
     connections: ok[0].connections,
     bytesPerConnection: spread(ok.map((r) => r.bytesPerConnection)),
+    idleBytesPerConnection: spreadOrNull(ok.map((r) => r.idleBytesPerConnection ?? null)),
     connectSeconds: spread(ok.map((r) => r.connectSeconds)),
   };
 }
@@ -175,6 +178,7 @@ export function rowRatios(summaries: readonly BrokerSummary[]): Ratio[] {
         }
         if (bundled.kind === 'idle' && other.kind === 'idle') {
           add(bundled, other, 'bytes-per-connection', bundled.bytesPerConnection, other.bytesPerConnection);
+          add(bundled, other, 'idle-bytes-per-connection', bundled.idleBytesPerConnection, other.idleBytesPerConnection);
         }
         if (bundled.kind === 'connect' && other.kind === 'connect') {
           add(bundled, other, 'cpu-per-connection', bundled.cpuPerConnection, other.cpuPerConnection);
@@ -183,6 +187,7 @@ export function rowRatios(summaries: readonly BrokerSummary[]): Ratio[] {
       if (floor !== undefined && other !== floor && other !== bundled) {
         if (other.kind === 'idle' && floor.kind === 'idle') {
           add(other, floor, 'bytes-per-connection', other.bytesPerConnection, floor.bytesPerConnection);
+          add(other, floor, 'idle-bytes-per-connection', other.idleBytesPerConnection, floor.idleBytesPerConnection);
         }
         if (other.kind === 'connect' && floor.kind === 'connect') {
           add(other, floor, 'cpu-per-connection', other.cpuPerConnection, floor.cpuPerConnection);

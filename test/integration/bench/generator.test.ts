@@ -160,11 +160,13 @@ describe('the connection jobs against the bare-socket floor', () => {
     const floor = await startFloor();
     const r = await runIdleJob({
       kind: 'idle', host: '127.0.0.1', port: floor.port, brokerPid: floor.pid, row: 'idle-10k', clientIdPrefix: 'idle-test',
-      connections: 300, sourceAddresses: ['127.0.2.1', '127.0.2.2', '127.0.2.3'], concurrency: 50, settleMs: 50,
+      connections: 300, sourceAddresses: ['127.0.2.1', '127.0.2.2', '127.0.2.3'], concurrency: 50, settleMs: 50, idleMs: 300,
     });
     expect(r.connections).toBe(300);
     expect(r.rssAfterBytes).toBeGreaterThan(0);
     expect(r.bytesPerConnection).toBe((r.rssAfterBytes - r.rssBeforeBytes) / 300);
+    expect(r.rssIdleBytes).toBeGreaterThan(0);
+    expect(r.idleBytesPerConnection).toBe((r.rssIdleBytes! - r.rssBeforeBytes) / 300);
   });
 
   it('times CONNECT → CONNACK and reads the CPU of short connections', async () => {

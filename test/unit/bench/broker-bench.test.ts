@@ -30,8 +30,11 @@ function messageResult(rate: number, cpuMicros: number | null, lost = 0): Messag
   };
 }
 
-function idleResult(bytes: number): IdleResult {
-  return { kind: 'idle', connections: 10_000, rssBeforeBytes: 1e6, rssAfterBytes: 1e6 + bytes * 10_000, bytesPerConnection: bytes, connectSeconds: 2 };
+function idleResult(bytes: number, idleBytes: number): IdleResult {
+  return {
+    kind: 'idle', connections: 10_000, rssBeforeBytes: 1e6, rssAfterBytes: 1e6 + bytes * 10_000, bytesPerConnection: bytes,
+    rssIdleBytes: 1e6 + idleBytes * 10_000, idleBytesPerConnection: idleBytes, connectSeconds: 2,
+  };
 }
 
 function connectResult(cpuMicros: number): ConnectResult {
@@ -92,9 +95,9 @@ describe('summaries and ratios', () => {
       { row: 'qos1-fan-in', broker: 'bundled', brokerLabel: 'bundled', round, result: messageResult(900_000 + round * 10_000, 1 + round / 10) },
       { row: 'qos1-fan-in', broker: 'mosquitto', brokerLabel: 'mosquitto 2.0.11', round, result: messageResult(90_000, 10, round) },
       { row: 'qos1-fan-in', broker: 'mosquitto-nodelay', brokerLabel: 'mosquitto 2.0.11 nodelay', round, result: messageResult(45_000, 12) },
-      { row: 'idle-10k', broker: 'bundled', brokerLabel: 'bundled', round, result: idleResult(6_000 + round) },
-      { row: 'idle-10k', broker: 'mosquitto', brokerLabel: 'mosquitto 2.0.11', round, result: idleResult(1_000) },
-      { row: 'idle-10k', broker: 'floor', brokerLabel: 'floor (Node net)', round, result: idleResult(4_000) },
+      { row: 'idle-10k', broker: 'bundled', brokerLabel: 'bundled', round, result: idleResult(6_000 + round, 2_500 - round) },
+      { row: 'idle-10k', broker: 'mosquitto', brokerLabel: 'mosquitto 2.0.11', round, result: idleResult(1_000, 1_000) },
+      { row: 'idle-10k', broker: 'floor', brokerLabel: 'floor (Node net)', round, result: idleResult(4_000, 2_000) },
       { row: 'connect', broker: 'bundled', brokerLabel: 'bundled', round, result: connectResult(60) },
       { row: 'connect', broker: 'mosquitto', brokerLabel: 'mosquitto 2.0.11', round, result: connectResult(40) },
       { row: 'connect', broker: 'floor', brokerLabel: 'floor (Node net)', round, result: connectResult(30) },
@@ -124,6 +127,8 @@ describe('summaries and ratios', () => {
     expect(findRatio(ratios, 'idle-10k', 'bytes-per-connection', 'bundled', 'floor')).toBeCloseTo(6_002 / 4_000);
     expect(findRatio(ratios, 'idle-10k', 'bytes-per-connection', 'mosquitto', 'floor')).toBeCloseTo(0.25);
     expect(findRatio(ratios, 'idle-10k', 'bytes-per-connection', 'bundled', 'mosquitto')).toBeCloseTo(6.002);
+    expect(findRatio(ratios, 'idle-10k', 'idle-bytes-per-connection', 'bundled', 'floor')).toBeCloseTo(2_498 / 2_000);
+    expect(findRatio(ratios, 'idle-10k', 'idle-bytes-per-connection', 'bundled', 'mosquitto')).toBeCloseTo(2.498);
     expect(findRatio(ratios, 'connect', 'cpu-per-connection', 'bundled', 'floor')).toBeCloseTo(2);
     expect(findRatio(ratios, 'connect', 'cpu-per-connection', 'bundled', 'mosquitto')).toBeCloseTo(1.5);
   });
@@ -135,9 +140,13 @@ describe('summaries and ratios', () => {
     const mosquittoLine = messages.rows.find((r) => r[1] === 'mosquitto 2.0.11')!;
     expect(mosquittoLine[messages.header.indexOf('lost / dup / out of order')]).toBe('6 / 0 / 0');
     expect(mosquittoLine[messages.header.indexOf('CPU/msg')]).toBe('0.12×');
-    const idle = idleTable(summaries, ratios);
+    const idle = idleTable(summaries, ratios, 60);
     const mosquittoIdle = idle.rows.find((r) => r[1] === 'mosquitto 2.0.11')!;
-    expect(mosquittoIdle.slice(2, 6)).toEqual(['1,000', '1,000 – 1,000', '0.25×', '6.00×']);
+    expect(idle.header[6]).toBe('at 60 s idle');
+    expect(mosquittoIdle.slice(2, 10)).toEqual(['1,000', '1,000 – 1,000', '0.25×', '6.00×', '1,000', '1,000 – 1,000', '0.50×', '2.50×']);
+    const bundledIdle = idle.rows.find((r) => r[1] === 'bundled')!;
+    expect(bundledIdle.slice(6, 8)).toEqual(['2,498', '2,497 – 2,499']);
+    expect(idleTable(summaries, ratios, 1).header).not.toContain('at 1 s idle');
     const connect = connectTable(summaries, ratios);
     const floorLine = connect.rows.find((r) => r[1] === 'floor (Node net)')!;
     expect(floorLine[connect.header.indexOf('÷ floor')]).toBe('1.00×');
