@@ -131,9 +131,12 @@ export function rateUnit(scenario: ScenarioComparison): 'conn/s' | 'msg/s' {
   return scenario.measure === 'throughput' ? 'msg/s' : 'conn/s';
 }
 
-/** Memory per connection belongs in the table only where the scenario is about connections. */
+/**
+ * Memory per connection belongs in the table only where the scenario holds its connections: where they come and go,
+ * peak memory over peak connections measures the churn's garbage, not a connection.
+ */
 export function showsBytesPerConnection(scenario: ScenarioComparison): boolean {
-  return scenario.measure === 'memory' || scenario.measure === 'connect-rate';
+  return scenario.measure === 'memory';
 }
 
 /** The faults column belongs in the table only where the scenario stops and starts the broker. */

@@ -94,7 +94,7 @@ describe('renderBenchmarksMarkdown', () => {
     expect(fanout).toContain('- bundled ÷ mosquitto 2.0.11: **8.49×**');
     const connect = under(text, '### connect-storm');
     expect(row(connect, 'aedes 1.2.0')).toEqual([
-      'aedes 1.2.0', '1,250', '1,200–1,300', 'n/a', 'n/a', 'n/a', '41', '0', '6.40 s', 'n/a', '200 MiB', '20.0 KiB', '2 of 3', '3.36×',
+      'aedes 1.2.0', '1,250', '1,200–1,300', 'n/a', 'n/a', 'n/a', '41', '0', '6.40 s', 'n/a', '200 MiB', '2 of 3', '3.36×',
     ]);
     expect(connect).toContain('- aedes 1.2.0: thresholds failed in 1 of 2 rounds');
     const idle = under(text, '### idle-10k');
