@@ -111,7 +111,8 @@ export function renderBenchmarksMarkdown(result: CompareResult): string {
     '- CPU time is what the broker process used over a round; msg per CPU s divides the messages the subscribers received by that time, ' +
       'so it compares how much work each broker gets out of a CPU second, whatever the rate it was offered.',
     '- CPU and memory are the broker process’s own, measured only for brokers mqbench started; a broker it did not start ' +
-      '(a URL) shows n/a. Memory per connection is shown where a scenario is about connections.',
+      '(a URL) shows n/a. Memory per connection (peak memory growth ÷ most connections open at once) is shown where a ' +
+      'scenario holds its connections; where they come and go it would measure the churn, so only peak memory is shown.',
     '- The ratio divides the bundled broker’s figure by the other broker’s on the scenario’s measure, so above 1 means the ' +
       'bundled broker does more. For memory it is the other way round (the other broker’s memory per connection ÷ the ' +
       'bundled broker’s), so above 1 still favours the bundled broker.',
