@@ -295,8 +295,10 @@ function runOf(
     receivedPerSec: r.totals.receivedPerSec ?? 0,
     sentPerSec: r.totals.sentPerSec ?? 0,
     connectsPerSec: r.totals.connectsPerSec ?? 0,
+    retainedPerSec: r.totals.retainedPerSec ?? 0,
     e2e: r.latency.e2e,
     connect: r.latency.connect,
+    retained: r.latency.retained,
     errors: r.totals.errorsTotal,
     lost: r.delivery.total.lost,
     duplicated: r.delivery.total.duplicated,
@@ -314,10 +316,14 @@ function runOf(
   };
 }
 
-/** Whether the scenario is about messages, connection rate, or memory per connection. */
+/**
+ * Whether the scenario is about messages, retained messages (every publish is retained, so what subscribers get is
+ * mostly the copies their SUBSCRIBE brought), connection rate, or memory per connection.
+ */
 export function measureOf(scenario: Scenario): ScenarioComparison['measure'] {
   const steps = scenario.groups.flatMap((g) => flatten(g.steps));
-  if (steps.some((s) => s.kind === 'publish')) return 'throughput';
+  const publishes = steps.filter((s) => s.kind === 'publish');
+  if (publishes.length > 0) return publishes.every((s) => s.retain) ? 'retained' : 'throughput';
   const churns = steps.some((s) => s.kind === 'disconnect') || scenario.groups.some((g) => g.arrival.kind === 'rate');
   const holds = steps.some((s) => s.kind === 'wait');
   return churns && !holds ? 'connect-rate' : 'memory';
@@ -332,16 +338,18 @@ function summarise(scenario: Scenario, targets: Target[], runs: CompareRun[]): S
   const brokers: BrokerSummary[] = targets.map((t) => {
     const mine = runs.filter((r) => r.broker === t.label);
     const withProc = mine.filter((r) => r.process !== undefined);
-    const byThroughput = [...mine].sort((a, b) => a.receivedPerSec - b.receivedPerSec);
+    const rateOfRun = (r: CompareRun) => (measure === 'retained' ? r.retainedPerSec : r.receivedPerSec);
+    const byThroughput = [...mine].sort((a, b) => rateOfRun(a) - rateOfRun(b));
     const middle = byThroughput[Math.floor((byThroughput.length - 1) / 2)];
     const defined = (xs: (number | undefined)[]) => xs.filter((x): x is number => x !== undefined);
-    const latency = mine.map((r) => (measure === 'throughput' ? r.e2e : r.connect));
+    const latency = mine.map((r) => (measure === 'throughput' ? r.e2e : measure === 'retained' ? r.retained : r.connect));
     return {
       broker: t.label,
       rounds: mine.length,
       receivedPerSec: spreadOf(mine.map((r) => r.receivedPerSec)),
       sentPerSec: spreadOf(mine.map((r) => r.sentPerSec)),
       connectsPerSec: spreadOf(mine.map((r) => r.connectsPerSec)),
+      retainedPerSec: spreadOf(mine.map((r) => r.retainedPerSec)),
       p50: median(defined(latency.map((l) => l?.p50))),
       p99: median(defined(latency.map((l) => l?.p99))),
       p999: median(defined(latency.map((l) => l?.p99_9))),
@@ -363,6 +371,8 @@ function summarise(scenario: Scenario, targets: Target[], runs: CompareRun[]): S
       const ratio =
         measure === 'throughput'
           ? bundled.receivedPerSec.median / other.receivedPerSec.median
+          : measure === 'retained'
+            ? bundled.retainedPerSec.median / other.retainedPerSec.median
           : measure === 'connect-rate'
             ? bundled.connectsPerSec.median / other.connectsPerSec.median
             : other.bytesPerConnection !== undefined && bundled.bytesPerConnection !== undefined

@@ -27,13 +27,14 @@ export interface CompareRun {
    */
   receivedPerSec: number;
   sentPerSec: number;
-  /**
-   * Connections established per second while clients were connecting (connection-rate scenarios): the median of the
-   * whole seconds between the first and the last second with a CONNACK, those two left out (they are partial).
-   */
+  /** Connections established per second, by the same definition over the successful CONNACKs. */
   connectsPerSec: number;
+  /** Retained copies a SUBSCRIBE brought, per second, by the same definition. */
+  retainedPerSec: number;
   e2e: LatencySummary | undefined;
   connect: LatencySummary | undefined;
+  /** Age of the retained copies a SUBSCRIBE brought: send time in the payload to arrival. */
+  retained: LatencySummary | undefined;
   errors: number;
   lost: number;
   duplicated: number;
@@ -72,9 +73,11 @@ export interface BrokerSummary {
   receivedPerSec: Spread;
   sentPerSec: Spread;
   connectsPerSec: Spread;
+  retainedPerSec: Spread;
   /**
-   * Medians of the runs' latency percentiles, µs: end to end where the scenario is about messages, CONNECT to CONNACK
-   * where it is about connections (their rate or their memory).
+   * Medians of the runs' latency percentiles, µs: end to end where the scenario is about messages, the retained
+   * copies' age where it is about retained messages, CONNECT to CONNACK where it is about connections (their rate or
+   * their memory).
    */
   p50: number | undefined;
   p99: number | undefined;
@@ -94,8 +97,11 @@ export interface BrokerSummary {
 export interface ScenarioComparison {
   scenario: string;
   description: string;
-  /** The figure the scenario is about: message throughput, connection rate, or memory per connection. */
-  measure: 'throughput' | 'connect-rate' | 'memory';
+  /**
+   * The figure the scenario is about: message throughput, retained copies sent to new subscriptions (a scenario
+   * whose every publish is retained), connection rate, or memory per connection.
+   */
+  measure: 'throughput' | 'retained' | 'connect-rate' | 'memory';
   /** Broker faults the scenario has (kill-broker, restart-broker); absent or 0: none. */
   faults?: number;
   brokers: BrokerSummary[];

@@ -76,6 +76,8 @@ export interface GroupReport {
   coverage: Coverage[];
   /** When this group's clients received live messages (retained copies a SUBSCRIBE brought left out). */
   received: TrafficSpan;
+  /** When this group's clients received retained copies a SUBSCRIBE brought. */
+  retainedReceived: TrafficSpan;
   /** When this group's clients got a successful CONNACK. */
   connected: TrafficSpan;
   /**
@@ -134,6 +136,8 @@ export class GroupMetrics {
   readonly coverage: Coverage[] = [];
   /** First and last arrival of a live message at any client of the group, µs since the run's epoch. */
   readonly received: TrafficSpan = { firstUs: -1, lastUs: -1 };
+  /** First and last arrival of a retained copy a SUBSCRIBE brought, µs since the run's epoch. */
+  readonly retainedReceived: TrafficSpan = { firstUs: -1, lastUs: -1 };
   /** First and last successful CONNACK at any client of the group, µs since the run's epoch. */
   readonly connected: TrafficSpan = { firstUs: -1, lastUs: -1 };
   /** Closes an interval: after a time, or after a number of messages. */
@@ -241,6 +245,7 @@ export class GroupMetrics {
       })),
       coverage: this.coverage,
       received: { ...this.received },
+      retainedReceived: { ...this.retainedReceived },
       connected: { ...this.connected },
       progressCutAt: this.progressCutAt,
       ...(this.e2eBySource === undefined

@@ -131,6 +131,7 @@ export class Receiver {
     const topic = (timed || retainFlag) && tLen > 0 ? buf.toString('utf8', tOff, tOff + tLen) : '';
     if (retainFlag && this.isRetainedCopy(topic, timed ? header.sentUs : -1)) {
       g.series.add(Counter.retainedReceived);
+      noteTraffic(g.retainedReceived, c.rxNowUs);
       if (timed) {
         const age = c.rxNowUs - header.sentUs;
         if (age > this.readLagUs) this.readLagUs = age;

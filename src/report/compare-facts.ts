@@ -28,6 +28,13 @@ export const MEASURES: Record<Measure, MeasureText> = {
     format: (v) => `${formatRateNumber(v)} msg/s`,
     latency: 'end to end (publish to arrival)',
   },
+  retained: {
+    what: 'retained copies sent to new subscriptions per second',
+    unit: 'msg/s',
+    better: 'higher',
+    format: (v) => `${formatRateNumber(v)} msg/s`,
+    latency: 'age of each retained copy (publish to arrival)',
+  },
   'connect-rate': {
     what: 'connections established per second',
     unit: 'conn/s',
@@ -100,8 +107,9 @@ export interface MeasureFigure {
  */
 export function measureOf(result: CompareResult, scenario: ScenarioComparison, b: BrokerSummary): MeasureFigure {
   const clean = (n: number | undefined): number | undefined => (usable(n) ? n : undefined);
-  if (scenario.measure === 'throughput') {
-    return { median: clean(b.receivedPerSec.median), min: clean(b.receivedPerSec.min), max: clean(b.receivedPerSec.max) };
+  if (scenario.measure === 'throughput' || scenario.measure === 'retained') {
+    const rate = rateOf(scenario, b);
+    return { median: clean(rate.median), min: clean(rate.min), max: clean(rate.max) };
   }
   if (scenario.measure === 'connect-rate') {
     return { median: clean(b.connectsPerSec.median), min: clean(b.connectsPerSec.min), max: clean(b.connectsPerSec.max) };
@@ -119,16 +127,18 @@ export function measureOf(result: CompareResult, scenario: ScenarioComparison, b
 }
 
 /**
- * The rate a table row leads with: messages received per second where the scenario is about throughput, connections
- * established per second where it is about connections (their rate or their memory).
+ * The rate a table row leads with: messages received per second where the scenario is about throughput, retained
+ * copies per second where it is about retained messages, connections established per second where it is about
+ * connections (their rate or their memory).
  */
 export function rateOf(scenario: ScenarioComparison, b: BrokerSummary): BrokerSummary['receivedPerSec'] {
-  return scenario.measure === 'throughput' ? b.receivedPerSec : b.connectsPerSec;
+  if (scenario.measure === 'throughput') return b.receivedPerSec;
+  return scenario.measure === 'retained' ? b.retainedPerSec : b.connectsPerSec;
 }
 
 /** The unit of `rateOf`. */
 export function rateUnit(scenario: ScenarioComparison): 'conn/s' | 'msg/s' {
-  return scenario.measure === 'throughput' ? 'msg/s' : 'conn/s';
+  return scenario.measure === 'throughput' || scenario.measure === 'retained' ? 'msg/s' : 'conn/s';
 }
 
 /**

@@ -209,12 +209,13 @@ function summaryTable(result: CompareResult, s: ScenarioComparison, bundled: str
 function roundsDetails(result: CompareResult, s: ScenarioComparison): string {
   const runs = result.runs.filter((r) => r.scenario === s.scenario).sort((a, b) => a.round - b.round);
   if (runs.length === 0) return '';
-  const latency = (r: (typeof runs)[number]) => (s.measure === 'throughput' ? r.e2e : r.connect);
+  const latency = (r: (typeof runs)[number]) => (s.measure === 'throughput' ? r.e2e : s.measure === 'retained' ? r.retained : r.connect);
   const rows = runs.map((r) => [
     esc(formatCount(r.round)),
     swatch(result, r.broker),
     esc(formatRateNumber(r.sentPerSec)),
     esc(formatRateNumber(r.receivedPerSec)),
+    esc(formatRateNumber(r.retainedPerSec)),
     esc(formatRateNumber(r.connectsPerSec)),
     esc(formatMs(latency(r)?.p50)),
     esc(formatMs(latency(r)?.p99)),
@@ -232,7 +233,7 @@ function roundsDetails(result: CompareResult, s: ScenarioComparison): string {
     table(
       [
         { head: 'round', numeric: true }, { head: 'broker' }, { head: 'sent/s', numeric: true }, { head: 'received/s', numeric: true },
-        { head: 'conn/s', numeric: true }, { head: 'p50', numeric: true }, { head: 'p99', numeric: true },
+        { head: 'retained/s', numeric: true }, { head: 'conn/s', numeric: true }, { head: 'p50', numeric: true }, { head: 'p99', numeric: true },
         { head: 'errors', numeric: true }, { head: 'lost', numeric: true }, { head: 'duplicated', numeric: true },
         { head: 'peak connected', numeric: true }, { head: 'CPU', numeric: true }, { head: 'peak memory', numeric: true },
         { head: 'took', numeric: true }, { head: 'thresholds' },

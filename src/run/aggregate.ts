@@ -78,6 +78,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
   const groupSeries: CounterSeries[] = [];
   const sentSpans: TrafficSpan[] = [];
   const receivedSpans: TrafficSpan[] = [];
+  const retainedSpans: TrafficSpan[] = [];
   const connectedSpans: TrafficSpan[] = [];
   const groups: GroupResult[] = [];
   const groupHistograms = new Map<string, Record<LatencyName, LatencyHistogram>>();
@@ -108,9 +109,11 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
     groupSeries.push(series);
     const sent = mergeSpans(parts.flatMap((p) => p.published.filter((s) => s.sent > 0)));
     const received = mergeSpans(parts.map((p) => p.received));
+    const retained = mergeSpans(parts.map((p) => p.retainedReceived));
     const connected = mergeSpans(parts.map((p) => p.connected));
     sentSpans.push(sent);
     receivedSpans.push(received);
+    retainedSpans.push(retained);
     connectedSpans.push(connected);
     receiversByGroup.set(config.name, parts.flatMap((p) => p.receivers));
     const every = groupSampleEvery(config);
@@ -118,7 +121,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
       name: config.name,
       clients: config.clients,
       latency: summaries(hist),
-      totals: totalsOf(series, sent, received, connected),
+      totals: totalsOf(series, sent, received, connected, retained),
       delivery: emptySummary(),
       faults: [],
       intervals: every ? mergeIntervals(parts.flatMap((p) => p.intervals)) : [],
@@ -231,7 +234,7 @@ export function aggregate(facts: RunFacts, reports: EngineReport[]): Aggregated 
   const faults = facts.faults.map((f, k) => ({ ...f, delivery: faultDelivery[k] }));
 
   const series = mergeSeries(groupSeries);
-  const totals = totalsOf(series, mergeSpans(sentSpans), mergeSpans(receivedSpans), mergeSpans(connectedSpans));
+  const totals = totalsOf(series, mergeSpans(sentSpans), mergeSpans(receivedSpans), mergeSpans(connectedSpans), mergeSpans(retainedSpans));
   const takeoverIds = [...new Set(reports.flatMap((r) => r.takenOver))].sort();
   const notes: string[] = [];
   const takeoverCount = totals.errors.takeover ?? 0;
@@ -338,7 +341,7 @@ function curvesOf(h: Record<LatencyName, LatencyHistogram>): Partial<Record<Late
   return out;
 }
 
-function totalsOf(series: CounterSeries, sent: TrafficSpan, received: TrafficSpan, connected: TrafficSpan): Totals {
+function totalsOf(series: CounterSeries, sent: TrafficSpan, received: TrafficSpan, connected: TrafficSpan, retained: TrafficSpan): Totals {
   const t = seriesTotals(series);
   let errorsTotal = 0;
   for (const n of Object.values(t.errors)) errorsTotal += n;
@@ -349,6 +352,7 @@ function totalsOf(series: CounterSeries, sent: TrafficSpan, received: TrafficSpa
     sentPerSec: spanRate(t.counters.messagesSent, sent),
     receivedPerSec: spanRate(t.counters.messagesReceived - t.counters.retainedReceived, received),
     connectsPerSec: spanRate(t.counters.connectsOk, connected),
+    retainedPerSec: spanRate(t.counters.retainedReceived, retained),
     sentSpan: spanMs(sent),
     receivedSpan: spanMs(received),
     connectedSpan: spanMs(connected),

@@ -38,6 +38,8 @@ export interface Totals {
   receivedPerSec: number | null;
   /** Successful connections (CONNACKs) per second, by the same definition. */
   connectsPerSec: number | null;
+  /** Retained copies a SUBSCRIBE brought, per second while they arrived, by the same definition. */
+  retainedPerSec: number | null;
   /** From the first to the last message sent (live message received), ms since the run's start; null when none was. */
   sentSpan: SpanMs | null;
   receivedSpan: SpanMs | null;

@@ -292,6 +292,7 @@ function moveGroup(g: GroupReport, shiftUs: number, seconds: number): GroupRepor
     published: g.published.map((p) => ({ ...p, firstUs: us(p.firstUs), lastUs: us(p.lastUs), progress: progress(p.progress) })),
     coverage: g.coverage.map((c) => ({ ...c, fromUs: us(c.fromUs), toUs: us(c.toUs) })),
     received: { firstUs: us(g.received.firstUs), lastUs: us(g.received.lastUs) },
+    retainedReceived: { firstUs: us(g.retainedReceived.firstUs), lastUs: us(g.retainedReceived.lastUs) },
     connected: { firstUs: us(g.connected.firstUs), lastUs: us(g.connected.lastUs) },
     progressCutAt: g.progressCutAt < 0 ? g.progressCutAt : Math.max(0, g.progressCutAt + seconds),
   };

@@ -16,7 +16,7 @@ describe('median and spread', () => {
 });
 
 describe('measureOf the benchmark scenarios', () => {
-  it('measures message scenarios by throughput, churn by connection rate and idle connections by memory', () => {
+  it('measures message scenarios by throughput, retained ones by the copies sent, churn by connection rate and idle connections by memory', () => {
     const measure = (file: string) => {
       const loaded = loadScenarioFile(join(root, 'scenarios/bench', file));
       if ('problems' in loaded) throw new Error(loaded.problems.map((p) => p.message).join('\n'));
@@ -24,7 +24,9 @@ describe('measureOf the benchmark scenarios', () => {
     };
     expect(measure('qos0-fanin.yaml')).toBe('throughput');
     expect(measure('fanout-1000.yaml')).toBe('throughput');
+    expect(measure('retained-storm.yaml')).toBe('retained');
     expect(measure('connect-rate.yaml')).toBe('connect-rate');
+    expect(measure('connection-storm.yaml')).toBe('connect-rate');
     expect(measure('idle-10k.yaml')).toBe('memory');
   });
 });

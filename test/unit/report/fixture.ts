@@ -42,6 +42,7 @@ function totals(c: Partial<Record<CounterName, number>>, errors: Record<string, 
     sentPerSec: sentMessages > 1 ? sent : null,
     receivedPerSec: receivedMessages > 1 ? received : null,
     connectsPerSec: (c.connectsOk ?? 0) > 1 ? (c.connectsOk! - 1) / 0.5 : null,
+    retainedPerSec: (c.retainedReceived ?? 0) > 1 ? (c.retainedReceived! - 1) / 0.5 : null,
     connectedSpan: (c.connectsOk ?? 0) > 0 ? { firstMs: 200, lastMs: 700 } : null,
     sentSpan: sentMessages > 0 ? { firstMs: 1_000, lastMs: 1_000 + (sent > 0 ? ((sentMessages - 1) / sent) * 1000 : 0) } : null,
     receivedSpan:
