@@ -43,6 +43,7 @@ describe('benchmark scenarios', () => {
   it('are the set mqbench compare and npm run bench use', () => {
     expect(benchFiles.sort()).toEqual([
       'connect-rate.yaml',
+      'connection-storm.yaml',
       'fanout-1000.yaml',
       'idle-10k.yaml',
       'qos0-fanin.yaml',
