@@ -41,6 +41,8 @@ const CONNECTIONS_PER_SOURCE_ADDRESS = 20_000;
 const FILE_MARGIN = 1_024;
 /** Handshakes in progress at once while the idle connections are made. */
 const IDLE_CONCURRENCY = 200;
+/** Idle time after a broker starts, at least, before its memory is first read (see IdleJob.baselineSettleMs). */
+const IDLE_BASELINE_SETTLE_MS = 12_000;
 
 async function main(argv: readonly string[]): Promise<number> {
   let options: BenchOptions;
@@ -194,6 +196,7 @@ async function measure(
         connections: row.connections,
         sourceAddresses: addresses.take(row.connections),
         concurrency: IDLE_CONCURRENCY,
+        baselineSettleMs: IDLE_BASELINE_SETTLE_MS,
         settleMs: IDLE_FIRST_READING_MS,
         idleMs: Math.max(IDLE_FIRST_READING_MS, options.idleSeconds * 1000),
       };
@@ -220,7 +223,7 @@ async function measure(
 
 function generatorLimitMs(job: GeneratorJob): number {
   if (job.kind === 'messages') return (job.warmupSeconds + job.durationSeconds + job.drainSeconds) * 1000 + GENERATOR_SLACK_MS;
-  const idle = job.kind === 'idle' ? job.idleMs : 0;
+  const idle = job.kind === 'idle' ? job.baselineSettleMs + 30_000 + job.idleMs : 0;
   return job.connections * GENERATOR_MS_PER_CONNECTION + idle + GENERATOR_SLACK_MS;
 }
 
@@ -382,7 +385,10 @@ function renderResults(options: BenchOptions, summaries: readonly BrokerSummary[
         formatTable(idleTable(summaries, ratios, options.idleSeconds), format) +
         '\n' +
         'Each client connects and subscribes to a topic of its own, then sends nothing. Bytes per connection: growth of ' +
-        `the broker process's resident memory (VmRSS) from before the first connection to ${IDLE_FIRST_READING_MS / 1000} s ` +
+        `the broker process's resident memory (VmRSS) from before the first connection (read once the broker has sat ` +
+        `idle at least ${IDLE_BASELINE_SETTLE_MS / 1000} s and its memory has stopped falling: a Node.js process gives ` +
+        'back its start-up garbage 8–10 s after it starts) to ' +
+        `${IDLE_FIRST_READING_MS / 1000} s ` +
         'after the last SUBACK, ÷ connections' +
         (options.idleSeconds * 1000 > IDLE_FIRST_READING_MS
           ? `, and again after ${options.idleSeconds} s of idleness (\`--idle\`): a Node.js process's young ` +

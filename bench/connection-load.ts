@@ -24,7 +24,7 @@ class IdleClient extends LoadClient {
 
 export async function runIdleJob(job: IdleJob): Promise<IdleResult> {
   const pid = requirePid(job.brokerPid);
-  const rssBefore = readRss(pid);
+  const rssBefore = await settledRss(pid, job.baselineSettleMs);
   const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   const clients: IdleClient[] = [];
   const started = process.hrtime.bigint();
@@ -182,6 +182,29 @@ function readRss(pid: number): number {
   const rss = readProcessRssBytes(pid);
   if (rss === undefined) throw new Error(`cannot read the resident memory of process ${pid} from /proc`);
   return rss;
+}
+
+/** Readings this close (bytes) count as steady. */
+const STEADY_BYTES = 512 * 1024;
+/** Consecutive steady readings, a second apart, that end the wait for a settled baseline. */
+const STEADY_READINGS = 3;
+
+/**
+ * The broker's RSS once it has been idle at least `minMs` and its last STEADY_READINGS readings, a second apart,
+ * agree within STEADY_BYTES; at most `minMs` + 30 s. `minMs` 0 reads at once.
+ */
+async function settledRss(pid: number, minMs: number): Promise<number> {
+  if (minMs <= 0) return readRss(pid);
+  const started = Date.now();
+  const readings: number[] = [readRss(pid)];
+  for (;;) {
+    await sleep(1_000);
+    readings.push(readRss(pid));
+    const recent = readings.slice(-STEADY_READINGS);
+    const steady = recent.length === STEADY_READINGS && Math.max(...recent) - Math.min(...recent) <= STEADY_BYTES;
+    const waited = Date.now() - started;
+    if ((steady && waited >= minMs) || waited >= minMs + 30_000) return readings[readings.length - 1];
+  }
 }
 
 function sleep(ms: number): Promise<void> {

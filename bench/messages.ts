@@ -43,6 +43,12 @@ export interface IdleJob extends JobBase, ManyConnections {
   kind: 'idle';
   /** Handshakes (connect, CONNACK, SUBSCRIBE, SUBACK) in progress at once. */
   concurrency: number;
+  /**
+   * Before the first reading, the broker is left idle at least this long and until its memory has stopped falling:
+   * a Node.js process gives back its start-up garbage (young generation) some 8–10 s after it starts, which would
+   * otherwise count as negative memory for the connections. 0 reads at once.
+   */
+  baselineSettleMs: number;
   /** Wait after the last SUBACK before reading the broker's memory. */
   settleMs: number;
   /**

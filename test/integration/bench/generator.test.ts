@@ -158,10 +158,13 @@ describe('the connection jobs against the bare-socket floor', () => {
 
   it('holds idle subscribed clients on several source addresses and reads the memory they cost', async () => {
     const floor = await startFloor();
+    const started = Date.now();
     const r = await runIdleJob({
       kind: 'idle', host: '127.0.0.1', port: floor.port, brokerPid: floor.pid, row: 'idle-10k', clientIdPrefix: 'idle-test',
-      connections: 300, sourceAddresses: ['127.0.2.1', '127.0.2.2', '127.0.2.3'], concurrency: 50, settleMs: 50, idleMs: 300,
+      connections: 300, sourceAddresses: ['127.0.2.1', '127.0.2.2', '127.0.2.3'], concurrency: 50, baselineSettleMs: 1_500, settleMs: 50, idleMs: 300,
     });
+    // The baseline waits for the broker to sit idle: at least 1.5 s, and three steady readings a second apart (2 s).
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
     expect(r.connections).toBe(300);
     expect(r.rssAfterBytes).toBeGreaterThan(0);
     expect(r.bytesPerConnection).toBe((r.rssAfterBytes - r.rssBeforeBytes) / 300);
