@@ -19,7 +19,7 @@ import {
   rowConf,
   type BenchOptions,
 } from './args.js';
-import { BrokerStartError, NODELAY_LINE, startBrokerProcess, type BrokerKind } from './broker-process.js';
+import { BrokerStartError, describeBrokerFailure, NODELAY_LINE, startBrokerProcess, type BrokerKind } from './broker-process.js';
 import { readOpenFileLimit } from './engine-fd-limit.js';
 import { replaceMarkdownBlock, writeMarkdownBlock } from './markdown-block.js';
 import type { FromGenerator, GeneratorJob, GeneratorResult, ToGenerator } from './messages.js';
@@ -211,9 +211,7 @@ async function measure(
     }
     record.result = await runGenerator(job, generatorLimitMs(job));
   } catch (err) {
-    const said = broker.output().trim().split('\n').slice(-10).join('\n');
-    const gone = isAlive(broker.pid) ? '' : ` (the ${kind} process had exited)`;
-    record.error = (err as Error).message + gone + (said ? `\n${kind} said:\n${said}` : '');
+    record.error = describeBrokerFailure(err as Error, broker);
   } finally {
     await broker.stop();
     if (store !== undefined) rmSync(store, { recursive: true, force: true });
@@ -283,14 +281,6 @@ function socketsHeld(row: BenchRow): number {
   return row.publishers + row.subscribers;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function runGenerator(job: GeneratorJob, limitMs: number): Promise<GeneratorResult> {
   const entry = fileURLToPath(new URL('./generator-child.js', import.meta.url));

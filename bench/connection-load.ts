@@ -37,19 +37,11 @@ export async function runIdleJob(job: IdleJob): Promise<IdleResult> {
     });
     const connectSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     await sleep(job.settleMs);
-    const gone = clients.filter((c) => c.lost !== undefined);
-    if (gone.length > 0) {
-      throw new Error(`${gone.length} of ${job.connections} idle connections were closed: ${gone[0].clientId}: ${gone[0].lost}`);
-    }
-    const rssAfter = readRss(pid);
+    const rssAfter = readRssOfAllOpen(pid, clients);
     let rssIdle: number | null = null;
     if (job.idleMs > job.settleMs) {
       await sleep(job.idleMs - job.settleMs);
-      const dropped = clients.filter((c) => c.lost !== undefined);
-      if (dropped.length > 0) {
-        throw new Error(`${dropped.length} of ${job.connections} idle connections were closed while idle: ${dropped[0].clientId}: ${dropped[0].lost}`);
-      }
-      rssIdle = readRss(pid);
+      rssIdle = readRssOfAllOpen(pid, clients);
     }
     return {
       kind: 'idle',
@@ -182,6 +174,15 @@ function readRss(pid: number): number {
   const rss = readProcessRssBytes(pid);
   if (rss === undefined) throw new Error(`cannot read the resident memory of process ${pid} from /proc`);
   return rss;
+}
+
+/** The broker's RSS, read only while every idle connection is still open (a closed one would not be costing it). */
+function readRssOfAllOpen(pid: number, clients: readonly IdleClient[]): number {
+  const gone = clients.filter((c) => c.lost !== undefined);
+  if (gone.length > 0) {
+    throw new Error(`${gone.length} of ${clients.length} idle connections were closed: ${gone[0].clientId}: ${gone[0].lost}`);
+  }
+  return readRss(pid);
 }
 
 /** Readings this close (bytes) count as steady. */

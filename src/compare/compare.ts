@@ -13,15 +13,16 @@ import type { RunResult } from '../run/result.js';
 import { parseBrokerUrl } from '../scenario/read-broker.js';
 import { applyOverrides, formatProblems } from '../scenario/index.js';
 import { protocolName, type Scenario, type Step } from '../scenario/schema.js';
-import type {
-  BrokerInfo,
-  CompareIncident,
-  BrokerSummary,
-  CompareResult,
-  CompareRun,
-  SaturationResult,
-  SaturationStep,
-  ScenarioComparison,
+import {
+  runLatency,
+  type BrokerInfo,
+  type CompareIncident,
+  type BrokerSummary,
+  type CompareResult,
+  type CompareRun,
+  type SaturationResult,
+  type SaturationStep,
+  type ScenarioComparison,
 } from './result.js';
 
 export interface SaturationOptions {
@@ -342,7 +343,7 @@ function summarise(scenario: Scenario, targets: Target[], runs: CompareRun[]): S
     const byThroughput = [...mine].sort((a, b) => rateOfRun(a) - rateOfRun(b));
     const middle = byThroughput[Math.floor((byThroughput.length - 1) / 2)];
     const defined = (xs: (number | undefined)[]) => xs.filter((x): x is number => x !== undefined);
-    const latency = mine.map((r) => (measure === 'throughput' ? r.e2e : measure === 'retained' ? r.retained : r.connect));
+    const latency = mine.map((r) => runLatency(measure, r));
     return {
       broker: t.label,
       rounds: mine.length,

@@ -94,6 +94,12 @@ export interface BrokerSummary {
   e2eCurve: PercentileCurve | undefined;
 }
 
+/** The latency a scenario's table shows for a run: end to end, the retained copies' age, or CONNECT to CONNACK. */
+export function runLatency(measure: ScenarioComparison['measure'], run: CompareRun): LatencySummary | undefined {
+  if (measure === 'throughput') return run.e2e;
+  return measure === 'retained' ? run.retained : run.connect;
+}
+
 export interface ScenarioComparison {
   scenario: string;
   description: string;

@@ -5,7 +5,7 @@
  * then the machine and the brokers. A Content-Security-Policy forbids every fetch and script, so even a value that
  * slipped past escaping could do nothing.
  */
-import type { CompareResult, SaturationResult, ScenarioComparison } from '../compare/result.js';
+import { runLatency, type CompareResult, type SaturationResult, type ScenarioComparison } from '../compare/result.js';
 import { barChart, binaryTicks, saturationChart, type RateLine } from './compare-charts.js';
 import {
   brokerIndex,
@@ -209,7 +209,7 @@ function summaryTable(result: CompareResult, s: ScenarioComparison, bundled: str
 function roundsDetails(result: CompareResult, s: ScenarioComparison): string {
   const runs = result.runs.filter((r) => r.scenario === s.scenario).sort((a, b) => a.round - b.round);
   if (runs.length === 0) return '';
-  const latency = (r: (typeof runs)[number]) => (s.measure === 'throughput' ? r.e2e : s.measure === 'retained' ? r.retained : r.connect);
+  const latency = (r: (typeof runs)[number]) => runLatency(s.measure, r);
   const rows = runs.map((r) => [
     esc(formatCount(r.round)),
     swatch(result, r.broker),
