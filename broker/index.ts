@@ -152,7 +152,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
       }
       for (const session of core.parking) {
         queues.parkedMessages += parkedCount(session);
-        queues.parkedBytes += session.parkedBytes;
+        queues.parkedBytes += session.parked === null ? 0 : session.parked.bytes;
       }
       return {
         clientsConnected: s.clientsConnected,

@@ -153,7 +153,7 @@ export function messageStore(retained: RetainStore, sessions: Iterable<Session>,
   for (const session of sessions) {
     if (session.inflight.size > 0) for (const out of session.inflight.values()) hold(out.msg);
     const parked = session.parked;
-    if (parked !== null) for (let i = session.parkedHead; i < parked.length; i++) hold(parked[i].msg);
+    if (parked !== null) for (let i = parked.head; i < parked.list.length; i++) hold(parked.list[i].msg);
     count += session.queued;
     bytes += session.queuedBytes;
   }

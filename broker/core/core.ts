@@ -152,7 +152,6 @@ export class Core implements Env {
       this.cancelTimers(session);
     }
     session.conn = client;
-    session.lastProgress = this.clock;
     session.stalled = false;
     session.protocolVersion = req.protocolVersion;
     session.expiryInterval = req.expiryInterval;

@@ -11,7 +11,7 @@
 import { writeAck } from './encode.js';
 import type { Env } from './env.js';
 import { ConnState, type AckTicket, type Outlet } from './outlet.js';
-import type { Outgoing, Session } from './session.js';
+import { Parked, type Outgoing, type Session } from './session.js';
 
 /** A session with parked messages that has acknowledged nothing for this long no longer holds its publishers. */
 export const STALL_MS = 1_000;
@@ -21,43 +21,42 @@ export const PARK_BYTES = 64 * 1024 * 1024;
 
 /** Park `out` for `session`, owed to `ticket`'s publisher. Returns false (nothing parked) beyond the park bounds. */
 export function park(env: Env, session: Session, out: Outgoing, ticket: AckTicket, now: number): boolean {
-  const count = parkedCount(session);
-  if (count >= PARK_MESSAGES || session.parkedBytes + out.msg.pLen > PARK_BYTES) return false;
-  if (session.parked === null) {
-    session.parked = [];
-    session.parkedHead = 0;
-    session.parkedBytes = 0;
-    session.heldSince = now;
+  let p = session.parked;
+  if (parkedCount(session) >= PARK_MESSAGES || (p === null ? 0 : p.bytes) + out.msg.pLen > PARK_BYTES) return false;
+  if (p === null) {
+    p = session.parked = new Parked(now);
     env.parking.add(session);
   }
   out.ticket = ticket;
   ticket.waiting++;
-  session.parked.push(out);
-  session.parkedBytes += out.msg.pLen;
+  p.list.push(out);
+  p.bytes += out.msg.pLen;
   return true;
 }
 
 export function parkedCount(session: Session): number {
-  return session.parked === null ? 0 : session.parked.length - session.parkedHead;
+  const p = session.parked;
+  return p === null ? 0 : p.list.length - p.head;
 }
 
 /** Move parked messages into `session`'s queue while it has room; returns how many moved. */
 export function unpark(env: Env, session: Session): number {
-  const parked = session.parked;
-  if (parked === null) return 0;
+  const p = session.parked;
+  if (p === null) return 0;
+  const list = p.list;
   let moved = 0;
-  while (session.parkedHead < parked.length && !queueFull(env, session)) {
-    const out = parked[session.parkedHead];
-    parked[session.parkedHead++] = undefined as unknown as Outgoing;
-    session.parkedBytes -= out.msg.pLen;
+  while (p.head < list.length && !queueFull(env, session)) {
+    const out = list[p.head];
+    list[p.head++] = undefined as unknown as Outgoing;
+    p.bytes -= out.msg.pLen;
     session.enqueue(out);
     settle(out, true);
     moved++;
   }
-  if (session.parkedHead === parked.length) endParking(env, session);
-  else if (session.parkedHead > 1024 && session.parkedHead * 2 > parked.length) {
-    session.parked = parked.slice(session.parkedHead);
-    session.parkedHead = 0;
+  if (p.head === list.length) endParking(env, session);
+  else if (p.head > 1024 && p.head * 2 > list.length) {
+    p.list = list.slice(p.head);
+    p.head = 0;
   }
   return moved;
 }
@@ -68,12 +67,12 @@ export function unpark(env: Env, session: Session): number {
  * the publishers' acknowledgements waiting on them are released.
  */
 export function releaseParked(env: Env, session: Session, how: 'offline' | 'dropped'): void {
-  const parked = session.parked;
-  if (parked === null) return;
-  const head = session.parkedHead;
+  const p = session.parked;
+  if (p === null) return;
   endParking(env, session);
-  for (let i = head; i < parked.length; i++) {
-    const out = parked[i];
+  const list = p.list;
+  for (let i = p.head; i < list.length; i++) {
+    const out = list[i];
     const keep = how === 'offline' && !queueFull(env, session);
     if (keep) session.enqueue(out);
     else dropMessage(env, session);
@@ -83,8 +82,6 @@ export function releaseParked(env: Env, session: Session, how: 'offline' | 'drop
 
 function endParking(env: Env, session: Session): void {
   session.parked = null;
-  session.parkedHead = 0;
-  session.parkedBytes = 0;
   env.parking.delete(session);
 }
 
@@ -96,14 +93,14 @@ export function queueFull(env: Env, session: Session): boolean {
 
 /** The client acknowledged something: it is making progress. */
 export function noteProgress(session: Session, now: number): void {
-  session.lastProgress = now;
+  if (session.parked !== null) session.parked.progress = now;
   session.stalled = false;
 }
 
 /** Drop the parked messages of sessions whose clients acknowledged nothing for STALL_MS. */
 export function checkStalls(env: Env, now: number): void {
   for (const session of env.parking) {
-    if (now - Math.max(session.lastProgress, session.heldSince) <= STALL_MS) continue;
+    if (now - session.parked!.progress <= STALL_MS) continue;
     session.stalled = true;
     releaseParked(env, session, 'dropped');
   }
@@ -111,7 +108,6 @@ export function checkStalls(env: Env, now: number): void {
 
 /** A message not delivered to `session` because its queue is full: counted, and logged once per episode. */
 export function dropMessage(env: Env, session: Session): void {
-  session.dropped++;
   env.stats.pubDropped++;
   if (!session.dropping) {
     session.dropping = true;

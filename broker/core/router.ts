@@ -51,8 +51,7 @@ export interface MatchResult {
 class TrieNode {
   children: Map<string, TrieNode> | null = null;
   /** The subscriptions on this filter: one kept as is, more in a set. */
-  sub: Subscription | null = null;
-  subs: Set<Subscription> | null = null;
+  subs: Subscription | Set<Subscription> | null = null;
   shared: Map<string, SharedGroup> | null = null;
   constructor(
     readonly parent: TrieNode | null,
@@ -66,8 +65,7 @@ class TrieNode {
   get empty(): boolean {
     return (
       (this.children === null || this.children.size === 0) &&
-      this.sub === null &&
-      (this.subs === null || this.subs.size === 0) &&
+      (this.subs === null || (this.subs instanceof Set && this.subs.size === 0)) &&
       (this.shared === null || this.shared.size === 0)
     );
   }
@@ -108,12 +106,10 @@ export class Router {
   add(sub: Subscription): void {
     const node = this.nodeFor(sub.filter, true)!;
     if (sub.share === null) {
-      if (node.subs !== null) node.subs.add(sub);
-      else if (node.sub === null) node.sub = sub;
-      else {
-        node.subs = new Set([node.sub, sub]);
-        node.sub = null;
-      }
+      const here = node.subs;
+      if (here === null) node.subs = sub;
+      else if (here instanceof Set) here.add(sub);
+      else node.subs = new Set([here, sub]);
     } else {
       node.shared ??= new Map();
       let group = node.shared.get(sub.share);
@@ -133,11 +129,12 @@ export class Router {
     if (!node) return;
     let removed = false;
     if (sub.share === null) {
-      if (node.sub === sub) {
-        node.sub = null;
+      const here = node.subs;
+      if (here === sub) {
+        node.subs = null;
         removed = true;
       } else {
-        removed = node.subs !== null && node.subs.delete(sub);
+        removed = here instanceof Set && here.delete(sub);
       }
     } else {
       const group = node.shared?.get(sub.share);
@@ -250,8 +247,9 @@ export class Router {
 }
 
 function take(node: TrieNode, subs: Subscription[], groups: SharedGroup[]): void {
-  if (node.sub !== null) subs.push(node.sub);
-  if (node.subs !== null) for (const s of node.subs) subs.push(s);
+  const here = node.subs;
+  if (here instanceof Set) for (const s of here) subs.push(s);
+  else if (here !== null) subs.push(here);
   if (node.shared) for (const g of node.shared.values()) groups.push(g);
 }
 

@@ -8,22 +8,47 @@ import type { Msg } from './message.js';
 import type { AckTicket, Outlet } from './outlet.js';
 import type { Timer } from '../../src/util/timers.js';
 
-export interface Subscription {
-  session: Session;
-  /** The filter as subscribed, `$share/group/...` included: the key within the session. */
-  key: string;
-  /** The filter matched against topics (without the `$share/group/` prefix). */
-  filter: string;
-  /** Shared subscription group, or null. */
-  share: string | null;
-  qos: number;
-  noLocal: boolean;
-  retainAsPublished: boolean;
-  retainHandling: number;
-  /** v5 subscription identifier, 0 when none. */
-  subId: number;
+/**
+ * One subscription of a session. Its options are kept in one small integer, in the bit layout of SUBSCRIBE's
+ * Subscription Options byte (QoS in bits 0-1, No Local 2, Retain As Published 3, Retain Handling 4-5).
+ */
+export class Subscription {
+  private readonly options: number;
+
+  constructor(
+    readonly session: Session,
+    /** The filter as subscribed, `$share/group/...` included: the key within the session. */
+    readonly key: string,
+    /** The filter matched against topics (without the `$share/group/` prefix). */
+    readonly filter: string,
+    /** Shared subscription group, or null. */
+    readonly share: string | null,
+    o: SubscriptionOptions,
+    /** v5 subscription identifier, 0 when none. */
+    readonly subId: number,
+  ) {
+    this.options = o.qos | (o.noLocal ? 4 : 0) | (o.retainAsPublished ? 8 : 0) | (o.retainHandling << 4);
+    this.subIds = subId !== 0 ? [subId] : null;
+  }
+
   /** [subId] when there is one: what a delivery through this subscription alone carries. */
-  subIds: number[] | null;
+  readonly subIds: number[] | null;
+
+  get qos(): number {
+    return this.options & 3;
+  }
+
+  get noLocal(): boolean {
+    return (this.options & 4) !== 0;
+  }
+
+  get retainAsPublished(): boolean {
+    return (this.options & 8) !== 0;
+  }
+
+  get retainHandling(): number {
+    return (this.options >> 4) & 3;
+  }
 }
 
 /** What a SUBSCRIBE (or a restored session) asks for, per filter. */
@@ -45,18 +70,7 @@ export function newSubscription(
   o: SubscriptionOptions,
   subId: number,
 ): Subscription {
-  return {
-    session,
-    key,
-    filter: shared ? shared.filter : key,
-    share: shared ? shared.group : null,
-    qos: o.qos,
-    noLocal: o.noLocal,
-    retainAsPublished: o.retainAsPublished,
-    retainHandling: o.retainHandling,
-    subId,
-    subIds: subId !== 0 ? [subId] : null,
-  };
+  return new Subscription(session, key, shared ? shared.filter : key, shared ? shared.group : null, o, subId);
 }
 
 /** An outgoing QoS 1/2 message for one session: parked, queued, or in flight under a packet id. */
@@ -73,6 +87,19 @@ export class Outgoing {
     readonly qos: number,
     readonly retain: boolean,
     readonly subIds: readonly number[] | null,
+  ) {}
+}
+
+/** Messages parked for a session in front of its full queue (see flow.ts). */
+export class Parked {
+  /** The live part is list[head...]. */
+  list: Outgoing[] = [];
+  head = 0;
+  /** Payload bytes of the live part. */
+  bytes = 0;
+  constructor(
+    /** When parking began, or the client last acknowledged something since, ms: a stall is timed from here. */
+    public progress: number,
   ) {}
 }
 
@@ -109,25 +136,39 @@ export const NEVER = 0xffffffff;
 const NO_OUTGOING: ReadonlyMap<number, Outgoing> = new Map();
 
 /**
+ * A session's QoS 1/2 traffic: outgoing messages in flight and queued, incoming QoS 2 packet ids awaiting PUBREL.
+ * Made when the session first has any (a large test's clients mostly subscribe and wait), so an idle session carries
+ * one null field instead of seven.
+ */
+class Traffic {
+  inflight: Map<number, Outgoing> | null = null;
+  /** Payload bytes of the messages in flight (for max_inflight_bytes). */
+  inflightBytes = 0;
+  nextId = 1;
+  /** Queued outgoing messages; the live part is queue[queueHead...]. */
+  queue: Outgoing[] | null = null;
+  queueHead = 0;
+  /** Payload bytes of the queued messages (for max_queued_bytes). */
+  queuedBytes = 0;
+  inbound: Set<number> | null = null;
+}
+
+const STALLED = 1;
+const DROPPING = 2;
+const ENDED = 4;
+
+/**
  * The collections a session may never need (most clients of a large test subscribe once and publish at QoS 0) are
  * made on first use: reads see a shared empty one until then.
  */
 export class Session {
   /** The live connection, when there is one. */
   conn: Outlet | null = null;
-  /** Subscriptions by filter as subscribed: most sessions have one, kept without a map. */
-  private oneSub: Subscription | null = null;
-  private subMap: Map<string, Subscription> | null = null;
-  private inflightMap: Map<number, Outgoing> | null = null;
-  private inbound: Set<number> | null = null;
-  /** Queued outgoing messages; the live part is queue[queueHead...]. Made when first needed (most sessions idle). */
-  private queue: Outgoing[] | null = null;
-  private queueHead = 0;
-  /** Payload bytes of the queued messages (for max_queued_bytes). */
-  queuedBytes = 0;
-  /** Payload bytes of the messages in flight (for max_inflight_bytes). */
-  inflightBytes = 0;
-  private nextId = 1;
+  /** Subscriptions by filter as subscribed: most sessions have one, kept as is; more in a map. */
+  private subs: Subscription | Map<string, Subscription> | null = null;
+  private traffic: Traffic | null = null;
+  /** STALLED, DROPPING and ENDED, one word for the three. */
+  private flags = 0;
   /** Seconds the session lives after disconnection; 0 ends it with the connection; NEVER keeps it. */
   expiryInterval = 0;
   expiryTimer: Timer | null = null;
@@ -135,26 +176,11 @@ export class Session {
   willTimer: Timer | null = null;
   /** Protocol level of the last connection, for encoding what is queued meanwhile. */
   protocolVersion = 4;
-  /** Messages dropped because the queue was full. */
-  dropped = 0;
-  /** Dropping has been logged; cleared when the queue has room again (one log line per episode, as Mosquitto). */
-  dropping = false;
   /**
    * Messages that met a full queue while their publishers' acknowledgements could be withheld: they join the queue as
-   * it drains, or are dropped if the client stops acknowledging (see flow.ts). The live part is parked[parkedHead...];
-   * null when none.
+   * it drains, or are dropped if the client stops acknowledging (see flow.ts). Null when none.
    */
-  parked: Outgoing[] | null = null;
-  parkedHead = 0;
-  parkedBytes = 0;
-  /** When the current run of parking began, ms. */
-  heldSince = 0;
-  /** Last time the client acknowledged a message, or connected, ms. */
-  lastProgress = 0;
-  /** The client stopped acknowledging: a full queue drops until its next acknowledgement, as Mosquitto does. */
-  stalled = false;
-  /** Ended: nothing is delivered to it any more (its subscriptions may still be leaving the router). */
-  ended = false;
+  parked: Parked | null = null;
   /** Who its client is, for ACL checks (the last connection's; null without one). */
   identity: ClientIdentity | null = null;
   /** Its ACL in force, read on every delivery; null when no ACL file applies. */
@@ -168,57 +194,96 @@ export class Session {
 
   constructor(readonly clientId: string) {}
 
+  /** The client stopped acknowledging: a full queue drops until its next acknowledgement, as Mosquitto does. */
+  get stalled(): boolean {
+    return (this.flags & STALLED) !== 0;
+  }
+
+  set stalled(on: boolean) {
+    this.flags = on ? this.flags | STALLED : this.flags & ~STALLED;
+  }
+
+  /** Dropping has been logged; cleared when the queue has room again (one log line per episode, as Mosquitto). */
+  get dropping(): boolean {
+    return (this.flags & DROPPING) !== 0;
+  }
+
+  set dropping(on: boolean) {
+    this.flags = on ? this.flags | DROPPING : this.flags & ~DROPPING;
+  }
+
+  /** Ended: nothing is delivered to it any more (its subscriptions may still be leaving the router). */
+  get ended(): boolean {
+    return (this.flags & ENDED) !== 0;
+  }
+
+  set ended(on: boolean) {
+    this.flags = on ? this.flags | ENDED : this.flags & ~ENDED;
+  }
+
+  private get t(): Traffic {
+    return (this.traffic ??= new Traffic());
+  }
+
   getSub(key: string): Subscription | undefined {
-    if (this.subMap !== null) return this.subMap.get(key);
-    return this.oneSub !== null && this.oneSub.key === key ? this.oneSub : undefined;
+    const subs = this.subs;
+    if (subs instanceof Map) return subs.get(key);
+    return subs !== null && subs.key === key ? subs : undefined;
   }
 
   get subCount(): number {
-    return this.subMap !== null ? this.subMap.size : this.oneSub !== null ? 1 : 0;
+    const subs = this.subs;
+    return subs instanceof Map ? subs.size : subs !== null ? 1 : 0;
   }
 
   /** Every subscription (a new array). */
   subList(): Subscription[] {
-    if (this.subMap !== null) return [...this.subMap.values()];
-    return this.oneSub !== null ? [this.oneSub] : [];
+    const subs = this.subs;
+    if (subs instanceof Map) return [...subs.values()];
+    return subs !== null ? [subs] : [];
   }
 
   /** Add or replace the subscription with `sub.key`. */
   setSub(sub: Subscription): void {
     if (this.durable !== null) this.durable.subscribed(this, sub);
-    if (this.subMap !== null) {
-      this.subMap.set(sub.key, sub);
-    } else if (this.oneSub === null || this.oneSub.key === sub.key) {
-      this.oneSub = sub;
-    } else {
-      this.subMap = new Map([
-        [this.oneSub.key, this.oneSub],
+    const subs = this.subs;
+    if (subs instanceof Map) subs.set(sub.key, sub);
+    else if (subs === null || subs.key === sub.key) this.subs = sub;
+    else {
+      this.subs = new Map([
+        [subs.key, subs],
         [sub.key, sub],
       ]);
-      this.oneSub = null;
     }
   }
 
   deleteSub(key: string): void {
     if (this.durable !== null) this.durable.unsubscribed(this, key);
-    if (this.subMap !== null) this.subMap.delete(key);
-    else if (this.oneSub !== null && this.oneSub.key === key) this.oneSub = null;
+    const subs = this.subs;
+    if (subs instanceof Map) subs.delete(key);
+    else if (subs !== null && subs.key === key) this.subs = null;
   }
 
   clearSubs(): void {
-    this.oneSub = null;
-    this.subMap = null;
+    this.subs = null;
   }
 
   /** Outgoing QoS 1/2 messages in flight, by packet id. */
   get inflight(): ReadonlyMap<number, Outgoing> {
-    return this.inflightMap ?? NO_OUTGOING;
+    const t = this.traffic;
+    return t === null || t.inflight === null ? NO_OUTGOING : t.inflight;
+  }
+
+  /** Payload bytes of the messages in flight (for max_inflight_bytes). */
+  get inflightBytes(): number {
+    return this.traffic === null ? 0 : this.traffic.inflightBytes;
   }
 
   /** `out` goes in flight under `out.packetId`: a new message, or one from the queue. */
   setInflight(out: Outgoing): void {
-    (this.inflightMap ??= new Map()).set(out.packetId, out);
-    this.inflightBytes += out.msg.pLen;
+    const t = this.t;
+    (t.inflight ??= new Map()).set(out.packetId, out);
+    t.inflightBytes += out.msg.pLen;
     if (this.durable !== null) {
       if (out.storeId === 0) this.durable.outgoingAdded(this, out);
       else this.durable.outgoingSent(out);
@@ -226,12 +291,13 @@ export class Session {
   }
 
   deleteInflight(packetId: number): void {
-    const map = this.inflightMap;
+    const t = this.traffic;
+    const map = t === null ? null : t.inflight;
     if (map === null) return;
     const out = map.get(packetId);
     if (out === undefined) return;
     map.delete(packetId);
-    this.inflightBytes -= out.msg.pLen;
+    t!.inflightBytes -= out.msg.pLen;
     if (this.durable !== null) this.durable.outgoingDone(out);
   }
 
@@ -247,79 +313,99 @@ export class Session {
   }
 
   clearInflight(): void {
-    this.inflightMap = null;
-    this.inflightBytes = 0;
+    const t = this.traffic;
+    if (t === null) return;
+    t.inflight = null;
+    t.inflightBytes = 0;
   }
 
   /** Incoming QoS 2 packet ids received (and delivered) whose PUBREL has not arrived [MQTT-4.3.3-2]. */
   hasInbound(packetId: number): boolean {
-    return this.inbound !== null && this.inbound.has(packetId);
+    const t = this.traffic;
+    return t !== null && t.inbound !== null && t.inbound.has(packetId);
   }
 
   get inboundCount(): number {
-    return this.inbound === null ? 0 : this.inbound.size;
+    const t = this.traffic;
+    return t === null || t.inbound === null ? 0 : t.inbound.size;
   }
 
   addInbound(packetId: number): void {
-    (this.inbound ??= new Set()).add(packetId);
+    (this.t.inbound ??= new Set()).add(packetId);
     if (this.durable !== null) this.durable.inboundAdded(this, packetId);
   }
 
   /** Returns whether the packet id was awaiting its PUBREL. */
   deleteInbound(packetId: number): boolean {
-    const known = this.inbound !== null && this.inbound.delete(packetId);
+    const t = this.traffic;
+    const known = t !== null && t.inbound !== null && t.inbound.delete(packetId);
     if (known && this.durable !== null) this.durable.inboundReleased(this, packetId);
     return known;
   }
 
   /** Incoming QoS 2 packet ids awaiting PUBREL (a new array). */
   inboundList(): number[] {
-    return this.inbound === null ? [] : [...this.inbound];
+    const t = this.traffic;
+    return t === null || t.inbound === null ? [] : [...t.inbound];
   }
 
   get queued(): number {
-    return this.queue === null ? 0 : this.queue.length - this.queueHead;
+    const t = this.traffic;
+    return t === null || t.queue === null ? 0 : t.queue.length - t.queueHead;
+  }
+
+  /** Payload bytes of the queued messages (for max_queued_bytes). */
+  get queuedBytes(): number {
+    return this.traffic === null ? 0 : this.traffic.queuedBytes;
   }
 
   enqueue(out: Outgoing): void {
-    (this.queue ??= []).push(out);
-    this.queuedBytes += out.msg.pLen;
+    const t = this.t;
+    (t.queue ??= []).push(out);
+    t.queuedBytes += out.msg.pLen;
     if (this.durable !== null) this.durable.outgoingAdded(this, out);
   }
 
   /** The queued messages, oldest first (a new array). */
   queuedList(): Outgoing[] {
-    return this.queue === null ? [] : this.queue.slice(this.queueHead);
+    const t = this.traffic;
+    return t === null || t.queue === null ? [] : t.queue.slice(t.queueHead);
   }
 
   shiftQueued(): Outgoing | undefined {
-    const queue = this.queue;
-    if (queue === null || this.queueHead >= queue.length) return undefined;
-    const out = queue[this.queueHead];
-    queue[this.queueHead++] = undefined as unknown as Outgoing;
-    this.queuedBytes -= out.msg.pLen;
-    if (this.queueHead === queue.length) {
+    const t = this.traffic;
+    const queue = t === null ? null : t.queue;
+    if (queue === null || t!.queueHead >= queue.length) return undefined;
+    const tr = t!;
+    const out = queue[tr.queueHead];
+    queue[tr.queueHead++] = undefined as unknown as Outgoing;
+    tr.queuedBytes -= out.msg.pLen;
+    if (tr.queueHead === queue.length) {
       queue.length = 0;
-      this.queueHead = 0;
-    } else if (this.queueHead > 1024 && this.queueHead * 2 > queue.length) {
-      this.queue = queue.slice(this.queueHead);
-      this.queueHead = 0;
+      tr.queueHead = 0;
+    } else if (tr.queueHead > 1024 && tr.queueHead * 2 > queue.length) {
+      tr.queue = queue.slice(tr.queueHead);
+      tr.queueHead = 0;
     }
     return out;
   }
 
   clearQueue(): void {
-    this.queue = null;
-    this.queueHead = 0;
-    this.queuedBytes = 0;
+    const t = this.traffic;
+    if (t === null) return;
+    t.queue = null;
+    t.queueHead = 0;
+    t.queuedBytes = 0;
   }
 
   /** A packet id not in use by an outgoing message of this session [MQTT-2.3.1-4]; 0 when all 65535 are taken. */
   allocatePacketId(): number {
-    if (this.inflight.size >= 65535) return 0;
-    let id = this.nextId;
-    while (this.inflight.has(id)) id = id === 65535 ? 1 : id + 1;
-    this.nextId = id === 65535 ? 1 : id + 1;
+    const inflight = this.inflight;
+    if (inflight.size >= 65535) return 0;
+    const t = this.t;
+    let id = t.nextId;
+    while (inflight.has(id)) id = id === 65535 ? 1 : id + 1;
+    t.nextId = id === 65535 ? 1 : id + 1;
     return id;
   }
 }

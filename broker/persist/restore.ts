@@ -62,7 +62,6 @@ export function restore(core: Core, image: Image, gen: number, now: number): Res
     session.storeId = sid;
     session.expiryInterval = rec.expiryInterval;
     session.protocolVersion = rec.protocolVersion;
-    session.lastProgress = now;
     for (const sub of img.subs.values()) {
       if (topicFilterProblem(sub.key) !== undefined) {
         counts.inconsistent++;

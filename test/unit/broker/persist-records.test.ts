@@ -6,7 +6,7 @@ import zlib from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { makeMessage } from '../../../broker/core/message.js';
-import { Outgoing, Session, type Subscription } from '../../../broker/core/session.js';
+import { Outgoing, Session, newSubscription } from '../../../broker/core/session.js';
 import { crc32 } from '../../../broker/persist/crc32.js';
 import {
   writeInbound,
@@ -58,18 +58,7 @@ describe('persistence records', () => {
     s.protocolVersion = 5;
     writeSession(b, s, 1_799_999_999_999);
     writeSessionEnd(b, 7);
-    const sub: Subscription = {
-      session: s,
-      key: '$share/g/x/#',
-      filter: 'x/#',
-      share: 'g',
-      qos: 2,
-      noLocal: false,
-      retainAsPublished: true,
-      retainHandling: 2,
-      subId: 268_435_455,
-      subIds: [268_435_455],
-    };
+    const sub = newSubscription(s, '$share/g/x/#', { group: 'g', filter: 'x/#' }, { qos: 2, noLocal: false, retainAsPublished: true, retainHandling: 2 }, 268_435_455);
     writeSub(b, 9, sub);
     writeUnsub(b, 9, 'x/+');
     const out = new Outgoing(m, 2, true, [1, 268_435_455]);

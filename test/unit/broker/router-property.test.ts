@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 // The broker modules under test: kept together so a move of broker/ changes one place.
 import { Router, type MatchResult } from '../../../broker/core/router.js';
-import { Session, type Subscription } from '../../../broker/core/session.js';
+import { Session, Subscription, newSubscription } from '../../../broker/core/session.js';
 import { propertyParams } from '../../helpers/property.js';
 import { referenceMatches } from '../../helpers/topic-reference.js';
 import { deepTopic, filterArb, topicArb } from '../../helpers/topic-arbitraries.js';
@@ -58,18 +58,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 function toSubscription(spec: SubSpec, sessions: Session[]): Subscription {
   const key = spec.group === null ? spec.filter : `$share/${spec.group}/${spec.filter}`;
-  return {
-    session: sessions[spec.session],
-    key,
-    filter: spec.filter,
-    share: spec.group,
-    qos: spec.qos,
-    noLocal: spec.noLocal,
-    retainAsPublished: spec.retainAsPublished,
-    retainHandling: 0,
-    subId: spec.subId,
-    subIds: spec.subId !== 0 ? [spec.subId] : null,
-  };
+  const shared = spec.group === null ? null : { group: spec.group, filter: spec.filter };
+  const options = { qos: spec.qos, noLocal: spec.noLocal, retainAsPublished: spec.retainAsPublished, retainHandling: 0 };
+  return newSubscription(sessions[spec.session], key, shared, options, spec.subId);
 }
 
 function plainSpec(filter: string): SubSpec {
@@ -158,7 +149,7 @@ function runOps(ops: readonly Op[], matches = referenceMatches): void {
       }
       case 'removeStranger': {
         if (live.length === 0) break;
-        const twin = { ...live[op.index % live.length] };
+        const twin = Object.assign(Object.create(Subscription.prototype) as Subscription, live[op.index % live.length]);
         router.remove(twin);
         break;
       }

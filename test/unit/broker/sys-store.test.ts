@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeMessage, type Msg } from '../../../broker/core/message.js';
 import { RetainStore } from '../../../broker/core/retain.js';
-import { Outgoing, Session } from '../../../broker/core/session.js';
+import { Outgoing, Parked, Session } from '../../../broker/core/session.js';
 import { messageStore } from '../../../broker/sys.js';
 
 const message = (topic: string, payload: string, retain = false): Msg => makeMessage(topic, Buffer.from(payload), 1, retain, null, 0, null);
@@ -24,8 +24,9 @@ function queue(session: Session, m: Msg): void {
 }
 
 function park(session: Session, m: Msg): void {
-  (session.parked ??= []).push(new Outgoing(m, 1, false, null));
-  session.parkedBytes += m.pLen;
+  const parked = (session.parked ??= new Parked(0));
+  parked.list.push(new Outgoing(m, 1, false, null));
+  parked.bytes += m.pLen;
 }
 
 describe('the message store $SYS reports', () => {
