@@ -5,13 +5,14 @@
  */
 import mqtt from 'mqtt-packet';
 import { RC, reasonName } from '../src/protocol/reason-codes.js';
-import { FrameReader, MAX_PACKET_BYTES, type ByteBudget, type FrameSink } from '../src/protocol/frame-reader.js';
+import { FrameReader, MAX_PACKET_BYTES, type ByteBudget, type FrameLimits, type FrameSink } from '../src/protocol/frame-reader.js';
 import { BatchWriter, type ByteSink, type FlushQueue } from '../src/util/batch-writer.js';
+import type { BrokerOptions } from './options.js';
 import type { SecurityDomain } from './auth/security.js';
 import type { Client } from './core/client.js';
 import type { Core } from './core/core.js';
 import { capReason } from './core/encode.js';
-import { CloseReason, ConnState, type AckTicket } from './core/outlet.js';
+import { CloseReason, ConnState, type AckTicket, type AliasesOut } from './core/outlet.js';
 import type { Session } from './core/session.js';
 import { dispatch } from './handlers/index.js';
 import { OutputGate } from './persist/output-gate.js';
@@ -45,32 +46,63 @@ export interface ListenerSide {
 export interface ConnectionHost {
   readonly core: Core;
   readonly flushQueue: FlushQueue;
-  /** Bytes all connections together may hold in partial packets. */
-  readonly partialBudget: ByteBudget;
+  /** What the connections' readers accept: from any client, and from an MQTT 5 one. */
+  readonly frameLimits: ConnectionFrameLimits;
   /** The socket is closed for good: forget the connection. */
   connectionGone(conn: Connection): void;
 }
 
-export class Connection implements Client, FrameSink {
+export interface ConnectionFrameLimits {
+  readonly any: FrameLimits;
+  readonly v5: FrameLimits;
+}
+
+/** The frame limits of a broker's connections under `o`, charging partial packets to `budget`. */
+export function connectionFrameLimits(o: BrokerOptions, budget: ByteBudget): ConnectionFrameLimits {
+  const maxPacket = o.maxPacketSize > 0 ? o.maxPacketSize : MAX_PACKET_BYTES;
+  // A PUBLISH whose length alone proves its payload is over message_size_limit is refused before it arrives.
+  const maxPublish = o.messageSizeLimit > 0 ? Math.min(maxPacket, 5 + PUBLISH_OVERHEAD + o.messageSizeLimit) : MAX_PACKET_BYTES;
+  return {
+    any: { maxPacket, maxPublish, minimalLengths: false, budget },
+    // MQTT 5 clients must write remaining lengths in their shortest form [MQTT-1.5.5-1].
+    v5: { maxPacket, maxPublish, minimalLengths: true, budget },
+  };
+}
+
+/** With persistence: a connection's output gate, and whether its reading waits for the store to catch up. */
+class StoreLink {
+  /** Waiting for the store to drain: the socket is paused. */
+  waiting = false;
+  drained: (() => void) | null = null;
+  /** The store's count of appended records when this client's last packet began to be handled. */
+  frameAppended = -1;
+  constructor(readonly gate: OutputGate) {}
+}
+
+/**
+ * A connection is the batched writer of its own output (see src/util/batch-writer.ts): one object per client
+ * rather than three keeps an idle connection small.
+ */
+export class Connection extends BatchWriter implements Client, FrameSink {
   state: ConnState = ConnState.New;
   session: Session | null = null;
   clientId = '';
   protocolVersion = 0;
   keepaliveMs = 0;
-  /** When the last complete packet arrived, ms (partial packets are not activity [MQTT-3.1.2-24]). */
+  /**
+   * When the last complete packet arrived (partial packets are not activity [MQTT-3.1.2-24]) and when the socket
+   * opened: ms since the broker started, which stay small integers stored in the object (a Date.now() value would take
+   * a boxed number per field per connection).
+   */
   private rx: number;
-  readonly openedAt: number;
+  private readonly opened: number;
 
   // Limits the client declared in its v5 CONNECT.
-  receiveMaximum = 65535;
   maxPacketOut = MAX_PACKET_BYTES;
-  aliasOutMax = 0;
-  aliasOut: Map<string, number> | null = null;
-  aliasOutBytes = 0;
+  aliasOut: AliasesOut | null = null;
   aliasIn: (string | undefined)[] | null = null;
   problemInfo = true;
   inflightLimit = 65535;
-  readonly maxPacketIn: number;
   heldAcks: AckTicket[] | null = null;
   readonly security: SecurityDomain;
   readonly certIdentity: string | null | undefined;
@@ -78,44 +110,32 @@ export class Connection implements Client, FrameSink {
   password: Buffer | null = null;
   passwordHash: string | null = null;
 
-  /** Framing of what the client sends. */
-  private readonly reader: FrameReader;
-  /** Output, flushed once per tick. */
-  private readonly writer: BatchWriter;
+  /**
+   * Framing of what the client sends: made when bytes arrive, dropped by trim() while it holds nothing (most clients
+   * of a large test are idle most of the time).
+   */
+  private reader: FrameReader | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
   private peer: string | null = null;
   /** A handler is still working on this client's last packet (pauseInput). */
   private inputPaused = false;
-  /** With persistence: output waiting for the disk, and whether reading waits for the store to catch up. */
-  private readonly gate: OutputGate | null;
-  private storeWait = false;
-  private storeDrained: (() => void) | null = null;
-  /** Bytes of output reserved so far: where the next packet starts. */
-  private outPos = 0;
-  /** The store's count of appended records when this client's last packet began to be handled. */
-  private frameAppended = -1;
-
-  readonly core: Core;
+  /** With persistence: output waiting for the disk, and reading waiting for the store; null without. */
+  private readonly store: StoreLink | null;
 
   constructor(
     private readonly host: ConnectionHost,
     readonly socket: ClientSocket,
     side: ListenerSide,
   ) {
+    const durable = host.core.durable;
+    const gate = durable !== null ? new OutputGate(socket, durable) : null;
+    super(gate ?? socket, host.flushQueue);
+    this.store = gate !== null ? new StoreLink(gate) : null;
     this.security = side.security;
     this.certIdentity = side.certIdentity;
-    const core = (this.core = host.core);
-    this.rx = core.clock;
-    this.openedAt = this.rx;
-    const o = core.options;
-    this.maxPacketIn = o.maxPacketSize > 0 ? o.maxPacketSize : MAX_PACKET_BYTES;
-    this.gate = core.durable !== null ? new OutputGate(socket, core.durable) : null;
-    this.writer = new BatchWriter(this.gate ?? socket, host.flushQueue, core.stats);
-    this.reader = new FrameReader(this);
-    this.reader.maxPacket = this.maxPacketIn;
-    // A PUBLISH whose length alone proves its payload is over message_size_limit is refused before it arrives.
-    if (o.messageSizeLimit > 0) this.reader.maxPublish = Math.min(this.maxPacketIn, 5 + PUBLISH_OVERHEAD + o.messageSizeLimit);
-    this.reader.budget = host.partialBudget;
+    const core = host.core;
+    this.rx = core.clock - core.startedAt;
+    this.opened = this.rx;
     // The same four listener functions serve every connection (no closures per connection): each finds its
     // connection on the socket.
     (socket as BrokerSocket)[CONNECTION] = this;
@@ -133,14 +153,26 @@ export class Connection implements Client, FrameSink {
     return (this.peer ??= peerAddress(this.socket));
   }
 
+  get core(): Core {
+    return this.host.core;
+  }
+
   get logId(): string {
     return this.clientId || '<unknown>';
   }
 
   setProtocolVersion(version: number): void {
     this.protocolVersion = version;
-    // MQTT 5 clients must write remaining lengths in their shortest form [MQTT-1.5.5-1].
-    this.reader.minimalLengths = version === 5;
+    if (this.reader !== null) this.reader.limits = this.frameLimits;
+  }
+
+  private get frameLimits(): FrameLimits {
+    return this.protocolVersion === 5 ? this.host.frameLimits.v5 : this.host.frameLimits.any;
+  }
+
+  /** Give back what an idle connection need not hold: its frame reader, when no packet is partial. */
+  trim(): void {
+    if (this.reader !== null && this.reader.idle) this.reader = null;
   }
 
   // ---- input ------------------------------------------------------------------------------------------------
@@ -152,7 +184,7 @@ export class Connection implements Client, FrameSink {
     core.clock = Date.now();
     core.stats.bytesReceived += chunk.length;
     try {
-      this.reader.feed(chunk);
+      (this.reader ??= new FrameReader(this, this.frameLimits)).feed(chunk);
     } catch (err) {
       core.fault(this, err, 'reading');
     }
@@ -171,8 +203,9 @@ export class Connection implements Client, FrameSink {
   onFrame(header: number, buf: Buffer, start: number, end: number): boolean {
     const core = this.core;
     core.stats.msgsReceived++;
-    this.rx = core.clock;
-    if (this.gate !== null) this.frameAppended = core.durable!.appended;
+    this.rx = core.clock - core.startedAt;
+    const store = this.store;
+    if (store !== null) store.frameAppended = core.durable!.appended;
     try {
       dispatch(core, this, header, buf, start, end);
     } catch (err) {
@@ -181,11 +214,11 @@ export class Connection implements Client, FrameSink {
     }
     // This packet added records while the store has more waiting for the disk than its bound: read nothing more from
     // this client for now (clients that add nothing go on).
-    if (this.gate !== null && this.state !== ConnState.Closed) {
+    if (store !== null && this.state !== ConnState.Closed) {
       const durable = core.durable!;
-      if (durable.congested && durable.appended !== this.frameAppended) this.waitForStore();
+      if (durable.congested && durable.appended !== store.frameAppended) this.waitForStore(store);
     }
-    return this.state !== ConnState.Closed && !this.inputPaused && !this.storeWait;
+    return this.state !== ConnState.Closed && !this.inputPaused && !this.storeWaiting;
   }
 
   /**
@@ -193,15 +226,25 @@ export class Connection implements Client, FrameSink {
    * the client (waiting for the store), the client is not idle: it counts as heard from now.
    */
   get lastRx(): number {
-    return this.storeWait ? this.core.clock : this.rx;
+    const core = this.core;
+    return this.storeWaiting ? core.clock : core.startedAt + this.rx;
   }
 
-  private waitForStore(): void {
-    if (this.storeWait) return;
-    this.storeWait = true;
+  private get storeWaiting(): boolean {
+    return this.store !== null && this.store.waiting;
+  }
+
+  /** When the socket opened, ms (Date.now() clock). */
+  get openedAt(): number {
+    return this.core.startedAt + this.opened;
+  }
+
+  private waitForStore(store: StoreLink): void {
+    if (store.waiting) return;
+    store.waiting = true;
     this.socket.pause();
-    this.core.durable!.whenDrained((this.storeDrained ??= () => {
-      this.storeWait = false;
+    this.core.durable!.whenDrained((store.drained ??= () => {
+      store.waiting = false;
       this.resumeReading();
     }));
   }
@@ -218,9 +261,10 @@ export class Connection implements Client, FrameSink {
   }
 
   private resumeReading(): void {
-    if (this.state === ConnState.Closed || this.inputPaused || this.storeWait) return;
-    this.reader.resume();
-    if (!this.inputPaused && !this.storeWait && !this.reader.paused && (this.state as ConnState) !== ConnState.Closed) this.socket.resume();
+    if (this.state === ConnState.Closed || this.inputPaused || this.storeWaiting) return;
+    const reader = this.reader;
+    if (reader !== null) reader.resume();
+    if (!this.inputPaused && !this.storeWaiting && (reader === null || !reader.paused) && (this.state as ConnState) !== ConnState.Closed) this.socket.resume();
   }
 
   onFrameError(kind: 'malformed' | 'too-large', detail: string): void {
@@ -234,38 +278,27 @@ export class Connection implements Client, FrameSink {
   }
 
   onFed(): void {
-    if (this.state !== ConnState.Closed && !this.inputPaused && !this.storeWait) this.socket.resume();
+    if (this.state !== ConnState.Closed && !this.inputPaused && !this.storeWaiting) this.socket.resume();
   }
 
   // ---- output -----------------------------------------------------------------------------------------------
 
-  get out(): Buffer | null {
-    return this.writer.out;
-  }
-
-  reserve(n: number): number {
-    this.core.stats.msgsSent++;
-    this.outPos += n;
-    return this.writer.reserve(n);
-  }
-
-  writeBytes(bytes: Buffer): void {
-    const off = this.reserve(bytes.length);
-    bytes.copy(this.writer.out!, off);
-  }
-
-  get backlog(): number {
-    return this.writer.backlog;
+  /** Every packet the broker writes is counted ($SYS messages/sent). */
+  override reserve(n: number): number {
+    this.host.core.stats.msgsSent++;
+    return super.reserve(n);
   }
 
   awaitDurable(): void {
-    if (this.gate === null) return;
+    const store = this.store;
+    if (store === null) return;
     const durable = this.core.durable!;
     // Nothing recorded since this client's packet began to be handled: what it is answered depends on nothing
     // waiting for the disk (and goes out behind anything held before it anyway).
-    if (durable.appended === this.frameAppended) return;
+    if (durable.appended === store.frameAppended) return;
     const batch = durable.pendingBatch();
-    if (batch !== 0) this.gate.mark(batch, this.outPos);
+    // The next packet starts after what the gate has been given and what is still buffered here.
+    if (batch !== 0) store.gate.mark(batch, store.gate.position + this.pending);
   }
 
   // ---- ending -----------------------------------------------------------------------------------------------
@@ -295,8 +328,8 @@ export class Connection implements Client, FrameSink {
     if (this.state === ConnState.Closed) return;
     this.state = ConnState.Closed;
     this.password = null;
-    this.reader.kill();
-    this.writer.finish();
+    this.reader?.kill();
+    this.finish();
     const socket = this.socket;
     if (!socket.destroyed) {
       if (
@@ -307,11 +340,11 @@ export class Connection implements Client, FrameSink {
         // matter if something were still on its way to the client.)
         (reason === CloseReason.Disconnect && socket.writableLength === 0)
       ) {
-        this.gate?.drop();
+        this.store?.gate.drop();
         socket.destroy();
       } else {
         // Output held for the disk goes first (see persist/output-gate.ts).
-        if (this.gate !== null) this.gate.endAfterRelease();
+        if (this.store !== null) this.store.gate.endAfterRelease();
         else socket.end();
         // A peer that never reads must not keep the socket alive.
         this.closeTimer = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
@@ -365,7 +398,7 @@ export class Connection implements Client, FrameSink {
 
   onSocketClosed(): void {
     if (this.closeTimer) clearTimeout(this.closeTimer);
-    this.gate?.drop();
+    this.store?.gate.drop();
     this.guarded(CloseReason.PeerClosed);
     this.host.connectionGone(this);
   }

@@ -8,7 +8,7 @@ import { FlushQueue } from '../src/util/batch-writer.js';
 import { FileProblemsError, formatProblem, type FileProblem } from './auth/problems.js';
 import { SecurityDomain } from './auth/security.js';
 import { PasswordVerifier } from './auth/verifier.js';
-import { Connection, peerAddress, type ConnectionHost } from './connection.js';
+import { Connection, connectionFrameLimits, peerAddress, type ConnectionFrameLimits, type ConnectionHost } from './connection.js';
 import { Core } from './core/core.js';
 import { CloseReason, ConnState } from './core/outlet.js';
 import { Listener, type Accepted } from './listeners/listener.js';
@@ -27,8 +27,9 @@ export class Broker implements ConnectionHost {
   readonly log: Log;
   readonly core: Core;
   /** Connections with output this tick. */
-  readonly flushQueue = new FlushQueue();
+  readonly flushQueue: FlushQueue;
   readonly partialBudget: PartialBudget;
+  readonly frameLimits: ConnectionFrameLimits;
   /** Password checks, bounded for all listeners together. */
   readonly verifier = new PasswordVerifier();
   /** The broker's security settings; with per_listener_settings, each listener's are in `domains` by index. */
@@ -45,7 +46,9 @@ export class Broker implements ConnectionHost {
   constructor(readonly options: BrokerOptions) {
     this.log = new Log(options.logTypes, options.logSink, timestamper(options.logTimestampFormat), options.connectionMessages);
     this.core = new Core(options, this.log);
+    this.flushQueue = new FlushQueue(this.core.stats);
     this.partialBudget = new PartialBudget(options.partialPacketBudget);
+    this.frameLimits = connectionFrameLimits(options, this.partialBudget);
     this.sys = new SysTree(this.core);
     this.security = new SecurityDomain(globalSecurity(options), this.verifier);
     for (let i = 0; i < options.listeners.length; i++) {
@@ -194,8 +197,10 @@ export class Broker implements ConnectionHost {
     } catch (err) {
       core.fault(null, err, 'the stall check');
     }
+    // Keep-alive and CONNECT deadlines, and idle connections give back their frame readers.
     for (const conn of this.conns) {
       try {
+        conn.trim();
         if (conn.state === ConnState.Connected) {
           // [MQTT-3.1.2-24] no complete packet within 1.5 × keep alive: the connection is treated as failed (will sent).
           if (conn.keepaliveMs > 0 && now - conn.lastRx > conn.keepaliveMs * 1.5) {

@@ -3,7 +3,7 @@
  * and the ways to answer or end it. Implemented by broker/connection.ts.
  */
 import type { SecurityDomain } from '../auth/security.js';
-import type { ConnState, Outlet } from './outlet.js';
+import type { AliasesOut, ConnState, Outlet } from './outlet.js';
 import type { Session } from './session.js';
 
 export interface Client extends Outlet {
@@ -13,16 +13,13 @@ export interface Client extends Outlet {
   /** 3, 4 or 5 once CONNECT has been read. */
   protocolVersion: number;
   keepaliveMs: number;
-  /** v5 Receive Maximum the client declared: outgoing QoS 1/2 in flight [MQTT-3.3.4-7]. */
-  receiveMaximum: number;
   maxPacketOut: number;
   inflightLimit: number;
   problemInfo: boolean;
-  aliasOutMax: number;
+  /** Set by CONNECT (v5 Topic Alias Maximum above 0). */
+  aliasOut: AliasesOut | null;
   /** Topic aliases the client has set towards the broker (index = alias). */
   aliasIn: (string | undefined)[] | null;
-  /** Largest packet accepted from this client (total bytes). */
-  readonly maxPacketIn: number;
   /** "ip:port" of the peer. */
   readonly address: string;
   /** The authentication and ACL settings of the listener it came through (the broker's, unless per listener). */

@@ -213,7 +213,7 @@ function sendPublish(
   now: number,
 ): number {
   let n: number;
-  if (subIds === null && conn.aliasOutMax === 0) {
+  if (subIds === null && conn.aliasOut === null) {
     const f = env.fanout;
     const key = (conn.protocolVersion === 5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0);
     if (f.memoPass[key] === f.pass) {

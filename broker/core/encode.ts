@@ -55,12 +55,13 @@ export function encodePublish(
       propsLen += 5;
     }
     if (subIds !== null) for (let i = 0; i < subIds.length; i++) propsLen += 1 + varintSize(subIds[i]);
-    if (conn.aliasOutMax > 0) {
-      alias = conn.aliasOut!.get(m.topic) ?? 0;
+    const aliases = conn.aliasOut;
+    if (aliases !== null) {
+      alias = aliases.topics.get(m.topic) ?? 0;
       if (alias !== 0) {
         topicLen = 0;
-      } else if (conn.aliasOut!.size < conn.aliasOutMax && conn.aliasOutBytes + m.topic.length <= ALIAS_BYTES) {
-        alias = conn.aliasOut!.size + 1;
+      } else if (aliases.topics.size < aliases.max && aliases.bytes + m.topic.length <= ALIAS_BYTES) {
+        alias = aliases.topics.size + 1;
         newAlias = true;
       }
       if (alias !== 0) propsLen += 3;
@@ -72,8 +73,9 @@ export function encodePublish(
   // Exactly once: the client may see a QoS 2 delivery only once its packet id is on disk (see durable.ts).
   if (qos === 2) conn.awaitDurable();
   if (newAlias) {
-    conn.aliasOut!.set(m.topic, alias);
-    conn.aliasOutBytes += m.topic.length;
+    const aliases = conn.aliasOut!;
+    aliases.topics.set(m.topic, alias);
+    aliases.bytes += m.topic.length;
   }
 
   const start = conn.reserve(total);

@@ -51,6 +51,14 @@ export interface AckTicket {
   released: boolean;
 }
 
+/** The topic aliases a v5 client accepts from the broker: how many, those assigned so far, their topics' length. */
+export interface AliasesOut {
+  readonly max: number;
+  readonly topics: Map<string, number>;
+  /** Characters of the topics in `topics`. */
+  bytes: number;
+}
+
 export interface Outlet {
   readonly state: ConnState;
   readonly protocolVersion: number;
@@ -62,10 +70,8 @@ export interface Outlet {
   readonly maxPacketOut: number;
   /** v5 Request Problem Information: reason strings allowed beyond CONNACK, DISCONNECT and PUBLISH. */
   readonly problemInfo: boolean;
-  /** Topic aliases the client accepts from the broker, those assigned so far, and the bytes of their topics. */
-  readonly aliasOutMax: number;
-  aliasOut: Map<string, number> | null;
-  aliasOutBytes: number;
+  /** Topic aliases the broker assigns to this client; null when it accepts none (v5 Topic Alias Maximum 0). */
+  readonly aliasOut: AliasesOut | null;
   /** Acknowledgements withheld, oldest first; null when none is. */
   heldAcks: AckTicket[] | null;
 

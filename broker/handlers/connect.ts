@@ -136,14 +136,16 @@ function accept(core: Core, client: Client, pkt: ConnectPacket, clientId: string
     serverKeepAlive = keepalive;
   }
   client.keepaliveMs = keepalive * 1000;
+  // v5 Receive Maximum the client declared: outgoing QoS 1/2 in flight [MQTT-3.3.4-7].
+  let receiveMaximum = 65535;
   if (v5) {
-    client.receiveMaximum = num(pkt.props, P.ReceiveMaximum) ?? 65535;
-    client.aliasOutMax = num(pkt.props, P.TopicAliasMaximum) ?? 0;
-    if (client.aliasOutMax > 0) client.aliasOut = new Map();
+    receiveMaximum = num(pkt.props, P.ReceiveMaximum) ?? 65535;
+    const aliasMax = num(pkt.props, P.TopicAliasMaximum) ?? 0;
+    if (aliasMax > 0) client.aliasOut = { max: aliasMax, topics: new Map(), bytes: 0 };
     client.problemInfo = num(pkt.props, P.RequestProblemInformation) !== 0;
   }
   const maxInflight = opts.maxInflightMessages > 0 ? opts.maxInflightMessages : 65535;
-  client.inflightLimit = Math.min(maxInflight, client.receiveMaximum);
+  client.inflightLimit = Math.min(maxInflight, receiveMaximum);
 
   const expiryInterval = v5
     ? (num(pkt.props, P.SessionExpiryInterval) ?? 0)

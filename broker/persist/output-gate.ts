@@ -38,6 +38,11 @@ export class OutputGate implements ByteSink, DurableWatcher {
     return this.socket.destroyed;
   }
 
+  /** Bytes given to write() so far: the output position after them. */
+  get position(): number {
+    return this.written;
+  }
+
   /** Bytes held back now. */
   get holding(): number {
     return this.heldBytes;

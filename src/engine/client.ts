@@ -260,7 +260,7 @@ export class SimClient implements LinkHandler, FrameSink {
     this.reader = new FrameReader(this);
     const link = openLink(engine.endpoint, this.hostIndex, this, engine.sourceFor(this.group, this.index));
     this.link = link;
-    this.writer = new BatchWriter(link, engine.flushQueue, engine.bytes);
+    this.writer = new BatchWriter(link, engine.flushQueue);
     this.connLater(this.connectStep!.timeoutMs, ConnAction.ConnectTimeout);
   }
 

@@ -111,8 +111,8 @@ export class Engine {
   clock: RunClock;
   readonly endpoint: Endpoint;
   private readonly sources: readonly string[];
-  readonly flushQueue = new FlushQueue();
   readonly bytes = { bytesSent: 0 };
+  readonly flushQueue = new FlushQueue(this.bytes);
   /** Date.now() at the run's epoch, for wall-clock timestamps in results.jtl. */
   epochWallMs = Date.now();
   readonly maxInflight: number;

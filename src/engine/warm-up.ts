@@ -28,10 +28,10 @@ export async function warmUp(): Promise<void> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  const queue = new FlushQueue();
+  const queue = new FlushQueue({ bytesSent: 0 });
   const socket = connect({ host: '127.0.0.1', port, noDelay: true });
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
-  const writer = new BatchWriter(socket, queue, { bytesSent: 0 });
+  const writer = new BatchWriter(socket, queue);
   const template = new PublishTemplate('warm/t', 1, false, Buffer.alloc(64), true, 1, false);
   const histogram = new LatencyHistogram();
   const live = new LiveQuantiles();

@@ -44,16 +44,25 @@ export const UNBUDGETED_BYTES = 64 * 1024;
 /** First size of an assembly buffer; it doubles as bytes arrive. */
 const INITIAL_ASSEMBLY = 4096;
 
-export class FrameReader {
+/**
+ * What a reader accepts. One object serves every reader with the same settings (a broker's connections share two:
+ * with and without MQTT 5's shortest-length rule), so a reader carries one field for them.
+ */
+export interface FrameLimits {
   /** Largest total packet size accepted. */
-  maxPacket = MAX_PACKET_BYTES;
+  readonly maxPacket: number;
   /** Largest total size of a PUBLISH (tighter when the payload is limited). */
-  maxPublish = MAX_PACKET_BYTES;
+  readonly maxPublish: number;
   /** Refuse a remaining length written in more bytes than needed (MQTT 5 requires the shortest form). */
-  minimalLengths = false;
+  readonly minimalLengths: boolean;
   /** Budget charged for assembly buffers beyond UNBUDGETED_BYTES; null for none. */
-  budget: ByteBudget | null = null;
+  readonly budget: ByteBudget | null;
+}
 
+/** Anything the protocol can frame, without a budget. */
+export const NO_FRAME_LIMITS: FrameLimits = { maxPacket: MAX_PACKET_BYTES, maxPublish: MAX_PACKET_BYTES, minimalLengths: false, budget: null };
+
+export class FrameReader {
   /** The packet being assembled: part[0, partLen). */
   private part: Buffer | null = null;
   private partLen = 0;
@@ -66,11 +75,23 @@ export class FrameReader {
   private stopped = false;
   private dead = false;
 
-  constructor(private readonly sink: FrameSink) {}
+  constructor(
+    private readonly sink: FrameSink,
+    /** May be replaced between packets (a connection learns its protocol level from its first packet). */
+    public limits: FrameLimits = NO_FRAME_LIMITS,
+  ) {}
 
   /** True while the sink has asked to stop and resume() has not been called. */
   get paused(): boolean {
     return this.stopped;
+  }
+
+  /**
+   * Holding nothing and expecting nothing: no partial packet, nothing held, not stopped. A user with many quiet
+   * streams may drop such a reader and make a new one when bytes come.
+   */
+  get idle(): boolean {
+    return this.partLen === 0 && this.held === null && !this.stopped && !this.dead;
   }
 
   /** Bytes of a packet received so far and not yet complete. */
@@ -117,7 +138,7 @@ export class FrameReader {
     this.partLen = 0;
     this.need = 0;
     if (this.charged > 0) {
-      this.budget?.give(this.charged);
+      this.limits.budget?.give(this.charged);
       this.charged = 0;
     }
   }
@@ -147,7 +168,7 @@ export class FrameReader {
     this.need = 0;
     this.charged = 0;
     this.parse(packet, 0, end);
-    if (charged > 0) this.budget?.give(charged);
+    if (charged > 0) this.limits.budget?.give(charged);
     return this.dead ? -1 : take;
   }
 
@@ -157,8 +178,9 @@ export class FrameReader {
     if (n <= have) return true;
     const size = Math.min(this.need, Math.max(n, INITIAL_ASSEMBLY, 2 * have));
     const charge = Math.max(0, size - UNBUDGETED_BYTES) - this.charged;
-    if (charge > 0 && this.budget !== null) {
-      if (!this.budget.take(charge, this.charged)) return false;
+    const budget = this.limits.budget;
+    if (charge > 0 && budget !== null) {
+      if (!budget.take(charge, this.charged)) return false;
       this.charged += charge;
     }
     const grown = Buffer.allocUnsafe(size);
@@ -171,7 +193,7 @@ export class FrameReader {
   private starve(buf: Buffer, pos: number): void {
     this.stopped = true;
     this.hold(buf, pos);
-    this.budget!.wait(() => {
+    this.limits.budget!.wait(() => {
       this.resume();
       if (!this.stopped && !this.dead) this.sink.onFed?.();
     });
@@ -181,6 +203,8 @@ export class FrameReader {
   private parse(buf: Buffer, pos: number, len = buf.length): void {
     const sink = this.sink;
     while (pos < len) {
+      // Read per packet: the sink may change them while handling the one before.
+      const limits = this.limits;
       const header = buf[pos];
       if (!sink.acceptHeader(header)) {
         this.dead = true;
@@ -194,7 +218,7 @@ export class FrameReader {
         const b = buf[i++];
         rl += (b & 0x7f) * mult;
         if ((b & 0x80) === 0) {
-          if (b === 0 && k > 0 && this.minimalLengths) {
+          if (b === 0 && k > 0 && limits.minimalLengths) {
             this.dead = true;
             sink.onFrameError('malformed', 'remaining length is not in its shortest encoding');
             return;
@@ -217,7 +241,7 @@ export class FrameReader {
         return;
       }
       const end = i + rl;
-      const limit = header >> 4 === 3 ? Math.min(this.maxPacket, this.maxPublish) : this.maxPacket;
+      const limit = header >> 4 === 3 ? Math.min(limits.maxPacket, limits.maxPublish) : limits.maxPacket;
       if (end - pos > limit) {
         this.dead = true;
         sink.onFrameError('too-large', `packet of ${end - pos} bytes is larger than ${limit}`);

@@ -36,6 +36,11 @@ export class FlushQueue {
   private scheduled = false;
   readonly slabs = new SlabPool();
 
+  constructor(
+    /** Shared byte counter (e.g. the broker's $SYS bytes/sent), increased as the writers' bytes go to their sinks. */
+    readonly counter: { bytesSent: number },
+  ) {}
+
   add(w: BatchWriter): void {
     this.list.push(w);
     if (!this.scheduled) {
@@ -65,8 +70,6 @@ export class BatchWriter {
   constructor(
     private readonly sink: ByteSink,
     private readonly queue: FlushQueue,
-    /** Shared byte counter (e.g. the broker's $SYS bytes/sent), increased as bytes go to the sink. */
-    private readonly counter: { bytesSent: number },
   ) {}
 
   /** Reserve `n` bytes; returns the offset in `this.out` to write them at. */
@@ -86,6 +89,11 @@ export class BatchWriter {
     bytes.copy(this.out!, off);
   }
 
+  /** Bytes reserved and not yet handed to the sink. */
+  get pending(): number {
+    return this.end - this.start;
+  }
+
   /** Bytes waiting: in the sink's buffer and in ours. */
   get backlog(): number {
     return this.sink.writableLength + (this.end - this.start);
@@ -103,7 +111,7 @@ export class BatchWriter {
   /** Hand what is buffered to the sink now. */
   writeOut(): void {
     if (this.end > this.start && this.out !== null) {
-      this.counter.bytesSent += this.end - this.start;
+      this.queue.counter.bytesSent += this.end - this.start;
       if (!this.sink.destroyed) this.sink.write(this.out.subarray(this.start, this.end));
       this.start = this.end;
     }

@@ -257,6 +257,61 @@ describe('bundled broker: packets that arrive slowly or never', () => {
   });
 });
 
+describe('bundled broker: framing across quiet spells (a connection gives back its frame reader while idle)', () => {
+  it('delivers a PUBLISH sent in pieces with pauses longer than the idle sweep, and packets after a quiet spell', async () => {
+    inProcess = await startBroker({ listeners: [{ host: '127.0.0.1', port: 0 }], logTypes: new Set() });
+    const port = inProcess.port;
+    const sub = await res.connect({ host: '127.0.0.1', port }, 4, { clientId: uniqueName('sub') });
+    await sub.subscribe('pieces/#', 1);
+    const pub = await res.connect({ host: '127.0.0.1', port }, 4, { clientId: uniqueName('pieces') });
+    const one = pub.encode({ cmd: 'publish', topic: 'pieces/a', payload: Buffer.alloc(5_000, 1), qos: 0, dup: false, retain: false });
+    // Cut inside the fixed header, then inside the body; each pause spans at least two sweeps (250 ms apart).
+    for (const [from, to] of [[0, 1], [1, 2_000], [2_000, one.length]]) {
+      pub.sendRaw(one.subarray(from, to));
+      await sleep(600);
+    }
+    expect((await sub.receive(2_000)).payload).toEqual(Buffer.alloc(5_000, 1));
+    // Quiet for several sweeps, then two packets in one write.
+    await sleep(800);
+    const two = Buffer.concat(['b', 'c'].map((n) => pub.encode({ cmd: 'publish', topic: `pieces/${n}`, payload: Buffer.from(n), qos: 0, dup: false, retain: false })));
+    pub.sendRaw(two);
+    expect([(await sub.receive(2_000)).topic, (await sub.receive(2_000)).topic]).toEqual(['pieces/b', 'pieces/c']);
+    expect(pub.closedByBroker).toBe(false);
+  });
+
+  it('[MQTT-1.5.5-1] holds an MQTT 5 client to shortest remaining lengths from the packet after CONNECT, and still after a quiet spell', async () => {
+    inProcess = await startBroker({ listeners: [{ host: '127.0.0.1', port: 0 }], logTypes: new Set() });
+    const port = inProcess.port;
+    // PINGREQ with its remaining length 0 written in two bytes.
+    const longPing = Buffer.from([0xc0, 0x80, 0x00]);
+    const connect = generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: uniqueName('v5'), clean: true, keepalive: 0 });
+    // In the same write as the CONNECT.
+    const s = await rawSocket(port);
+    const got: Buffer[] = [];
+    s.on('data', (d: Buffer) => got.push(d));
+    s.write(Buffer.concat([connect, longPing]));
+    const closed = new Promise((resolve) => s.once('close', () => resolve('closed')));
+    expect(await Promise.race([closed, sleep(5_000, 'still open')])).toBe('closed');
+    const bytes = Buffer.concat(got);
+    // CONNACK, then DISCONNECT with 0x81 Malformed Packet (its remaining length fits one byte here).
+    expect(bytes[0]).toBe(0x20);
+    const next = 2 + bytes[1];
+    expect([bytes[next], bytes[next + 2]]).toEqual([0xe0, 0x81]);
+    // After the connection has sat idle past several sweeps.
+    const c = await res.connect({ host: '127.0.0.1', port }, 5, { clientId: uniqueName('v5') });
+    await sleep(800);
+    c.sendRaw(longPing);
+    await c.closed(2_000);
+    expect(disconnectCode(c)).toBe(0x81);
+    // A 3.1.1 client may write it either way, as Mosquitto lets it.
+    const old = await res.connect({ host: '127.0.0.1', port }, 4, { clientId: uniqueName('v4') });
+    await sleep(800);
+    old.sendRaw(longPing);
+    await sleep(300);
+    expect(old.closedByBroker).toBe(false);
+  });
+});
+
 describe('bundled broker: clients with 150,000 subscriptions', () => {
   it('handles a 150,000-filter SUBSCRIBE, and the clean-up when its client leaves, over many turns of the event loop', async () => {
     inProcess = await startBroker({ listeners: [{ host: '127.0.0.1', port: 0 }], logTypes: new Set() });

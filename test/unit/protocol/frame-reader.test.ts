@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { PartialBudget } from '../../../broker/partial-budget.js';
-import { FrameReader, UNBUDGETED_BYTES, type FrameSink } from '../../../src/protocol/frame-reader.js';
+import { FrameReader, NO_FRAME_LIMITS, UNBUDGETED_BYTES, type FrameSink } from '../../../src/protocol/frame-reader.js';
 import { framePacket } from '../../../src/protocol/varint.js';
 
 interface Seen {
@@ -81,8 +81,7 @@ describe('FrameReader', () => {
 
   it('refuses a packet larger than maxPacket before its body arrives', () => {
     const { sink, seen } = collector();
-    const reader = new FrameReader(sink);
-    reader.maxPacket = 100;
+    const reader = new FrameReader(sink, { ...NO_FRAME_LIMITS, maxPacket: 100 });
     reader.feed(packet(0x30, Buffer.alloc(99)).subarray(0, 3));
     expect(seen.errors).toEqual(['too-large: packet of 101 bytes is larger than 100']);
   });
@@ -96,8 +95,7 @@ describe('FrameReader', () => {
     ]);
 
     const strict = collector();
-    const reader = new FrameReader(strict.sink);
-    reader.minimalLengths = true;
+    const reader = new FrameReader(strict.sink, { ...NO_FRAME_LIMITS, minimalLengths: true });
     reader.feed(Buffer.from([0xc0, 0x00, 0x30, 0x81, 0x00]));
     expect(strict.seen.frames).toEqual([{ header: 0xc0, body: '' }]);
     expect(strict.seen.errors).toEqual(['malformed: remaining length is not in its shortest encoding']);
@@ -113,8 +111,7 @@ describe('FrameReader', () => {
   it('holds about as many bytes as it received of a packet that arrives a byte at a time', () => {
     const budget = new PartialBudget(Infinity);
     const { sink, seen } = collector();
-    const reader = new FrameReader(sink);
-    reader.budget = budget;
+    const reader = new FrameReader(sink, { ...NO_FRAME_LIMITS, budget });
     const body = Buffer.alloc(300_000, 5);
     const bytes = packet(0x30, body);
     for (let i = 0; i < bytes.length; i++) {
@@ -136,8 +133,7 @@ describe('FrameReader', () => {
     const { sink, seen } = collector();
     let starved = 0;
     let fed = 0;
-    const reader = new FrameReader({ ...sink, onStarved: () => starved++, onFed: () => fed++ });
-    reader.budget = budget;
+    const reader = new FrameReader({ ...sink, onStarved: () => starved++, onFed: () => fed++ }, { ...NO_FRAME_LIMITS, budget });
     const big = packet(0x30, Buffer.alloc(200_000, 1));
     const small = packet(0x40, Buffer.from([0, 1]));
     reader.feed(big.subarray(0, 150_000));
@@ -152,11 +148,31 @@ describe('FrameReader', () => {
     expect(budget.used).toBe(0);
   });
 
+  it('is idle only while it holds nothing: no partial packet, nothing held, not stopped', () => {
+    let more = true;
+    const { sink } = collector();
+    const reader = new FrameReader({ ...sink, onFrame: () => more });
+    expect(reader.idle).toBe(true);
+    const p = packet(0x30, Buffer.alloc(10, 1));
+    reader.feed(p.subarray(0, 1));
+    expect(reader.idle).toBe(false);
+    reader.feed(p.subarray(1, 5));
+    expect(reader.idle).toBe(false);
+    reader.feed(p.subarray(5));
+    expect(reader.idle).toBe(true);
+    more = false;
+    reader.feed(p);
+    expect(reader.idle).toBe(false);
+    more = true;
+    reader.resume();
+    expect(reader.idle).toBe(true);
+    reader.kill();
+    expect(reader.idle).toBe(false);
+  });
+
   it('refuses a PUBLISH over maxPublish while other packets may be as large as maxPacket', () => {
     const { sink, seen } = collector();
-    const reader = new FrameReader(sink);
-    reader.maxPacket = 1_000;
-    reader.maxPublish = 100;
+    const reader = new FrameReader(sink, { ...NO_FRAME_LIMITS, maxPacket: 1_000, maxPublish: 100 });
     reader.feed(packet(0x82, Buffer.alloc(500, 1)));
     expect(seen.frames).toHaveLength(1);
     reader.feed(packet(0x30, Buffer.alloc(200, 1)).subarray(0, 4));
