@@ -9,7 +9,7 @@ import { FrameReader, MAX_PACKET_BYTES, type ByteBudget, type FrameLimits, type 
 import { BatchWriter, type ByteSink, type FlushQueue } from '../src/util/batch-writer.js';
 import type { BrokerOptions } from './options.js';
 import type { SecurityDomain } from './auth/security.js';
-import type { Client } from './core/client.js';
+import type { Client, Credentials } from './core/client.js';
 import type { Core } from './core/core.js';
 import { capReason } from './core/encode.js';
 import { CloseReason, ConnState, type AckTicket, type AliasesOut } from './core/outlet.js';
@@ -107,8 +107,7 @@ export class Connection extends BatchWriter implements Client, FrameSink {
   readonly security: SecurityDomain;
   readonly certIdentity: string | null | undefined;
   username: string | undefined = undefined;
-  password: Buffer | null = null;
-  passwordHash: string | null = null;
+  credentials: Credentials | null = null;
 
   /**
    * Framing of what the client sends: made when bytes arrive, dropped by trim() while it holds nothing (most clients
@@ -327,7 +326,7 @@ export class Connection extends BatchWriter implements Client, FrameSink {
   close(reason: CloseReason): void {
     if (this.state === ConnState.Closed) return;
     this.state = ConnState.Closed;
-    this.password = null;
+    this.credentials = null;
     this.reader?.kill();
     this.finish();
     const socket = this.socket;

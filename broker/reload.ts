@@ -10,9 +10,7 @@ import { ConnState } from './core/outlet.js';
 
 /** Resolves once every password check it started has finished. */
 export function applySecurity(core: Core, conns: Iterable<Connection>): Promise<void> {
-  for (const session of core.sessions.values()) {
-    if (session.identity !== null) session.acl = session.identity.acl;
-  }
+  for (const session of core.sessions.values()) session.refreshAcl();
   const checks: Promise<void>[] = [];
   for (const conn of conns) {
     if (conn.state !== ConnState.Connected) continue;
@@ -43,12 +41,13 @@ function recheck(core: Core, conn: Connection): Promise<void> | undefined {
     return undefined;
   }
   const entry = passwords.get(username);
-  const password = conn.password;
-  if (entry === undefined || password === null) {
+  const credentials = conn.credentials;
+  if (entry === undefined || credentials === null) {
     core.revoke(conn);
     return undefined;
   }
-  if (entry.text === conn.passwordHash) return undefined;
+  if (entry.text === credentials.hash) return undefined;
+  const password = credentials.password;
   return new Promise((resolve) => {
     const queued = security.verifier.submit({
       entry,
@@ -57,7 +56,7 @@ function recheck(core: Core, conn: Connection): Promise<void> | undefined {
       done: (ok) => {
         try {
           if (conn.state !== ConnState.Connected) return;
-          if (ok) conn.passwordHash = entry.text;
+          if (ok) credentials.hash = entry.text;
           else core.revoke(conn);
         } catch (err) {
           core.fault(conn, err, 'a reloaded password check');

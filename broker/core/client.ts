@@ -6,6 +6,12 @@ import type { SecurityDomain } from '../auth/security.js';
 import type { AliasesOut, ConnState, Outlet } from './outlet.js';
 import type { Session } from './session.js';
 
+export interface Credentials {
+  readonly password: Buffer;
+  /** The password file entry's text. */
+  hash: string;
+}
+
 export interface Client extends Outlet {
   state: ConnState;
   session: Session | null;
@@ -29,11 +35,13 @@ export interface Client extends Outlet {
    * none). Undefined elsewhere.
    */
   readonly certIdentity: string | null | undefined;
-  /** The user name it connected with, and (while a password file may re-check it on reload) its password. */
+  /** The user name it connected with. */
   username: string | undefined;
-  password: Buffer | null;
-  /** The password file entry it was accepted against (a reload with the same entry needs no new check). */
-  passwordHash: string | null;
+  /**
+   * The password it was accepted with, while a password file may check it again on reload, and the password file
+   * entry it was checked against (a reload with the same entry needs no new check); null without a password check.
+   */
+  credentials: Credentials | null;
 
   /** Set once CONNECT has been read: the rules of that protocol level apply from then on. */
   setProtocolVersion(version: number): void;

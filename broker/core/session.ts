@@ -3,7 +3,7 @@
  * packet ids awaiting PUBREL, the will, and expiry. A session outlives its connection when it is persistent.
  */
 import type { AclView } from '../auth/acl.js';
-import type { ClientIdentity } from '../auth/security.js';
+import type { ClientIdentity, SecurityDomain } from '../auth/security.js';
 import type { Msg } from './message.js';
 import type { AckTicket, Outlet } from './outlet.js';
 import type { Timer } from '../../src/util/timers.js';
@@ -181,8 +181,14 @@ export class Session {
    * it drains, or are dropped if the client stops acknowledging (see flow.ts). Null when none.
    */
   parked: Parked | null = null;
-  /** Who its client is, for ACL checks (the last connection's; null without one). */
-  identity: ClientIdentity | null = null;
+  /**
+   * Who its client is, for ACL checks: the settings of the listener its last connection came through and the user
+   * name it gave (null and undefined before any connection).
+   */
+  private domain: SecurityDomain | null = null;
+  private username: string | undefined = undefined;
+  /** The same as one object, made when an ACL applies or a retained message needs its source (see identity). */
+  private id: ClientIdentity | null = null;
   /** Its ACL in force, read on every delivery; null when no ACL file applies. */
   acl: AclView | null = null;
   /**
@@ -193,6 +199,26 @@ export class Session {
   storeId = 0;
 
   constructor(readonly clientId: string) {}
+
+  /** Who its client is (the last connection's), made on first use; null before any connection. */
+  get identity(): ClientIdentity | null {
+    if (this.id === null && this.domain !== null) this.id = this.domain.identity(this.clientId, this.username);
+    return this.id;
+  }
+
+  /** A connection was accepted for this session: its client is who `domain` and `username` say. */
+  identify(domain: SecurityDomain, username: string | undefined): void {
+    this.domain = domain;
+    this.username = username;
+    this.id = null;
+    this.refreshAcl();
+  }
+
+  /** Look the ACL up again (the rules may have changed): none when no ACL file applies. */
+  refreshAcl(): void {
+    const domain = this.domain;
+    this.acl = domain === null || (domain.acl === null && this.id === null) ? null : this.identity!.acl;
+  }
 
   /** The client stopped acknowledging: a full queue drops until its next acknowledgement, as Mosquitto does. */
   get stalled(): boolean {

@@ -61,8 +61,7 @@ export function authenticate(core: Core, client: Client, c: Credentials, later: 
         return;
       }
       // Kept for a reload to check again; the entry's text tells whether it changed.
-      client.password = password;
-      client.passwordHash = entry.text;
+      client.credentials = { password, hash: entry.text };
       settle(hook(core, client, c, c.username));
     },
   });

@@ -157,11 +157,9 @@ function accept(core: Core, client: Client, pkt: ConnectPacket, clientId: string
   const will = pkt.will && !willDenied(core, clientId, pkt.will) ? makeWill(pkt.will) : null;
   client.clientId = clientId;
   client.username = username;
-  const identity = client.security.identity(clientId, username);
   const present = core.openSession(client, { clientId, clean: pkt.clean, expiryInterval, will, protocolVersion: version });
   const session = client.session!;
-  session.identity = identity;
-  session.acl = identity.acl;
+  session.identify(client.security, username);
   if (will !== null) will.msg.origin = session;
   client.state = ConnState.Connected;
 
