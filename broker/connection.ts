@@ -80,8 +80,8 @@ class StoreLink {
 }
 
 /**
- * A connection is the batched writer of its own output (see src/util/batch-writer.ts): one object per client
- * rather than three keeps an idle connection small.
+ * A connection is the batched writer of its own output (see src/util/batch-writer.ts) and holds a frame reader only
+ * while it has bytes to frame: an idle client costs the broker one object here.
  */
 export class Connection extends BatchWriter implements Client, FrameSink {
   state: ConnState = ConnState.New;
