@@ -22,6 +22,15 @@ function mqbench(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 /** 4 publishers at 250 msg/s each into one subscriber: any working broker delivers exactly the offered 1,000/s. */
+/** Compares `file` on every test broker, one round, one worker, into `work/<name>`; the run must succeed. */
+function compareOnEveryBroker(file: string, name: string) {
+  const brokers = testBrokerKinds().flatMap((k) => ['--broker', k]);
+  const out = join(work, name);
+  const r = mqbench([file, ...brokers, '--rounds', '1', '--workers', '1', '--out', out]);
+  expect(r.code, r.stdout + r.stderr).toBe(0);
+  return { r, result: JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as CompareResult };
+}
+
 const paced = join(work, 'paced.yaml');
 writeFileSync(
   paced,
@@ -225,11 +234,7 @@ describe('mqbench compare', () => {
         '',
       ].join('\n'),
     );
-    const brokers = testBrokerKinds().flatMap((k) => ['--broker', k]);
-    const out = join(work, 'faulty');
-    const r = mqbench([file, ...brokers, '--rounds', '1', '--workers', '1', '--out', out]);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    const result = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as CompareResult;
+    const { r, result } = compareOnEveryBroker(file, 'faulty');
     const [scenario] = result.scenarios;
     expect(scenario.faults).toBe(1);
     expect(scenario.brokers.map((b) => [b.broker.split(' ')[0], b.faultsLost, b.lost])).toEqual(testBrokerKinds().map((k) => [k, 40, 40]));
@@ -269,11 +274,7 @@ describe('mqbench compare', () => {
         '',
       ].join('\n'),
     );
-    const brokers = testBrokerKinds().flatMap((k) => ['--broker', k]);
-    const out = join(work, 'retained');
-    const r = mqbench([file, ...brokers, '--rounds', '1', '--workers', '1', '--out', out]);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    const result = JSON.parse(readFileSync(join(out, 'compare.json'), 'utf8')) as CompareResult;
+    const { result } = compareOnEveryBroker(file, 'retained');
     const [scenario] = result.scenarios;
     expect(scenario.measure).toBe('retained');
     for (const b of scenario.brokers) {
